@@ -1,0 +1,244 @@
+"""Entropic optimal transport between the frames of a representation (the regulariser L_SK).
+
+Pipeline, published semantics (SPEC-NOTES, "Sinkhorn (L_SK), code"):
+
+1. ``time_normalise``: ``An = (A + 1/C) / sum_t (A + 1/C)`` per channel, ``(B, C, T) -> (B, C, T)``.
+2. ``cost_matrix``: ``M[i, j] = || An[:, :, i] - An[:, :, j] ||_p`` over channels, averaged over the
+   batch, ``(B, C, T) -> (T, T)``; computed pairwise without the ``(T, C, T)`` temporary of the
+   published code.
+3. ``sinkhorn_plan``: ``K = exp(-M / lam)``, uniform marginals ``1/T``, scalings from ``1/T``,
+   updates ``v = b / (K^T u)``, ``u = a / (K v)``; at most ``max_iter`` iterations, stopped when the
+   column-marginal error ``||P^T 1 - b||_1`` falls below ``tol`` (checked every ``check_every``
+   iterations: one host sync per check, not per iteration). Switches to log-domain updates where the
+   kernel would underflow. Solved in float64 (``T x T`` is small).
+4. ``sinkhorn_loss``: ``<P*(M), M>`` with one of three gradients:
+
+   * ``"implicit"`` (default): the exact gradient of ``<P*(M), M>`` by implicit differentiation of
+     the Sinkhorn fixed point (one ``T x T`` linear solve, ``O(T^2)`` memory). Equal to unrolled
+     autograd at convergence, which is what the published code computes (it back-propagates
+     through all iterations).
+   * ``"unrolled"``: autograd through the iterations (memory grows with the iteration count).
+   * ``"envelope"``: ``P`` treated as a constant (``dL/dM = P``). *Not* the published gradient:
+     for ``p=1, lam <= 1.3`` it points the other way at initialisation.
+
+Larger ``lam`` = stronger entropic regularisation (``K = exp(-M/lam)``), as in the published code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "GRADIENTS",
+    "SinkhornResult",
+    "time_normalise",
+    "cost_matrix",
+    "sinkhorn_plan",
+    "sinkhorn_loss",
+    "implicit_gradient",
+]
+
+GRADIENTS = ("implicit", "unrolled", "envelope")
+# Above this max(M)/lam the float64 kernel and scalings risk under/overflow: use log-domain updates.
+_LOG_DOMAIN_THRESHOLD = 100.0
+
+
+@dataclass
+class SinkhornResult:
+    """Outcome of ``sinkhorn_plan``.
+
+    Attributes:
+        plan: transport plan ``P``, ``(T, T)``, float64.
+        iterations: Sinkhorn iterations run.
+        error: final column-marginal error ``||P^T 1 - b||_1``.
+        converged: ``error < tol``.
+        log_domain: whether the log-domain updates were used.
+    """
+
+    plan: Tensor
+    iterations: int
+    error: float
+    converged: bool
+    log_domain: bool
+
+
+def time_normalise(a: Tensor) -> Tensor:
+    """Each channel's profile over time as a distribution: ``(A + 1/C) / sum_t (A + 1/C)``, ``(B, C, T)``."""
+    if a.dim() != 3:
+        raise ValueError(f"time_normalise expects (batch, C, T), got shape {tuple(a.shape)}.")
+    shifted = a + 1.0 / a.shape[1]
+    return shifted / shifted.sum(dim=-1, keepdim=True)
+
+
+def cost_matrix(a_normalised: Tensor, p: int = 1) -> Tensor:
+    """Batch-averaged L_p distances between frames: ``(B, C, T) -> (T, T)``, zero diagonal.
+
+    ``M[i, j] = mean_b || An[b, :, i] - An[b, :, j] ||_p``. ``p=2`` is the plain Euclidean distance
+    (not squared). Pairwise distances come from ``torch.cdist`` in its exact (non-Gram) mode, whose
+    gradient is zero where two frames coincide.
+    """
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}.")
+    frames = a_normalised.transpose(1, 2)  # (B, T, C)
+    distances = torch.cdist(frames, frames, p=float(p), compute_mode="donot_use_mm_for_euclid_dist")
+    return distances.mean(dim=0)
+
+
+def _check_solver_args(m: Tensor, lam: float, max_iter: int, tol: float, check_every: int) -> None:
+    if m.dim() != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"The cost matrix must be square (T, T), got shape {tuple(m.shape)}.")
+    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0):
+        raise ValueError(f"lam (entropic regularisation) must be a positive number, got {lam!r}.")
+    if max_iter < 1 or check_every < 1:
+        raise ValueError(f"max_iter and check_every must be >= 1, got {max_iter} and {check_every}.")
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}.")
+
+
+def _plain_iterations(m: Tensor, lam: float, max_iter: int, tol: float, check_every: int
+                      ) -> tuple[Tensor, int, float]:
+    """Scaling-form iterations (differentiable when ``m`` requires grad). Returns ``(P, iterations, error)``."""
+    t = m.shape[0]
+    marginal = torch.full((t,), 1.0 / t, dtype=m.dtype, device=m.device)
+    kernel = torch.exp(-m / lam)
+    u = marginal.clone()
+    v = marginal.clone()
+    error = math.inf
+    iterations = 0
+    while iterations < max_iter:
+        v = marginal / (kernel.T @ u)
+        u = marginal / (kernel @ v)
+        iterations += 1
+        if iterations % check_every == 0 or iterations == max_iter:
+            columns = v * (kernel.T @ u)
+            error = float((columns - marginal).abs().sum().detach())
+            if error < tol:
+                break
+    plan = u.unsqueeze(1) * kernel * v.unsqueeze(0)
+    return plan, iterations, error
+
+
+def _log_iterations(m: Tensor, lam: float, max_iter: int, tol: float, check_every: int
+                    ) -> tuple[Tensor, int, float]:
+    """Log-domain (dual potential) iterations; stable for any ``max(M)/lam``. Returns ``(P, iterations, error)``."""
+    t = m.shape[0]
+    log_marginal = torch.full((t,), -math.log(t), dtype=m.dtype, device=m.device)
+    scaled = -m / lam
+    f = torch.zeros(t, dtype=m.dtype, device=m.device)  # f / lam
+    g = torch.zeros(t, dtype=m.dtype, device=m.device)  # g / lam
+    error = math.inf
+    iterations = 0
+    while iterations < max_iter:
+        g = log_marginal - torch.logsumexp(scaled + f.unsqueeze(1), dim=0)
+        f = log_marginal - torch.logsumexp(scaled + g.unsqueeze(0), dim=1)
+        iterations += 1
+        if iterations % check_every == 0 or iterations == max_iter:
+            columns = torch.exp(torch.logsumexp(scaled + f.unsqueeze(1), dim=0) + g)
+            error = float((columns - 1.0 / t).abs().sum())
+            if error < tol:
+                break
+    plan = torch.exp(scaled + f.unsqueeze(1) + g.unsqueeze(0))
+    return plan, iterations, error
+
+
+def sinkhorn_plan(m: Tensor, lam: float, max_iter: int = 1000, tol: float = 1e-5, check_every: int = 10,
+                  log_domain: bool | None = None) -> SinkhornResult:
+    """Entropic transport plan between uniform marginals for the cost ``m``, ``(T, T) -> (T, T)``.
+
+    Runs in float64 and without autograd. ``log_domain=None`` picks the log-domain updates when
+    ``max(M)/lam`` exceeds 100 (the kernel ``exp(-M/lam)`` would underflow); ``True``/``False`` forces.
+    """
+    _check_solver_args(m, lam, max_iter, tol, check_every)
+    with torch.no_grad():
+        m64 = m.detach().to(torch.float64)
+        if not torch.isfinite(m64).all():
+            raise ValueError("The cost matrix has NaN or inf entries; check the representation for NaNs.")
+        if log_domain is None:
+            log_domain = float(m64.max()) / lam > _LOG_DOMAIN_THRESHOLD
+        solve = _log_iterations if log_domain else _plain_iterations
+        plan, iterations, error = solve(m64, lam, max_iter, tol, check_every)
+        if not log_domain and not torch.isfinite(plan).all():
+            plan, iterations, error = _log_iterations(m64, lam, max_iter, tol, check_every)
+            log_domain = True
+    return SinkhornResult(plan, iterations, error, error < tol, bool(log_domain))
+
+
+def implicit_gradient(plan: Tensor, m: Tensor, lam: float) -> Tensor:
+    """Exact ``d<P*(M), M> / dM`` at the Sinkhorn fixed point, ``(T, T)``.
+
+    With ``P = exp((f_i + g_j - M_ij)/lam)`` and the marginal constraints, differentiating the
+    constraints gives a linear system for the potentials' sensitivities. Its adjoint solution
+    ``(alpha, beta)`` of ``[[diag(r), P], [P^T, diag(c)]] (alpha; beta) = ((P*M) 1; (P*M)^T 1)``
+    (``r, c`` the plan's marginals) yields
+
+        dL/dM = P * (1 + (alpha_i + beta_j - M_ij) / lam).
+
+    ``beta`` is eliminated (Schur complement); the remaining system is singular along ``1`` only,
+    which the rank-one term ``1 1^T`` removes (the right-hand side is orthogonal to ``1``). When the
+    plan is numerically a permutation (tiny ``lam``), the system is singular in more directions and
+    the minimum-norm (pseudo-inverse) solution is used.
+    """
+    p64, m64 = plan.to(torch.float64), m.to(torch.float64)
+    rows, cols = p64.sum(1), p64.sum(0)
+    weighted = p64 * m64
+    rhs_rows, rhs_cols = weighted.sum(1), weighted.sum(0)
+    p_over_c = p64 / cols.unsqueeze(0)  # P diag(1/c)
+    schur = torch.diag(rows) - p_over_c @ p64.T
+    rhs = rhs_rows - p_over_c @ rhs_cols
+    rhs = rhs - rhs.mean()  # exact orthogonality to 1 despite the solver's residual marginal error
+    alpha, info = torch.linalg.solve_ex(schur + torch.ones_like(schur), rhs)
+    if int(info) != 0 or not torch.isfinite(alpha).all():
+        # plan (numerically) a permutation: its blocks decouple; take the minimum-norm solution
+        alpha = torch.linalg.pinv(schur, hermitian=True) @ rhs
+    beta = (rhs_cols - p64.T @ alpha) / cols
+    return p64 * (1.0 + (alpha.unsqueeze(1) + beta.unsqueeze(0) - m64) / lam)
+
+
+class _ImplicitSinkhornLoss(torch.autograd.Function):
+    """``<P*(M), M>`` with the implicit-differentiation backward."""
+
+    @staticmethod
+    def forward(ctx, m: Tensor, lam: float, max_iter: int, tol: float, check_every: int,
+                log_domain: bool | None) -> Tensor:  # type: ignore[override]
+        result = sinkhorn_plan(m, lam, max_iter, tol, check_every, log_domain)
+        ctx.save_for_backward(result.plan, m)
+        ctx.lam = lam
+        return (result.plan * m.detach().to(torch.float64)).sum().to(m.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):  # type: ignore[override]
+        plan, m = ctx.saved_tensors
+        grad = implicit_gradient(plan, m, ctx.lam).to(m.dtype) * grad_output
+        return grad, None, None, None, None, None
+
+
+def sinkhorn_loss(m: Tensor, lam: float = 1.0, max_iter: int = 1000, tol: float = 1e-5, check_every: int = 10,
+                  grad: str = "implicit", log_domain: bool | None = None) -> Tensor:
+    """Sinkhorn distance ``<P*(M), M>`` (no entropy term) for a cost ``(T, T)``; a scalar in ``m``'s dtype.
+
+    Args:
+        m: cost matrix ``(T, T)``.
+        lam: entropic regularisation (``K = exp(-M/lam)``; larger = smoother plan).
+        max_iter, tol, check_every: stopping rule (see ``sinkhorn_plan``).
+        grad: ``"implicit"`` (exact, default), ``"unrolled"`` (autograd through the iterations) or
+            ``"envelope"`` (plan held constant).
+        log_domain: force (True/False) or auto-select (None) the log-domain updates.
+    """
+    if grad not in GRADIENTS:
+        raise ValueError(f"grad must be one of {GRADIENTS}, got {grad!r}.")
+    _check_solver_args(m, lam, max_iter, tol, check_every)
+    if grad == "implicit":
+        return _ImplicitSinkhornLoss.apply(m, lam, max_iter, tol, check_every, log_domain)
+    if grad == "envelope":
+        plan = sinkhorn_plan(m, lam, max_iter, tol, check_every, log_domain).plan
+        return (plan.to(m.dtype) * m).sum()
+    # unrolled: differentiate through the iterations themselves
+    m64 = m.to(torch.float64)
+    use_log = log_domain if log_domain is not None else float(m64.detach().max()) / lam > _LOG_DOMAIN_THRESHOLD
+    solve = _log_iterations if use_log else _plain_iterations
+    plan, _, _ = solve(m64, lam, max_iter, tol, check_every)
+    return (plan * m64).sum().to(m.dtype)
