@@ -9,6 +9,7 @@ Given clean vocals and accompaniment segments:
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import NamedTuple
 
 import torch
@@ -41,11 +42,16 @@ def sample_input_noise(shape: torch.Size | tuple[int, ...], std: float, generato
 
 
 def step_forward(model: DenoisingAutoencoder, objective: Objective, vocals: Tensor, accompaniment: Tensor,
-                 noise: Tensor) -> StepOutput:
-    """Loss of one step for ``vocals, accompaniment, noise``, each ``(B, N)``."""
+                 noise: Tensor, precision: AbstractContextManager | None = None) -> StepOutput:
+    """Loss of one step for ``vocals, accompaniment, noise``, each ``(B, N)``.
+
+    ``precision`` (e.g. a ``torch.autocast`` context) wraps the encoder and decoder only; the
+    losses are always computed in the model's dtype (float32), the Sinkhorn solve in float64.
+    """
     clean = remove_batch_mean(vocals)
     mixture = remove_batch_mean(vocals + accompaniment)
-    reconstruction = model.decode(model.encode(clean + noise))
-    a_mixture = model.encode(mixture)
-    terms = objective(clean, reconstruction, a_mixture)
+    with precision if precision is not None else nullcontext():
+        reconstruction = model.decode(model.encode(clean + noise))
+        a_mixture = model.encode(mixture)
+    terms = objective(clean, reconstruction.to(clean.dtype), a_mixture.to(clean.dtype))
     return StepOutput(terms, a_mixture, reconstruction)

@@ -1,0 +1,66 @@
+"""Named sizes for runs: ``quick`` (synthetic corpus, CPU, minutes) and ``paper`` (MUSDB18, GPU).
+
+A profile fixes the model size, the training length and the data; the hyper-parameters of a run
+(objective, omega, lambda, p) come from the grid (``rlsv.grids``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import ModelConfig
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of a run.
+
+    Attributes:
+        name: ``"quick"`` or ``"paper"``.
+        model: autoencoder sizes (``C, L, S, N``).
+        epochs: passes over the training tracks.
+        batch_size, learning_rate: Adam settings (the paper's 8 and 1e-4 in both profiles).
+        synthetic_tracks: ``(n_train, n_test, seconds)`` of the synthetic corpus used when no
+            MUSDB18 root is given.
+        max_train_tracks, max_test_tracks: use only the first tracks (None: all).
+        description: one line for ``--help`` and the README.
+    """
+
+    name: str
+    model: ModelConfig
+    epochs: int
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    synthetic_tracks: tuple[int, int, float] = (8, 4, 12.0)
+    max_train_tracks: int | None = None
+    max_test_tracks: int | None = None
+    description: str = field(default="", compare=False)
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        model=ModelConfig(channels=96, kernel_size=512, stride=128, segment_length=11025),
+        epochs=4,
+        learning_rate=1e-3,
+        synthetic_tracks=(8, 4, 12.0),
+        description="synthetic corpus, C=96 L=512 S=128 N=11025 (0.25 s), 4 epochs, lr 1e-3: the whole grid on 2 CPU cores",
+    ),
+    "paper": Profile(
+        name="paper",
+        model=ModelConfig(),
+        epochs=10,
+        synthetic_tracks=(100, 50, 180.0),
+        description="published sizes C=800 L=2048 S=256 N=44100, 10 epochs, Adam 1e-4, batch 8, on MUSDB18 (GPU)",
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; a clear error lists the valid names."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)}.") from None
