@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -67,7 +67,7 @@ def load_test_dataset(root: str | Path | None = None, segment_length: int = 4410
     dataset = resolve_dataset(root, is_wav=is_wav, subsets=("test",), segment_length=segment_length,
                               sample_rate=sample_rate, cache_dir=cache_dir, progress=progress)
     if max_tracks is not None:
-        dataset = replace(dataset, subset_tracks={"test": dataset.tracks("test")[:max_tracks]})
+        dataset = dataset.with_first_tracks("test", max_tracks)
     fill_cache(dataset, ("test",), progress=progress)
     return dataset
 

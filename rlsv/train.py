@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -169,8 +169,7 @@ def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
                               segment_length=config.model.segment_length, sample_rate=config.model.sample_rate,
                               cache_dir=config.cache_dir, progress=progress)
     if config.max_train_tracks is not None:
-        tracks = dataset.tracks("train")[: config.max_train_tracks]
-        dataset = replace(dataset, subset_tracks={"train": tracks})
+        dataset = dataset.with_first_tracks("train", config.max_train_tracks)
     if not dataset.tracks("train"):
         raise ValueError(f"No training tracks found under {dataset.root / 'train'}.")
     return dataset
