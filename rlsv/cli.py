@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Sequence
 
 __all__ = ["main", "build_parser"]
@@ -17,8 +16,8 @@ __all__ = ["main", "build_parser"]
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None,
-                   help="MUSDB18 / MUSDB18-HQ root (holding train/ and test/). Default: $MUSDB_PATH, "
-                        "else the synthetic corpus (written on first use).")
+                   help="MUSDB18 / MUSDB18-HQ root (holding train/ and test/). Default: the profile's data "
+                        "(quick: its synthetic corpus, written on first use; paper: $MUSDB_PATH).")
     p.add_argument("--cache-dir", default=None, help="decode cache folder (default: $RLSV_CACHE or ~/.cache/rlsv/decoded)")
 
 
@@ -31,16 +30,18 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 
 
 def _train_config(args: argparse.Namespace):
+    from .pipeline import dataset_root
     from .profiles import get_profile
     from .train import TrainConfig
 
     profile = get_profile(args.profile)
+    dataset = dataset_root(profile, args.dataset, progress=not args.quiet)
     model = profile.model if args.init is None else replace(profile.model, init=args.init)
     return TrainConfig(
         objective=args.objective, omega=args.omega, lam=args.lam, p=args.p,
         epochs=args.epochs or profile.epochs, batch_size=args.batch_size or profile.batch_size,
         learning_rate=args.lr or profile.learning_rate, seed=args.seed, model=model,
-        dataset=args.dataset, cache_dir=args.cache_dir, max_train_tracks=args.max_tracks or profile.max_train_tracks,
+        dataset=str(dataset), cache_dir=args.cache_dir, max_train_tracks=args.max_tracks or profile.max_train_tracks,
         tv_form=args.tv_form, sinkhorn_grad=args.sinkhorn_grad, device=args.device, tf32=args.tf32, amp=args.amp,
         pad_sets_with_silence=args.pad_sets_with_silence, profile=profile.name,
     )
@@ -64,6 +65,101 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(result.summary.round(3).to_string())
     print(f"rlsv: {len(result.segments)} segments -> {result.output_dir / 'segments.csv'}, "
           f"{result.output_dir / 'summary.json'}")
+
+
+def _slurm_options(args: argparse.Namespace):
+    from .sweeps import SlurmOptions
+
+    return SlurmOptions(partition=args.partition, time_min=args.time, gpus_per_job=args.gpus_per_job,
+                        cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, account=args.account, qos=args.qos,
+                        constraint=args.constraint, wait=not args.no_wait)
+
+
+def _sweep_overrides(args: argparse.Namespace) -> dict:
+    overrides = {"dataset": args.dataset, "epochs": args.epochs}
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweeps import run_sweep
+
+    report = run_sweep(args.grid, profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
+                       executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
+                       slurm=_slurm_options(args), progress=not args.quiet, run_progress=not args.quiet,
+                       timeout_s=args.timeout)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from .reproduce import make_tables, tables_dir
+
+    result = make_tables(args.runs_root, args.profile, args.out or tables_dir(args.runs_root, args.profile))
+    for path in result.paths:
+        if path.suffix == ".md":
+            print(f"## {path.stem} ({path})\n\n{path.read_text(encoding='utf-8')}")
+    counts = result.status["state"].value_counts().to_dict()
+    print(f"rlsv: runs of profile {args.profile!r} in {args.runs_root}: {counts or 'none'}; "
+          f"{len(result.paths)} files in {result.paths[0].parent}")
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from .reproduce import figures_dir, make_figures
+
+    track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
+    result = make_figures(args.runs_root, args.profile, args.out or figures_dir("figures", args.profile),
+                          track=track, segment=args.segment, device=args.device)
+    for name, paths in result.paths.items():
+        print(f"{name}: {' '.join(str(p) for p in paths)}")
+    for name, why in result.missing.items():
+        print(f"{name}: not drawn ({why})", file=sys.stderr)
+    if result.segment:
+        print(f"rlsv: Figures 2 and 4 show {result.segment}")
+    return 0 if not result.missing else 1
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    result = reproduce(profile=args.profile, jobs=args.jobs, root=args.runs_root, figures_root=args.figures_root,
+                       engine=args.engine, executor=args.executor, device=args.device,
+                       overrides=_sweep_overrides(args), slurm=_slurm_options(args), progress=not args.quiet)
+    print(result.text())
+    return 0 if result.ok else 1
+
+
+# rlsv.sweeps.ENGINES / EXECUTORS, spelled out so that building the parser does not import torch.
+_ENGINES, _EXECUTORS = ("papermill", "inline"), ("local", "slurm", "submitit-local")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``sweep`` and ``reproduce``: where and how the runs execute."""
+    p.add_argument("--profile", default="quick", help="quick (synthetic corpus, CPU) or paper (MUSDB18, GPU); default quick")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time: worker processes (one GPU each where there "
+                   "are GPUs, else cores/jobs threads each) or the SLURM array's parallelism (default 1)")
+    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--engine", choices=_ENGINES, default="papermill",
+                   help="papermill: execute notebooks 02 and 03 per run (default); inline: call the same "
+                        "functions without notebooks (faster, no executed notebooks)")
+    p.add_argument("--executor", choices=_EXECUTORS, default="local",
+                   help="local processes (default), slurm (a submitit job array), or submitit-local "
+                        "(the same job array on this machine)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    p.add_argument("--dataset", default=None, help="dataset root for every run (default: the profile's: "
+                   "quick -> its synthetic corpus, paper -> $MUSDB_PATH)")
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    slurm = p.add_argument_group("SLURM (--executor slurm / submitit-local)")
+    slurm.add_argument("--partition", default=None, help="SLURM partition")
+    slurm.add_argument("--time", type=int, default=240, help="time limit per run in minutes (default 240)")
+    slurm.add_argument("--gpus-per-job", type=int, default=1, help="GPUs per run (default 1)")
+    slurm.add_argument("--cpus-per-job", type=int, default=8, help="CPU cores per run (default 8)")
+    slurm.add_argument("--mem-gb", type=int, default=32, help="memory per run in GB (default 32)")
+    slurm.add_argument("--account", default=None)
+    slurm.add_argument("--qos", default=None)
+    slurm.add_argument("--constraint", default=None)
+    slurm.add_argument("--no-wait", action="store_true", help="submit and return (default: wait and report)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +208,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
+    from .grids import GRID_NAMES
+
+    p = sub.add_parser("sweep", help="train and evaluate every run of a grid (notebooks 02 and 03 via papermill)",
+                       description="Train and evaluate every run of a grid into RUNS_ROOT/<run-id>/. Finished "
+                       "runs are skipped, failed ones retried, interrupted ones resumed from their checkpoint; "
+                       "exit code 1 if any run failed.")
+    p.add_argument("grid", choices=GRID_NAMES, help="table1, table2 (with the STFT row), figure3, figure5, "
+                   "figure6, all (every run once: 30 + STFT), figure2, figure4")
+    _add_run_options(p)
+    p.add_argument("--timeout", type=float, default=None, help="time limit per notebook cell in seconds (default none)")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("tables", help="Tables 1 and 2 from the finished runs (CSV, Markdown, LaTeX)")
+    p.add_argument("--profile", default="quick", help="whose runs (default quick)")
+    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--out", default=None, help="output folder (default RUNS_ROOT/tables/PROFILE)")
+    p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("figures", help="Figures 2-6 from the finished runs (PNG and PDF)")
+    p.add_argument("--profile", default="quick", help="whose runs (default quick)")
+    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--out", default=None, help="output folder (default figures/PROFILE)")
+    p.add_argument("--track", default=None, help="test track (name or index) of Figures 2 and 4 (default: the first)")
+    p.add_argument("--segment", type=int, default=None, help="segment index in that track (default: loudest vocals)")
+    p.add_argument("--device", default="cpu", help="where the encoders run for Figures 2 and 4 (default cpu)")
+    p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("reproduce", help="sweep `all` (30 runs + STFT), then Tables 1-2 and Figures 2-6",
+                       description="The whole reproduction: the `all` sweep, then notebooks 04 (tables) and 05 "
+                       "(figures) executed with papermill; prints where every result is.")
+    _add_run_options(p)
+    p.add_argument("--figures-root", default="figures", help="figures go to FIGURES_ROOT/PROFILE (default figures)")
+    p.set_defaults(func=_cmd_reproduce)
+
     return parser
 
 
@@ -120,14 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .data import DatasetError
 
     try:
-        args.func(args)
+        code = args.func(args)
     except (DatasetError, ValueError, FileNotFoundError) as error:
         print(f"rlsv {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rlsv {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

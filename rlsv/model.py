@@ -10,6 +10,14 @@ Shapes (paper names):
 Defaults follow the authors' published code (see ``docs/paper_vs_code.md``): zero padding that
 gives ``T = ceil(N/S)``, ``kaiming_uniform_`` encoder initialisation, ``rho ~ N(0, 1)``. The
 paper's wording is available as ``ModelConfig(init="paper")``.
+
+The three convolutions are computed as large matrix products (``analysis_conv``, ``dilated_conv``,
+``synthesis_conv``): equal to ``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off
+(``tests/test_conv_gemm.py``), and on CPU faster than oneDNN's convolutions at these shapes (a
+one-channel input with 2048-sample kernels; see ``docs/benchmarks.md``). Inside the encoder the
+representation is kept *time-major* in memory: ``Encoder`` returns a ``(B, C, T)`` tensor whose
+memory is laid out as ``(B, T, C)`` (``A.transpose(1, 2)`` is contiguous), which is what the
+decoder's product wants.
 """
 
 from __future__ import annotations
@@ -27,6 +35,11 @@ from .atomic import save_torch
 
 __all__ = [
     "ModelConfig",
+    "analysis_conv",
+    "dilated_conv",
+    "dilated_frames",
+    "synthesis_conv",
+    "overlap_add",
     "Encoder",
     "CosineDecoder",
     "DenoisingAutoencoder",
@@ -136,6 +149,142 @@ def _check_input(x: Tensor, ndim: int, what: str, shape_doc: str) -> None:
         raise ValueError(f"{what} expects a tensor of shape {shape_doc}, got shape {tuple(x.shape)}.")
 
 
+# --------------------------------------------------------------------------- convolutions as GEMMs
+
+
+def analysis_conv(x_padded: Tensor, kernels: Tensor, stride: int) -> Tensor:
+    """Strided one-input-channel convolution as one matrix product: ``(B, P), (C, 1, L) -> (B, T, C)``.
+
+    ``out[b, t, c] = sum_l x_padded[b, t*S + l] kernels[c, 0, l]`` with ``T = (P - L) // S + 1``;
+    equal to ``F.conv1d(x_padded[:, None], kernels, stride=S).transpose(1, 2)``. The frames are an
+    overlapping view of the signal (copied once into the ``(B*T, L)`` GEMM operand); autograd
+    computes the kernels' gradient and, only if the signal requires one, the signal's.
+    """
+    c, _, l = kernels.shape
+    frames = x_padded.unfold(-1, l, stride)  # (B, T, L) view: frame t = x_padded[t*S : t*S + L]
+    return frames @ kernels.reshape(c, l).t()
+
+
+def _tap_ranges(frames: int, taps: int, dilation: int) -> list[tuple[int, int, int, int]]:
+    """Per tap ``j`` of a "same"-padded dilated kernel: ``(j, shift, lo, hi)``, output frames ``[lo, hi)``
+    reading input frames ``[lo + shift, hi + shift)``, ``shift = (j - (L'-1)/2) * dilation``."""
+    half = (taps - 1) // 2
+    ranges = []
+    for j in range(taps):
+        shift = (j - half) * dilation
+        ranges.append((j, shift, min(frames, max(0, -shift)), max(0, min(frames, frames - shift))))
+    return ranges
+
+
+def dilated_frames(h: Tensor, taps: int, dilation: int) -> Tensor:
+    """im2col of a "same"-padded dilated convolution on time-major input: ``(B, T, C) -> (B, T, L' * C)``.
+
+    Column block ``j`` is the input shifted by ``(j - (L'-1)/2) * dilation`` frames, zeros where that
+    falls outside ``[0, T)``: ``out[b, t, j*C + c] = h[b, t + shift_j, c]``. Plain data movement
+    (``dilated_conv`` defines the gradient).
+    """
+    b, t, c = h.shape
+    cols = h.new_empty(b, t, taps, c)
+    for j, shift, lo, hi in _tap_ranges(t, taps, dilation):
+        cols[:, :lo, j].zero_()
+        cols[:, hi:, j].zero_()
+        if lo < hi:
+            cols[:, lo:hi, j] = h[:, lo + shift:hi + shift]
+    return cols.view(b, t, taps * c)
+
+
+class _DilatedConv(torch.autograd.Function):
+    """``dilated_conv`` with its backward written as two more tall matrix products.
+
+    * kernels: ``dK = grad^T @ cols`` with the forward's im2col matrix;
+    * input: the adjoint of a "same" dilated convolution is the same convolution of the output
+      gradient with the kernels reversed in time and transposed (``C_out`` and ``C_in`` swapped),
+      so ``dH = dilated_frames(grad) @ reversed`` is a ``(B*T, L'*C_out) x (L'*C_out, C_in)`` product.
+
+    Autograd's own backward of ``cols @ W^T`` would form the ``(B*T, L'*C_in)`` gradient of the
+    im2col matrix (a wide product, slower per FLOP here) and then fold it back.
+    """
+
+    @staticmethod
+    def forward(ctx, h: Tensor, kernels: Tensor, dilation: int) -> Tensor:  # type: ignore[override]
+        c_out, c_in, taps = kernels.shape
+        cols = dilated_frames(h, taps, dilation)  # (B, T, L' * C_in), tap-major columns
+        weights = kernels.permute(0, 2, 1).reshape(c_out, taps * c_in)  # (C_out, L' * C_in), same order
+        ctx.save_for_backward(cols, kernels)
+        ctx.dilation, ctx.h_dtype = dilation, h.dtype
+        return cols @ weights.t()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        cols, kernels = ctx.saved_tensors
+        c_out, c_in, taps = kernels.shape
+        dtype = cols.dtype  # under autocast the forward product may have run in lower precision
+        grad = grad.to(dtype)
+        grad_h = grad_k = None
+        if ctx.needs_input_grad[0]:
+            # reversed[(j, o), i] = K[o, i, L'-1-j]
+            reversed_kernels = kernels.to(dtype).permute(2, 0, 1).flip(0).reshape(taps * c_out, c_in)
+            grad_h = (dilated_frames(grad, taps, ctx.dilation) @ reversed_kernels).to(ctx.h_dtype)
+        if ctx.needs_input_grad[1]:
+            per_tap = grad.reshape(-1, c_out).t() @ cols.reshape(-1, taps * c_in)  # (C_out, L' * C_in)
+            grad_k = per_tap.view(c_out, taps, c_in).permute(0, 2, 1).to(kernels.dtype)
+        return grad_h, grad_k, None
+
+
+def dilated_conv(h: Tensor, kernels: Tensor, dilation: int) -> Tensor:
+    """"Same"-padded dilated convolution on time-major input as one matrix product.
+
+    ``(B, T, C_in), (C_out, C_in, L') -> (B, T, C_out)``, ``L'`` odd, zero padding
+    ``dilation * (L' - 1) / 2`` on both sides; equal to ``F.conv1d(h.transpose(1, 2), kernels,
+    padding=dilation * (L'-1) // 2, dilation=dilation).transpose(1, 2)``. One ``(B*T, L'*C_in) x
+    (L'*C_in, C_out)`` GEMM on the im2col matrix (``dilated_frames``); the backward is two more
+    (``_DilatedConv``).
+    """
+    return _DilatedConv.apply(h, kernels, dilation)
+
+
+def overlap_add(frames: Tensor, stride: int) -> Tensor:
+    """Overlap-add of frames every ``stride`` samples: ``(B, T, L) -> (B, (T-1)*S + L)``.
+
+    ``out[b, t*S + l] += frames[b, t, l]``: the adjoint of framing (``Tensor.unfold``), computed by
+    ATen's ``unfold_backward`` kernel (differentiable; its gradient is the framing of the gradient).
+    """
+    b, t, l = frames.shape
+    return torch.ops.aten.unfold_backward(frames, [b, (t - 1) * stride + l], 1, l, stride)
+
+
+def synthesis_conv(a: Tensor, kernels: Tensor, stride: int) -> Tensor:
+    """Transposed strided convolution to one output channel: ``(B, C, T), (C, 1, L) -> (B, (T-1)*S + L)``.
+
+    ``out[b, t*S + l] += sum_c a[b, c, t] kernels[c, 0, l]``; equal to
+    ``F.conv_transpose1d(a, kernels, stride=S)[:, 0]``. One ``(B*T, C) x (C, L)`` GEMM gives each
+    frame's waveform, then ``overlap_add``. Fastest when ``a.transpose(1, 2)`` is contiguous (the
+    encoder's time-major output); any layout works.
+    """
+    c, _, l = kernels.shape
+    frames = a.transpose(1, 2) @ kernels.reshape(c, l)  # (B, T, L)
+    return overlap_add(frames, stride)
+
+
+class _TimeMajorGradient(torch.autograd.Function):
+    """Identity on a time-major ``(B, C, T)`` tensor whose backward returns the gradient time-major too.
+
+    Autograd hands the encoder's output its gradient in whatever layout the consumers produced
+    (``split``'s backward, a ``cat``, gives the default channel-major one). The ReLU backward on
+    mismatched layouts is ~15x slower than on matching ones (6.8 ms against 0.44 ms at paper size on
+    CPU); one transposing copy (2.2 ms) avoids that and hands the context convolution's backward a
+    contiguous time-major gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, a: Tensor) -> Tensor:  # type: ignore[override]
+        return a.view_as(a)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad.transpose(1, 2).contiguous().transpose(1, 2)
+
+
 class Encoder(nn.Module):
     """``E(x)``: strided conv (Eq. 1), dilated context conv (Eq. 2), residual and ReLU (Eq. 3).
 
@@ -171,18 +320,17 @@ class Encoder(nn.Module):
                 f"got {x.shape[-1]}. Cut the signal into segments of that length first."
             )
         left, right = self.config.padding
-        padded = F.pad(x.unsqueeze(1), (left, right))
-        return F.conv1d(padded, self.analysis_kernels, stride=self.config.stride)
+        padded = F.pad(x, (left, right))
+        return analysis_conv(padded, self.analysis_kernels, self.config.stride).transpose(1, 2)
 
     def context(self, h: Tensor) -> Tensor:
         """``H = conv(H~, K')`` with dilation phi and 'same' zero padding (Eq. 2): ``(B, C, T) -> (B, C, T)``."""
-        pad = self.config.dilation * (self.config.context_kernel - 1) // 2
-        return F.conv1d(h, self.context_kernels, padding=pad, dilation=self.config.dilation)
+        return dilated_conv(h.transpose(1, 2), self.context_kernels, self.config.dilation).transpose(1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``A = ReLU(H + H~)`` (Eq. 3): ``(B, N) -> (B, C, T)``, non-negative."""
+        """``A = ReLU(H + H~)`` (Eq. 3): ``(B, N) -> (B, C, T)``, non-negative, time-major in memory."""
         h_tilde = self.analysis(x)
-        return F.relu(self.context(h_tilde) + h_tilde)
+        return _TimeMajorGradient.apply(F.relu(self.context(h_tilde) + h_tilde))
 
 
 class CosineDecoder(nn.Module):
@@ -231,9 +379,9 @@ class CosineDecoder(nn.Module):
             raise ValueError(
                 f"CosineDecoder expects (batch, C={cfg.channels}, T={cfg.frames}), got {tuple(a.shape)}."
             )
-        full = F.conv_transpose1d(a, self.kernels(), stride=cfg.stride)
+        full = synthesis_conv(a, self.kernels(), cfg.stride)
         left, _ = cfg.padding
-        return full[:, 0, left:left + cfg.segment_length]
+        return full[:, left:left + cfg.segment_length]
 
     def carrier_frequencies_hz(self) -> Tensor:
         """Effective carrier frequencies ``f_c**2 * fs`` in Hz, ``(C,)`` (not sorted)."""

@@ -47,11 +47,16 @@ def step_forward(model: DenoisingAutoencoder, objective: Objective, vocals: Tens
 
     ``precision`` (e.g. a ``torch.autocast`` context) wraps the encoder and decoder only; the
     losses are always computed in the model's dtype (float32), the Sinkhorn solve in float64.
+
+    The noisy vocals and the mixture go through the encoder together, as one batch of ``2B``
+    segments: the encoder acts on each segment independently, so this equals two calls up to
+    float round-off, and its matrix products are twice as tall (faster per segment) and its
+    weight gradients one product instead of two.
     """
     clean = remove_batch_mean(vocals)
     mixture = remove_batch_mean(vocals + accompaniment)
     with precision if precision is not None else nullcontext():
-        reconstruction = model.decode(model.encode(clean + noise))
-        a_mixture = model.encode(mixture)
+        a_vocals, a_mixture = model.encode(torch.cat([clean + noise, mixture])).split(vocals.shape[0])
+        reconstruction = model.decode(a_vocals)
     terms = objective(clean, reconstruction.to(clean.dtype), a_mixture.to(clean.dtype))
     return StepOutput(terms, a_mixture, reconstruction)

@@ -13,8 +13,10 @@ is complete); on CPU the resumed run ends with the same weights as an uninterrup
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,9 +32,10 @@ from .data import MusdbDataset, fill_cache, resolve_dataset
 from .losses import OBJECTIVES, Objective
 from .model import DenoisingAutoencoder, ModelConfig, save_model
 from .segments import TrainingSegmentation, count_training_batches, training_batches
-from .step import sample_input_noise, step_forward
+from .step import StepOutput, sample_input_noise, step_forward
 
-__all__ = ["TrainConfig", "FitResult", "fit", "resolve_device", "CHECKPOINT", "MODEL", "LOSSES", "CONFIG"]
+__all__ = ["TrainConfig", "FitResult", "fit", "make_optimizer", "train_step", "retain_freed_memory", "resolve_device",
+           "CHECKPOINT", "MODEL", "LOSSES", "CONFIG"]
 
 CHECKPOINT, MODEL, LOSSES, CONFIG = "checkpoint.pt", "model.pt", "losses.csv", "config.json"
 _CHECKPOINT_FORMAT = "rlsv-checkpoint/1"
@@ -164,6 +167,52 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def retain_freed_memory() -> bool:
+    """Let this process's C allocator keep freed memory for reuse (glibc only); True if it was applied.
+
+    A CPU training step at paper size allocates and frees a few hundred MB of tensors. By default
+    glibc serves large blocks (all above 32 MB, and the others once it trims the heap) with fresh
+    pages from the kernel, so the next step touches new memory again: about 25,000 page faults per
+    step, some 50 ms of CPU time (2 us each here). With ``mmap`` for large blocks off and heap
+    trimming raised to 2 GB, steps after the first reuse the same memory and fault no more. The
+    process keeps its peak memory instead of returning it between steps. Process-wide; a no-op
+    on other platforms and C libraries.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """The published optimiser: Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay).
+
+    Uses the fused (single-kernel) Adam where this PyTorch has one for the parameters' device: the
+    same update rule, about half the time of the per-parameter loop on CPU (one pass over the
+    parameters and moments instead of several).
+    """
+    params = list(model.parameters())
+    try:
+        return torch.optim.Adam(params, lr=learning_rate, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older PyTorch or a device without fused Adam
+        return torch.optim.Adam(params, lr=learning_rate)
+
+
+def train_step(model: DenoisingAutoencoder, optimizer: torch.optim.Optimizer, objective: Objective,
+               vocals: torch.Tensor, accompaniment: torch.Tensor, noise: torch.Tensor,
+               precision: Any = None) -> StepOutput:
+    """One training step on ``(B, N)`` vocals, accompaniment and input noise: loss, backward, Adam update."""
+    out = step_forward(model, objective, vocals, accompaniment, noise, precision)
+    optimizer.zero_grad(set_to_none=True)
+    out.terms.loss.backward()
+    optimizer.step()
+    return out
+
+
 def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
     dataset = resolve_dataset(config.dataset, is_wav=config.is_wav, subsets=("train",),
                               segment_length=config.model.segment_length, sample_rate=config.model.sample_rate,
@@ -252,6 +301,8 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         )
     fill_cache(dataset, ("train",), progress=progress)
 
+    if device.type == "cpu":
+        retain_freed_memory()
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = config.tf32
         torch.backends.cudnn.allow_tf32 = config.tf32
@@ -259,7 +310,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
 
     torch.manual_seed(config.seed)
     model = DenoisingAutoencoder(config.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model, config.learning_rate)
     data_rng = np.random.default_rng(config.seed)
     noise_rng = torch.Generator().manual_seed(config.seed)
     history: list[list[float]] = []
@@ -288,10 +339,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
             vocals = torch.from_numpy(batch.vocals).to(device, non_blocking=True)
             accompaniment = torch.from_numpy(batch.accompaniment).to(device, non_blocking=True)
             noise = sample_input_noise(vocals.shape, config.noise_std, noise_rng).to(device, non_blocking=True)
-            out = step_forward(model, objective, vocals, accompaniment, noise, precision)
-            optimizer.zero_grad(set_to_none=True)
-            out.terms.loss.backward()
-            optimizer.step()
+            out = train_step(model, optimizer, objective, vocals, accompaniment, noise, precision)
             step += 1
             pending.append(torch.stack([t.detach().float() for t in out.terms]))
             bar.update(1)

@@ -1,0 +1,615 @@
+#!/usr/bin/env python
+"""rlsv benchmark: one table of ratios, every figure measured in this run on this machine.
+
+    .venv/bin/python benchmarks/run.py            # paper size, about 1 minute on an idle 2-core CPU
+    .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, 15-20 s (CI: no timing asserted)
+
+Each row compares a measurement with this machine's own ceiling (its float32 matmul peak,
+measured at the start and at the end with the same thread count, the larger taken) or with a
+peer measured alongside (the L_A step, POT's ``ot.sinkhorn2``, the step's data consumption).
+Timings are medians of interleaved repeats after warm-up, so that load from other processes hits
+both sides of a ratio alike.
+
+Rows:
+
+* matmul peak: ``torch.mm`` of square float32 matrices, best of several repeats (see ``docs/benchmarks.md``).
+* training step, L_A (TV) and L_B (Sinkhorn p=1, lambda=1.5), paper size (B=8, C=800, L=2048,
+  S=256, N=44100): ``rlsv.train.train_step`` (forward, backward, Adam) on batches of the
+  synthetic corpus from the real loader; achieved GFLOP/s from the analytic count (``step_flops``).
+* Sinkhorn loss, forward + backward at T frames, against POT's ``ot.sinkhorn2`` (torch backend,
+  same M, same lambda, stopThr=1e-5) for lambda in {0.5, 1.5, 10}: speed ratio, value agreement.
+* loader: ``rlsv.segments.training_batches`` on the decode cache, segments/s, against what the
+  training step consumes (B segments per step).
+* evaluation: ``rlsv.evaluate.evaluate_model`` at paper size, kept segments/s.
+* peak memory of an L_A and an L_B step, each in a fresh subprocess (``memory_case``).
+
+Then estimates (labelled as such): the wall time of the whole ``all`` grid at paper size from
+the measured step time, and a FLOP-based GPU figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from rlsv.data import MusdbDataset, fill_cache, resolve_dataset
+from rlsv.evaluate import evaluate_model, iter_test_segments
+from rlsv.grids import get_grid
+from rlsv.losses import Objective
+from rlsv.model import DenoisingAutoencoder, ModelConfig
+from rlsv.segments import TrainingSegmentation, count_segments, training_batches
+from rlsv.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
+from rlsv.step import remove_batch_mean, sample_input_noise
+from rlsv.synth import make_corpus
+from rlsv.train import make_optimizer, retain_freed_memory, train_step
+
+SEED = 218
+LAMBDAS = (0.5, 1.5, 10.0)
+# MUSDB18: 150 tracks, ~10 h (sigsep.github.io/datasets/musdb.html); train = 100 tracks. The
+# per-track lengths are not part of the musdb package's metadata; 6.4 h is the train split's total
+# duration (see docs/benchmarks.md). With $MUSDB_PATH set, the steps per epoch are counted exactly.
+MUSDB_TRAIN_HOURS = 6.4
+MUSDB_TEST_HOURS = 10.0 - MUSDB_TRAIN_HOURS
+MUSDB_TRAIN_TRACKS = 100
+PAPER_EPOCHS = 10
+# Nominal float32 (non-tensor-core) peaks for the FLOP-based GPU estimate, TFLOP/s (vendor data sheets).
+GPU_FP32_PEAKS = {"A100": 19.5, "H100 SXM": 67.0}
+GPU_ASSUMED_EFFICIENCY = 0.5
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Everything that differs between the full benchmark and the smoke run."""
+
+    model: ModelConfig
+    batch: int
+    matmul_sizes: tuple[int, ...]
+    matmul_repeats: int
+    step_warmup: int
+    step_repeats: int
+    sinkhorn_repeats: int
+    loader_epochs: int
+    corpus_train: int
+    corpus_test: int
+    corpus_seconds: float
+    memory_steps: int
+
+
+PAPER = Sizes(model=ModelConfig(), batch=8, matmul_sizes=(2048, 3072), matmul_repeats=5, step_warmup=2,
+              step_repeats=12, sinkhorn_repeats=15, loader_epochs=5, corpus_train=8, corpus_test=4,
+              corpus_seconds=12.0, memory_steps=2)
+SMOKE = Sizes(model=ModelConfig(channels=32, kernel_size=256, stride=64, segment_length=4410), batch=2,
+              matmul_sizes=(256,), matmul_repeats=2, step_warmup=1, step_repeats=2, sinkhorn_repeats=2,
+              loader_epochs=1, corpus_train=2, corpus_test=1, corpus_seconds=3.0, memory_steps=1)
+
+
+# --------------------------------------------------------------------------- FLOP counts
+
+
+def step_flops(cfg: ModelConfig, batch: int) -> dict[str, float]:
+    """Analytic FLOPs (multiply and add counted separately) of one training step, by part.
+
+    Forward: the batch's noisy vocals and mixtures are encoded (2B segments), the vocals decoded.
+
+    * encoder conv 1, ``2 (2B) T L C`` (one-channel input, C kernels of length L);
+    * context conv, ``2 (2B) T L' C^2``;
+    * decoder, ``2 B T C L``.
+
+    Backward, the products actually needed: conv 1 the weight gradient only (its input is the
+    data), the context conv and the decoder weight and input gradients (``H~`` feeds conv 1's
+    weight gradient, ``A_v`` the encoder's). Element-wise work, the losses and Adam are not counted.
+    """
+    t, c, l, lp = cfg.frames, cfg.channels, cfg.kernel_size, cfg.context_kernel
+    conv1 = 2.0 * (2 * batch) * t * l * c
+    context = 2.0 * (2 * batch) * t * lp * c * c
+    decoder = 2.0 * batch * t * c * l
+    forward = conv1 + context + decoder
+    backward = conv1 + 2 * context + 2 * decoder
+    return {"conv1": conv1, "context": context, "decoder": decoder, "forward": forward, "backward": backward,
+            "total": forward + backward}
+
+
+def eval_flops_per_segment(cfg: ModelConfig) -> float:
+    """Forward FLOPs per evaluated segment: three encodes (mixture, vocals, accompaniment), two decodes."""
+    t, c, l, lp = cfg.frames, cfg.channels, cfg.kernel_size, cfg.context_kernel
+    encode = 2.0 * t * l * c + 2.0 * t * lp * c * c
+    decode = 2.0 * t * c * l
+    return 3 * encode + 2 * decode
+
+
+# --------------------------------------------------------------------------- timing helpers
+
+
+class Clock:
+    """Wall-clock timing that waits for the device (CUDA kernels are asynchronous)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def time(self, fn: Callable[[], Any]) -> float:
+        self.sync()
+        start = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - start
+
+
+def interleaved(clock: Clock, cases: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Time each case ``repeats`` times after ``warmup`` calls, alternating the order every round."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else reversed(names):
+            times[name].append(clock.time(cases[name]))
+    return times
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median of the per-round ratios (robust to load that changes between rounds)."""
+    return statistics.median(n / d for n, d in zip(numerator, denominator))
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def matmul_peak(clock: Clock, sizes: tuple[int, ...], repeats: int) -> tuple[float, int]:
+    """Best float32 ``torch.mm`` rate over ``sizes`` and ``repeats``: ``(GFLOP/s, n)``."""
+    best, best_n = 0.0, sizes[0]
+    for n in sizes:
+        a = torch.randn(n, n, device=clock.device)
+        b = torch.randn(n, n, device=clock.device)
+        out = torch.empty(n, n, device=clock.device)
+        torch.mm(a, b, out=out)
+        for _ in range(repeats):
+            rate = 2.0 * n ** 3 / clock.time(lambda: torch.mm(a, b, out=out)) / 1e9
+            if rate > best:
+                best, best_n = rate, n
+    return best, best_n
+
+
+def make_dataset(root: Path, sizes: Sizes) -> MusdbDataset:
+    """A synthetic corpus (MUSDB18-HQ layout) in ``root``, listed and decoded into its own cache."""
+    make_corpus(root / "corpus", n_train=sizes.corpus_train, n_test=sizes.corpus_test,
+                duration_s=sizes.corpus_seconds, sample_rate=sizes.model.sample_rate, progress=False)
+    dataset = resolve_dataset(root / "corpus", is_wav=True, segment_length=sizes.model.segment_length,
+                              sample_rate=sizes.model.sample_rate, cache_dir=root / "cache", progress=False)
+    fill_cache(dataset, progress=False)
+    return dataset
+
+
+def segmentation(sizes: Sizes) -> TrainingSegmentation:
+    n = sizes.model.segment_length
+    return TrainingSegmentation(segment_length=n, hop=n // 2, batch_size=sizes.batch)
+
+
+def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first ``count`` training batches (vocals, accompaniment), cycling over epochs if needed."""
+    rng = np.random.default_rng(SEED)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    while len(out) < count:
+        for batch in training_batches(dataset, rng, segmentation(sizes)):
+            out.append((np.array(batch.vocals), np.array(batch.accompaniment)))
+            if len(out) == count:
+                break
+    return out
+
+
+def objectives() -> dict[str, Objective]:
+    return {"L_A": Objective("tv", omega=1.0), "L_B": Objective("sinkhorn", omega=1.0, lam=1.5, p=1)}
+
+
+def training_steps(clock: Clock, sizes: Sizes, batches: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, list[float]]:
+    """Seconds per ``train_step`` for L_A and L_B, interleaved; each objective trains its own model."""
+    cases = {}
+    for name, objective in objectives().items():
+        torch.manual_seed(SEED)
+        model = DenoisingAutoencoder(sizes.model).to(clock.device)
+        optimizer = make_optimizer(model, 1e-4)
+        noise_rng = torch.Generator().manual_seed(SEED)
+        state = {"k": 0}
+
+        def step(model=model, optimizer=optimizer, objective=objective, noise_rng=noise_rng, state=state) -> None:
+            vox, acc = batches[state["k"] % len(batches)]
+            state["k"] += 1
+            vocals = torch.from_numpy(vox).to(clock.device)
+            accompaniment = torch.from_numpy(acc).to(clock.device)
+            noise = sample_input_noise(vocals.shape, 1e-4, noise_rng).to(clock.device)
+            out = train_step(model, optimizer, objective, vocals, accompaniment, noise)
+            if not math.isfinite(float(out.terms.loss.detach())):  # also the step's one host sync
+                raise FloatingPointError(f"{name} loss is not finite")
+
+        cases[name] = step
+    return interleaved(clock, cases, sizes.step_warmup, sizes.step_repeats)
+
+
+def realistic_cost_matrix(sizes: Sizes, batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> torch.Tensor:
+    """``M`` (T, T) of a paper-size encoder (initial weights) on a mixture batch, batch-averaged."""
+    torch.manual_seed(SEED)
+    model = DenoisingAutoencoder(sizes.model).to(device)
+    vox, acc = (torch.from_numpy(x).to(device) for x in batch)
+    with torch.no_grad():
+        return cost_matrix(time_normalise(model.encode(remove_batch_mean(vox + acc))), p=1)
+
+
+def sinkhorn_against_pot(clock: Clock, m: torch.Tensor, repeats: int) -> list[dict[str, Any]]:
+    """Ours (implicit exact gradient) against ``ot.sinkhorn2`` (torch backend), forward + backward."""
+    import ot
+
+    t = m.shape[0]
+    marginal = torch.full((t,), 1.0 / t, dtype=torch.float64, device=m.device)
+    rows = []
+    for lam in LAMBDAS:
+        result: dict[str, Any] = {"lam": lam}
+
+        def ours(lam=lam, result=result) -> None:
+            mm = m.clone().requires_grad_()
+            loss = sinkhorn_loss(mm, lam=lam, tol=1e-5)
+            loss.backward()
+            result["ours_value"], result["ours_grad"] = float(loss.detach()), mm.grad
+
+        def pot(lam=lam, result=result) -> None:
+            mm = m.double().clone().requires_grad_()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loss = ot.sinkhorn2(marginal, marginal, mm, reg=lam, stopThr=1e-5)
+            loss.backward()
+            result["pot_value"], result["pot_grad"] = float(loss.detach()), mm.grad
+
+        times = interleaved(clock, {"ours": ours, "pot": pot}, 1, repeats)
+        g_ours, g_pot = result.pop("ours_grad").double(), result.pop("pot_grad")
+        result.update(
+            ours_s=statistics.median(times["ours"]), pot_s=statistics.median(times["pot"]),
+            speedup=paired_ratio(times["pot"], times["ours"]),
+            value_rel=abs(result["ours_value"] - result["pot_value"]) / abs(result["pot_value"]),
+            grad_rel=float((g_ours - g_pot).norm() / g_pot.norm()),
+        )
+        rows.append(result)
+    return rows
+
+
+def loader_throughput(dataset: MusdbDataset, sizes: Sizes) -> tuple[float, int]:
+    """Training segments per second from ``training_batches`` (decode cache warm): ``(rate, segments)``."""
+    seg = segmentation(sizes)
+    for _ in training_batches(dataset, np.random.default_rng(0), seg):  # warm the page cache
+        pass
+    segments = 0
+    start = time.perf_counter()
+    for epoch in range(sizes.loader_epochs):
+        for batch in training_batches(dataset, np.random.default_rng(epoch), seg):
+            segments += len(batch.vocals)
+    return segments / (time.perf_counter() - start), segments
+
+
+def evaluation_throughput(clock: Clock, dataset: MusdbDataset, sizes: Sizes) -> tuple[float, int]:
+    """Kept test segments per second through ``evaluate_model`` (loading from the cache included)."""
+    torch.manual_seed(SEED)
+    model = DenoisingAutoencoder(sizes.model).to(clock.device)
+    n = sizes.model.segment_length
+    first = dataset.with_first_tracks("test", 1)
+    evaluate_model(model, iter_test_segments(first, n))  # warm-up
+    rows: list[int] = []
+    seconds = clock.time(lambda: rows.append(len(evaluate_model(model, iter_test_segments(dataset, n)))))
+    return rows[0] / seconds, rows[0]
+
+
+# --------------------------------------------------------------------------- memory (subprocesses)
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def memory_case(args: argparse.Namespace) -> None:
+    """Child process: peak memory of ``memory_steps`` training steps above the pre-step level; prints JSON.
+
+    CPU: the resident set's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs`` just
+    before the first step; else ``ru_maxrss``) minus the resident set right before the first step
+    (interpreter, model, optimiser, one batch). So it counts activations, gradients, temporaries and
+    Adam's moment buffers (created by the first step), everything a step adds. CUDA:
+    ``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` before the first step.
+    """
+    spec = json.loads(args.memory_case)
+    device = torch.device(spec["device"])
+    if device.type == "cpu":
+        torch.set_num_threads(spec["threads"])
+        retain_freed_memory()
+    cfg = ModelConfig.from_dict(spec["model"])
+    data = np.load(spec["batch"])
+    vocals, accompaniment = (torch.from_numpy(data[k]).to(device) for k in ("vocals", "accompaniment"))
+    objective = objectives()[spec["objective"]]
+    torch.manual_seed(SEED)
+    model = DenoisingAutoencoder(cfg).to(device)
+    optimizer = make_optimizer(model, 1e-4)
+    noise = sample_input_noise(vocals.shape, 1e-4, torch.Generator().manual_seed(SEED)).to(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        base = (_status_kib("VmRSS") or 0) * 1024
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+            method = "VmHWM"
+        except OSError:
+            method = "ru_maxrss"
+    for _ in range(spec["steps"]):
+        train_step(model, optimizer, objective, vocals, accompaniment, noise)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        peak, method = torch.cuda.max_memory_allocated(device), "cuda.max_memory_allocated"
+    elif method == "VmHWM":
+        peak = (_status_kib("VmHWM") or 0) * 1024
+    else:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"bytes": peak - base, "method": method}))
+
+
+def peak_memory(sizes: Sizes, batch: tuple[np.ndarray, np.ndarray], device: torch.device, threads: int,
+                workdir: Path) -> dict[str, dict[str, Any]]:
+    """Run ``memory_case`` in a fresh interpreter for L_A and for L_B (the two side by side: only memory is read)."""
+    path = workdir / "memory_batch.npz"
+    np.savez(path, vocals=batch[0], accompaniment=batch[1])
+    procs = {}
+    for name in objectives():
+        spec = {"device": str(device), "threads": threads, "model": sizes.model.to_dict(), "batch": str(path),
+                "objective": name, "steps": sizes.memory_steps}
+        procs[name] = subprocess.Popen([sys.executable, __file__, "--memory-case", json.dumps(spec)],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"memory case {name} failed:\n{stderr[-2000:]}")
+        out[name] = json.loads(stdout.strip().splitlines()[-1])
+    return out
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def musdb_steps_per_epoch(batch: int, segment_length: int, sample_rate: int) -> tuple[int, str]:
+    """Training steps per epoch on MUSDB18's train split, counted from $MUSDB_PATH if set, else estimated."""
+    root = os.environ.get("MUSDB_PATH")
+    if root:
+        try:
+            from rlsv.segments import count_training_batches
+
+            dataset = resolve_dataset(root, subsets=("train",), progress=False)
+            seg = TrainingSegmentation(segment_length=segment_length, hop=segment_length // 2, batch_size=batch)
+            return count_training_batches(dataset, seg), f"counted on $MUSDB_PATH={root}"
+        except Exception as error:  # noqa: BLE001 - fall back to the estimate, saying why
+            reason = f"$MUSDB_PATH unusable ({type(error).__name__})"
+    else:
+        reason = "$MUSDB_PATH not set"
+    sets = MUSDB_TRAIN_TRACKS // 4
+    per_set = int(MUSDB_TRAIN_HOURS * 3600 * sample_rate / sets)
+    steps = sets * (count_segments(per_set, segment_length, segment_length // 2) // batch)
+    return steps, f"estimated: {MUSDB_TRAIN_HOURS} h in {sets} equal sets of 4 tracks ({reason})"
+
+
+def grid_estimate(step_s: dict[str, float], eval_rate: float, sizes: Sizes) -> dict[str, Any]:
+    """Wall time of the `all` grid at paper size from the measured step and evaluation rates (an estimate)."""
+    cfg = sizes.model
+    steps_per_epoch, how = musdb_steps_per_epoch(sizes.batch, cfg.segment_length, cfg.sample_rate)
+    specs = [s for s in get_grid("all") if s.objective != "stft"]
+    train_s = sum(PAPER_EPOCHS * steps_per_epoch * step_s["L_A" if s.objective == "tv" else "L_B"] for s in specs)
+    test_segments = MUSDB_TEST_HOURS * 3600 * cfg.sample_rate / cfg.segment_length
+    eval_s = len(specs) * test_segments / eval_rate
+    flops = step_flops(cfg, sizes.batch)["total"]
+    gpu = {name: len(specs) * PAPER_EPOCHS * steps_per_epoch * flops / (peak * 1e12 * GPU_ASSUMED_EFFICIENCY)
+           for name, peak in GPU_FP32_PEAKS.items()}
+    return {"runs": len(specs), "epochs": PAPER_EPOCHS, "steps_per_epoch": steps_per_epoch, "steps_how": how,
+            "train_hours": train_s / 3600, "eval_hours": eval_s / 3600, "gpu_hours": {k: v / 3600 for k, v in gpu.items()}}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine(device: torch.device, threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": threads,
+            "device": str(device), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["tf32"] = torch.backends.cuda.matmul.allow_tf32
+    return info
+
+
+def _verdict(ok: bool, smoke: bool) -> str:
+    if smoke:
+        return "(smoke)"
+    return "met" if ok else "MISSED"
+
+
+def report(results: dict[str, Any], smoke: bool) -> str:
+    """The table (Markdown) and the notes under it."""
+    r = results
+    peak = max(r["peak_gflops"], r["peak_end"])  # the ceiling: the better of the two measurements
+    flops = r["flops"]["total"]
+    step = {k: statistics.median(v) for k, v in r["step_times"].items()}
+    fastest = {k: min(v) for k, v in r["step_times"].items()}
+    gf = {k: flops / s / 1e9 for k, s in step.items()}
+    rows = [("measurement", "result", "compared with", "ratio", "target", "")]
+    rows.append((f"float32 matmul peak ({r['machine']['threads']} threads, n={r['peak_n']})", f"{peak:.1f} GFLOP/s",
+                 "", "", "", ""))
+    for name, label in (("L_A", "L_A step (TV)"), ("L_B", "L_B step (Sinkhorn p=1, lambda=1.5)")):
+        frac = gf[name] / peak
+        rows.append((f"{label}, fwd+bwd+Adam",
+                     f"{step[name]:.3f} s (min {fastest[name]:.3f}), {gf[name]:.1f} GFLOP/s", "matmul peak",
+                     f"{frac:.2f}", ">= 0.80", _verdict(frac >= 0.80, smoke)))
+    ratio = r["step_ratio"]
+    rows.append(("L_B step / L_A step (median of per-round ratios)", f"{step['L_B'] - step['L_A']:+.3f} s",
+                 "L_A step", f"{ratio:.3f}", "<= 1.05", _verdict(ratio <= 1.05, smoke)))
+    t = r["frames"]
+    for row in r["sinkhorn"]:
+        lam = row["lam"]
+        rows.append((f"Sinkhorn T={t} lambda={lam:g}, fwd+bwd (exact grad)",
+                     f"{row['ours_s'] * 1e3:.2f} ms", f"POT sinkhorn2 {row['pot_s'] * 1e3:.2f} ms",
+                     f"{row['speedup']:.1f}x faster", ">= 3x", _verdict(row["speedup"] >= 3, smoke)))
+        rows.append((f"Sinkhorn T={t} lambda={lam:g}, value (grad)", f"{row['ours_value']:.6g}",
+                     f"POT {row['pot_value']:.6g}", f"{row['value_rel']:.1e} ({row['grad_rel']:.1e})",
+                     "<= 1e-5", _verdict(row["value_rel"] <= 1e-5, smoke)))
+    consumption = r["batch"] / min(step.values())
+    loader_ratio = r["loader_rate"] / consumption
+    rows.append(("loader (training_batches, decode cache)", f"{r['loader_rate']:.0f} segments/s",
+                 f"step consumes {consumption:.1f} segments/s", f"{loader_ratio:.0f}x", ">= 10x",
+                 _verdict(loader_ratio >= 10, smoke)))
+    eval_gf = r["eval_rate"] * r["eval_flops"] / 1e9
+    rows.append(("evaluation (evaluate_model)", f"{r['eval_rate']:.1f} segments/s, {eval_gf:.1f} GFLOP/s",
+                 "matmul peak", f"{eval_gf / peak:.2f}", "", ""))
+    mem = {k: v["bytes"] / 2 ** 20 for k, v in r["memory"].items()}
+    rows.append(("peak memory, L_A step", f"{mem['L_A']:.0f} MiB", "", "", "", ""))
+    rows.append(("peak memory, L_B step", f"{mem['L_B']:.0f} MiB", "L_A step", f"{mem['L_B'] / mem['L_A']:.3f}",
+                 "<= 1.2", _verdict(mem["L_B"] <= 1.2 * mem["L_A"], smoke)))
+
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+    m = r["machine"]
+    head = [f"rlsv benchmark{' (SMOKE: tiny sizes, nothing assessed)' if smoke else ''}",
+            f"machine: {m['cpu']}, {m['cores']} cores; torch {m['torch']}, {m['threads']} threads; device "
+            f"{m['device']}{' (' + m['gpu'] + ', TF32 ' + ('on' if m['tf32'] else 'off') + ')' if 'gpu' in m else ''}; "
+            f"{m['date']}; load average at start {m['load_average']}, at end {r['load_end']}",
+            f"model: B={r['batch']} C={r['model']['channels']} L={r['model']['kernel_size']} "
+            f"S={r['model']['stride']} N={r['model']['segment_length']} T={t}; "
+            f"step FLOPs {flops / 1e9:.1f} G (forward {r['flops']['forward'] / 1e9:.1f} G, backward "
+            f"{r['flops']['backward'] / 1e9:.1f} G)", ""]
+    g = r["grid"]
+    notes = ["",
+             f"matmul peak: {r['peak_gflops']:.1f} GFLOP/s at the start, {r['peak_end']:.1f} at the end; the "
+             "larger is the ceiling "
+             f"({'stable' if abs(r['peak_end'] / r['peak_gflops'] - 1) < 0.1 else 'they differ by > 10 %: the machine was busy, fractions of peak are unreliable'}).",
+             f"steps: medians of {len(r['step_times']['L_A'])} interleaved repeats after warm-up; "
+             f"L_B/L_A is the median of the per-round ratios.",
+             "Sinkhorn: ours = rlsv.sinkhorn.sinkhorn_loss(M, lam, tol=1e-5), float64 solve, exact gradient by "
+             "implicit differentiation; POT = ot.sinkhorn2(a, b, M.double(), reg=lam, stopThr=1e-5), torch backend, "
+             "whose backward differentiates through all its iterations (autograd, no envelope shortcut), i.e. the "
+             "same exact gradient of <P*(M), M>: like for like. Value (grad) = relative difference of the losses "
+             "(of the gradients, Frobenius).",
+             f"loader: {r['loader_segments']} segments over {r['loader_epochs']} epochs of a synthetic corpus "
+             f"({r['corpus']}); evaluation: {r['eval_segments']} kept segments.",
+             f"memory: {r['memory']['L_A']['method']} peak over {r['memory_steps']} step(s) in a fresh process minus "
+             "its resident memory before the first step (model, optimiser, batch): activations, gradients, "
+             "temporaries and Adam's moments.",
+             f"ESTIMATE, `all` grid at paper size on this machine: {g['runs']} trained runs x {g['epochs']} epochs x "
+             f"{g['steps_per_epoch']} steps ({g['steps_how']}) = {g['train_hours']:.0f} h of training "
+             f"({g['train_hours'] / 24:.1f} days) + {g['eval_hours']:.1f} h of evaluation "
+             f"({MUSDB_TEST_HOURS:.1f} h of test audio per run).",
+             "ESTIMATE, GPU (FLOP-based, not measured): the same training at "
+             f"{GPU_ASSUMED_EFFICIENCY:.0%} of float32 peak: "
+             + ", ".join(f"{name} ({peak} TFLOP/s) {g['gpu_hours'][name]:.1f} h" for name, peak in GPU_FP32_PEAKS.items())
+             + "."]
+    return "\n".join(head + lines + notes)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = SMOKE if args.smoke else PAPER
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.allow_tf32 = args.tf32
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    if device.type == "cpu":
+        retain_freed_memory()  # as rlsv.train.fit does for CPU training
+    clock = Clock(device)
+    cfg = sizes.model
+    results: dict[str, Any] = {"machine": machine(device, threads), "model": cfg.to_dict(), "batch": sizes.batch,
+                               "frames": cfg.frames, "flops": step_flops(cfg, sizes.batch),
+                               "eval_flops": eval_flops_per_segment(cfg), "sizes": asdict(sizes) | {"model": None}}
+    matmul_sizes = sizes.matmul_sizes if device.type == "cpu" or args.smoke else (4096, 8192)
+    results["peak_gflops"], results["peak_n"] = matmul_peak(clock, matmul_sizes, sizes.matmul_repeats)
+    progress = (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (lambda msg: None)
+    progress(f"matmul peak {results['peak_gflops']:.1f} GFLOP/s; writing the synthetic corpus")
+    with tempfile.TemporaryDirectory(prefix="rlsv-bench-") as tmp:
+        workdir = Path(tmp)
+        dataset = make_dataset(workdir, sizes)
+        results["corpus"] = (f"{sizes.corpus_train} train + {sizes.corpus_test} test tracks of "
+                             f"{sizes.corpus_seconds:g} s")
+        batches = loader_batches(dataset, sizes, 4)
+        progress("training steps")
+        results["step_times"] = training_steps(clock, sizes, batches)
+        results["step_ratio"] = paired_ratio(results["step_times"]["L_B"], results["step_times"]["L_A"])
+        progress("Sinkhorn against POT")
+        results["sinkhorn"] = sinkhorn_against_pot(clock, realistic_cost_matrix(sizes, batches[0], device),
+                                                   sizes.sinkhorn_repeats)
+        progress("loader and evaluation")
+        results["loader_rate"], results["loader_segments"] = loader_throughput(dataset, sizes)
+        results["loader_epochs"] = sizes.loader_epochs
+        results["eval_rate"], results["eval_segments"] = evaluation_throughput(clock, dataset, sizes)
+        progress("peak memory (subprocesses)")
+        results["memory"] = peak_memory(sizes, batches[0], device, threads, workdir)
+        results["memory_steps"] = sizes.memory_steps
+    step_s = {k: statistics.median(v) for k, v in results["step_times"].items()}
+    results["grid"] = grid_estimate(step_s, results["eval_rate"], PAPER if not args.smoke else sizes)
+    results["peak_end"], _ = matmul_peak(clock, matmul_sizes, sizes.matmul_repeats)
+    results["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds; nothing is assessed")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's default)")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (default: full float32)")
+    parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--memory-case", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_case:
+        memory_case(args)
+        return 0
+    results = run(args)
+    print(report(results, args.smoke))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

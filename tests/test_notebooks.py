@@ -1,0 +1,221 @@
+"""The numbered notebooks: stored without outputs, thin and parameterised, and each one executed
+with papermill at a tiny size (tiny corpus, tiny model) with its products checked. Also the λ
+explorer's widgets: its output changes when a value changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill as pm
+import pytest
+
+from rlsv.paper_values import TABLE1, TABLE2
+from rlsv.sweeps import execute_notebook, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ("01_data.ipynb", "02_train.ipynb", "03_evaluate.ipynb", "04_tables.ipynb", "05_figures.ipynb",
+         "06_explorer.ipynb")
+TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
+
+
+def _read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / name, as_version=4)
+
+
+def _outputs(notebook: Path) -> list[dict]:
+    book = nbformat.read(notebook, as_version=4)
+    return [out for cell in book.cells if cell.cell_type == "code" for out in cell.outputs]
+
+
+def _mime(outputs: list[dict], mime: str) -> list:
+    return [out["data"][mime] for out in outputs if mime in out.get("data", {})]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> tuple[Path, dict]:
+    """Every run of the `all` grid (30 + STFT) at a tiny size, through the sweep's inline engine (2 workers)."""
+    overrides = {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "model": TINY_MODEL}
+    root = tmp_path_factory.mktemp("tiny_runs") / "papermill_runs"
+    with pytest.MonkeyPatch.context() as mp:  # module fixture: the autouse env fixture is not active yet
+        mp.delenv("MUSDB_PATH", raising=False)
+        mp.setenv("RLSV_CACHE", str(tmp_path_factory.mktemp("cache_tiny_runs")))
+        report = run_sweep("all", "quick", root, jobs=2, engine="inline", overrides=overrides, progress=False,
+                           run_progress=False)
+    assert report.ok and report.counts()["done"] == 31, report.text()
+    return root, overrides
+
+
+# --------------------------------------------------------------------------- stored form
+
+
+def test_the_six_numbered_notebooks_exist() -> None:
+    assert tuple(sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_without_outputs_and_parameterised(name: str) -> None:
+    book = _read(name)
+    nbformat.validate(book)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "run `make notebooks-clean`"
+    assert "widgets" not in book.metadata
+    assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith(f"# {name[:2]}")
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and code[0] is tagged[0]
+    assigned = [line.split("=")[0].strip() for line in tagged[0].source.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert list(pm.inspect_notebook(str(NOTEBOOKS / name))) == assigned  # papermill parses every parameter
+    assert sum(len(c.source.splitlines()) for c in code) < 40, "keep logic in rlsv modules, not in notebooks"
+
+
+def test_nbstripout_verify_passes_and_filter_is_configured() -> None:
+    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, sorted(NOTEBOOKS.glob("*.ipynb")))],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "notebooks/*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
+
+
+def test_paper_vs_code_pointer_and_paper_items() -> None:
+    assert "docs/paper_vs_code.md" in _read("02_train.ipynb").cells[0].source
+    assert "Table 1" in _read("04_tables.ipynb").cells[0].source
+    assert all(f"Figure {n}" in _read("05_figures.ipynb").cells[0].source for n in range(2, 7))
+
+
+def test_run_notebooks_declare_every_run_parameter() -> None:
+    from dataclasses import fields
+
+    from rlsv.pipeline import RunParameters
+
+    for name in ("02_train.ipynb", "03_evaluate.ipynb"):
+        declared = set(pm.inspect_notebook(str(NOTEBOOKS / name)))
+        assert {f.name for f in fields(RunParameters)} | {"output_root", "device", "threads", "progress",
+                                                         "run_id"} <= declared
+
+
+# --------------------------------------------------------------------------- executed at a tiny size
+
+
+@pytest.mark.slow
+def test_01_data(tmp_path: Path, tiny_corpus: Path) -> None:
+    out = execute_notebook(NOTEBOOKS / "01_data.ipynb", tmp_path / "01.ipynb",
+                           {"dataset": str(tiny_corpus), "n_tracks": 1, "seconds": 2.0})
+    outputs = _outputs(out)
+    assert len(_mime(outputs, "image/png")) == 1
+    assert sum("<audio" in html for html in _mime(outputs, "text/html")) == 3
+
+
+@pytest.mark.slow
+def test_02_train_then_03_evaluate(tmp_path: Path, tiny_corpus: Path) -> None:
+    params = {"objective": "sinkhorn", "omega": 1.0, "lam": 1.5, "epochs": 1, "max_train_tracks": 1,
+              "model": TINY_MODEL, "dataset": str(tiny_corpus), "output_root": str(tmp_path / "runs"),
+              "threads": 1}
+    trained = execute_notebook(NOTEBOOKS / "02_train.ipynb", tmp_path / "02.ipynb", params | {"live_plot": True})
+    run_dir = tmp_path / "runs" / "quick-sinkhorn-p1-l1.5-w1"
+    assert (run_dir / "model.pt").is_file() and len(pd.read_csv(run_dir / "losses.csv")) > 0
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "pending"
+    assert _mime(_outputs(trained), "image/png"), "loss curves"
+
+    evaluated = execute_notebook(NOTEBOOKS / "03_evaluate.ipynb", tmp_path / "03.ipynb", params)
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+    segments = pd.read_csv(run_dir / "segments.csv")
+    assert len(segments) > 0 and segments[["si_sdr", "si_sdr_mask", "additivity"]].notna().all().all()
+    tables = "".join(_mime(_outputs(evaluated), "text/html"))
+    assert "mean ± std" in tables and "median" in tables and "STFT" in tables
+
+
+@pytest.mark.slow
+def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict], tmp_path: Path) -> None:
+    from rlsv.reproduce import reproduce
+
+    root, overrides = tiny_runs
+    result = reproduce("quick", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
+                       progress=False)
+    assert result.ok, result.text()
+    assert result.report.counts()["skipped"] == 31  # nothing retrained: the sweep skips finished runs
+    assert [p.name for p in result.notebooks] == ["04_tables.ipynb", "05_figures.ipynb"]
+
+    tables = root / "tables" / "quick"
+    for table in (TABLE1, TABLE2):
+        for suffix in (".csv", ".md", ".tex", "_numbers.csv"):
+            assert (tables / f"{table.name}{suffix}").stat().st_size > 0
+        frame = pd.read_csv(tables / f"{table.name}.csv", dtype=str)
+        assert len(frame) == len(table.rows)  # every row of the paper, in its order
+        ours = [c for c in frame.columns if c.endswith("(dB)") or c == "A(·)"]
+        assert ours and not frame[ours].isin(["missing"]).any().any()
+        assert any(c.endswith(" paper") for c in frame.columns) and any(c.endswith(" Δ") for c in frame.columns)
+        assert any(c.endswith(" median") for c in frame.columns)
+    assert "STFT" in (tables / "table2.md").read_text()
+    assert (tables / "table1.tex").read_text().count(r"\\") >= len(TABLE1.rows) + 1
+
+    figures = tmp_path / "figures" / "quick"
+    for n in range(2, 7):
+        for ext in ("png", "pdf"):
+            assert (figures / f"figure{n}.{ext}").stat().st_size > 5000, f"figure{n}.{ext}"
+    assert sorted(result.figures) == [f"figure{n}" for n in range(2, 7)] and not result.missing_figures
+    shown = _outputs(result.notebooks[1])
+    assert len(_mime(shown, "image/png")) == 5
+    assert "figure2" in result.text() and str(Path("tables") / "quick") in result.text()
+
+
+@pytest.mark.slow
+def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = tiny_runs
+    out = execute_notebook(NOTEBOOKS / "06_explorer.ipynb", tmp_path / "06.ipynb", {"runs_root": str(root)})
+    views = _mime(_outputs(out), "application/vnd.jupyter.widget-view+json")
+    assert len(views) == 1
+    state = nbformat.read(out, as_version=4).metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+    models = {m["model_name"] for m in state["state"].values()}
+    assert {"DropdownModel", "SelectionSliderModel", "OutputModel"} <= models
+    assert not models & {"FigureModel", "PlotlyModel", "BqplotModel"}  # core widgets only
+
+
+# --------------------------------------------------------------------------- the explorer class
+
+
+def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict]) -> None:
+    from rlsv.explorer import RepresentationExplorer
+
+    root, _ = tiny_runs
+    explorer = RepresentationExplorer(root, profile="quick")
+    assert explorer.objective.value == "sinkhorn" and explorer.lam.value == 1.5 and explorer.omega.value == 1.0
+    assert explorer.state["run_id"] == "quick-sinkhorn-p1-l1.5-w1"
+    first_png = _mime(list(explorer.out.outputs), "image/png")
+    assert len(first_png) == 1
+    assert sum("<audio" in html for html in _mime(list(explorer.out.outputs), "text/html")) == 3
+    renders = explorer.renders
+
+    explorer.lam.value = 0.5
+    assert explorer.renders == renders + 1
+    assert explorer.state["run_id"] == "quick-sinkhorn-p1-l0.5-w1"
+    assert _mime(list(explorer.out.outputs), "image/png") != first_png
+    assert 0 < explorer.state["additivity"] <= 1 and pd.notna(explorer.state["si_sdr_mask"])
+    assert base64.b64decode(_mime(list(explorer.out.outputs), "image/png")[0])[:4] == b"\x89PNG"
+
+    explorer.p.value = 2.0
+    assert explorer.state["run_id"] == "quick-sinkhorn-p2-l0.5-w1"
+    explorer.objective.value = "tv"
+    assert explorer.lam.disabled and explorer.state["run_id"] == "quick-tv-w1"
+    segment = explorer.state["segment"]
+    explorer.segment.value = next(v for _, v in explorer.segment.options if v != segment)
+    assert explorer.state["segment"] != segment and explorer.state["run_id"] == "quick-tv-w1"
+
+    explorer.objective.value = "sinkhorn"
+    explorer.omega.value = 4.0
+    explorer.lam.value = 0.1  # not in any grid
+    assert explorer.state["run_id"] is None and "No trained run" in explorer.state["message"]
+    assert "No trained run" in _mime(list(explorer.out.outputs), "text/html")[0]
+
+
+def test_explorer_without_runs_says_what_to_do(tmp_path: Path) -> None:
+    from rlsv.explorer import RepresentationExplorer
+
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ValueError, match="rlsv sweep"):
+        RepresentationExplorer(tmp_path / "runs")
