@@ -63,7 +63,7 @@ def total_variation(a: Tensor, form: str = "published") -> Tensor:
 
 
 def sinkhorn_distance(a: Tensor, p: int = 1, lam: float = 1.0, max_iter: int = 1000, tol: float = 1e-5,
-                      check_every: int = 10, grad: str = "implicit") -> Tensor:
+                      check_every: int | None = None, grad: str = "implicit") -> Tensor:
     """L_SK of a batch of representations (Eq. 5-7, published semantics): ``(B, C, T) -> ()``.
 
     Time-normalise each channel, average the batch's ``L_p`` frame-to-frame cost matrices into one

@@ -132,6 +132,17 @@ def test_convergence_is_checked_not_run_to_the_limit() -> None:
     assert result.iterations <= 200 and result.iterations % 10 == 0
 
 
+@pytest.mark.parametrize("lam", [0.3, 1.0, 5.0])
+def test_cpu_default_stops_at_the_first_converged_iteration(lam: float) -> None:
+    """On the CPU the (free) check runs every iteration: one iteration fewer would not have converged."""
+    m = _cost(seed=9, t=40)
+    result = sinkhorn_plan(m, lam, tol=1e-8)
+    assert result.converged and result.iterations >= 1
+    earlier = sinkhorn_plan(m, lam, tol=1e-8, max_iter=result.iterations - 1) if result.iterations > 1 else None
+    assert earlier is None or not earlier.converged
+    assert result.iterations <= sinkhorn_plan(m, lam, tol=1e-8, check_every=10).iterations
+
+
 @pytest.mark.parametrize("p", [1, 2])
 @pytest.mark.parametrize("lam", LAMBDAS)
 @pytest.mark.parametrize("kind", ["random", "zeros", "peaked"])
