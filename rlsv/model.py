@@ -23,7 +23,7 @@ decoder's product wants.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .atomic import save_torch
+from .configs import dataclass_kwargs
 
 __all__ = [
     "ModelConfig",
@@ -123,11 +124,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown ModelConfig fields {sorted(unknown)}; known: {sorted(known)}.")
-        return cls(**dict(data))
+        return cls(**dataclass_kwargs(cls, data))
 
 
 def mel_spaced_carriers(channels: int, sample_rate: int, f_min_hz: float = 30.0,

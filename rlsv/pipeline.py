@@ -27,7 +27,7 @@ import math
 import os
 import socket
 import traceback
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_json
+from .configs import dataclass_kwargs
 from .grids import RunSpec, run_id
 from .model import ModelConfig
 from .profiles import Profile, get_profile
@@ -136,11 +137,7 @@ class RunParameters:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunParameters":
         """From a mapping (e.g. notebook parameters); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"Unknown run parameters {unknown}; known: {sorted(known)}.")
-        return cls(**{k: _plain(v) for k, v in data.items()})
+        return cls(**{k: _plain(v) for k, v in dataclass_kwargs(cls, data).items()})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the papermill parameters of the run)."""
@@ -180,11 +177,7 @@ class RunParameters:
         base = self.profile_config.model
         if not self.model:
             return base
-        known = {f.name for f in fields(ModelConfig)}
-        unknown = sorted(set(self.model) - known)
-        if unknown:
-            raise ValueError(f"Unknown model fields {unknown}; known: {sorted(known)}.")
-        return replace(base, **self.model)
+        return replace(base, **dataclass_kwargs(ModelConfig, self.model))
 
     def test_tracks(self) -> int | None:
         return self.max_test_tracks if self.max_test_tracks is not None else self.profile_config.max_test_tracks

@@ -50,7 +50,8 @@ from typing import Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from .grids import RunSpec, get_grid, unique_specs
-from .pipeline import (RunParameters, describe_error, prepare_data, read_status, write_status)
+from .pipeline import RunParameters, describe_error, prepare_data, read_status, write_status
+from .train import config_differences
 
 __all__ = [
     "ENGINES",
@@ -73,8 +74,6 @@ ENGINES: tuple[str, ...] = ("papermill", "inline")
 EXECUTORS: tuple[str, ...] = ("local", "slurm", "submitit-local")
 TRAIN_NOTEBOOK, EVALUATE_NOTEBOOK = "02_train.ipynb", "03_evaluate.ipynb"
 _EXECUTED = {TRAIN_NOTEBOOK: "train.ipynb", EVALUATE_NOTEBOOK: "evaluate.ipynb"}
-# Fields of a training config that may differ between a run and its continuation (rlsv.train).
-_RESUMABLE = {"device", "cache_dir", "tf32", "amp", "dataset_info"}
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
@@ -232,10 +231,6 @@ def plan_runs(grid: str | Sequence[RunSpec], profile: str = "quick",
     return [RunParameters.for_spec(spec, profile, **dict(overrides or {})) for spec in specs]
 
 
-def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in _RESUMABLE}
-
-
 def _config_differences(job: SweepJob) -> list[str] | None:
     """Fields in which the run folder's ``config.json`` differs from what ``job`` would run (None: no config)."""
     path = job.run_dir / "config.json"
@@ -248,9 +243,8 @@ def _config_differences(job: SweepJob) -> list[str] | None:
 
         planned = json.loads(json.dumps(stft_config(job.params, job.params.dataset)))
     else:
-        planned = json.loads(json.dumps(job.params.train_config(job.params.dataset, job.device).to_dict()))
-        stored, planned = _comparable(stored), _comparable(planned)
-    return sorted(k for k in stored.keys() | planned.keys() if stored.get(k) != planned.get(k))
+        planned = job.params.train_config(job.params.dataset, job.device).to_json()
+    return config_differences(stored, planned)
 
 
 def _config_matches(job: SweepJob) -> bool:

@@ -18,7 +18,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .atomic import save_torch, write_json, write_text
+from .configs import dataclass_kwargs
 from .data import MusdbDataset, fill_cache, resolve_dataset
 from .losses import OBJECTIVES, Objective
 from .model import DenoisingAutoencoder, ModelConfig, save_model
@@ -39,8 +40,9 @@ __all__ = ["TrainConfig", "FitResult", "fit", "make_optimizer", "train_step", "r
 
 CHECKPOINT, MODEL, LOSSES, CONFIG = "checkpoint.pt", "model.pt", "losses.csv", "config.json"
 _CHECKPOINT_FORMAT = "rlsv-checkpoint/1"
-# Fields that may change between a run and its resumption without changing its result.
-_RESUMABLE_DIFFERENCES = {"device", "cache_dir", "tf32", "amp"}
+# Fields that may change between a run and its resumption without changing its result
+# (``dataset_info`` is what config.json records about the data, not a setting).
+RESUMABLE_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info"})
 HISTORY_COLUMNS = ["epoch", "step", "neg_snr", "regulariser", "loss"]
 
 
@@ -134,13 +136,13 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_json(self) -> dict[str, Any]:
+        """The configuration as plain JSON types (as stored in checkpoints and ``config.json``)."""
+        return json.loads(json.dumps(self.to_dict()))
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown TrainConfig fields {sorted(unknown)}; known: {sorted(known)}.")
-        values = dict(data)
+        values = dataclass_kwargs(cls, data)
         if isinstance(values.get("model"), Mapping):
             values["model"] = ModelConfig.from_dict(values["model"])
         return cls(**values)
@@ -224,13 +226,10 @@ def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
     return dataset
 
 
-def _as_json(config: TrainConfig) -> dict[str, Any]:
-    """The configuration as plain JSON types (as stored in checkpoints and config.json)."""
-    return json.loads(json.dumps(config.to_dict()))
-
-
-def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in _RESUMABLE_DIFFERENCES}
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Fields in which two run configurations (JSON dicts) differ, ignoring ``RESUMABLE_FIELDS``."""
+    keys = (stored.keys() | current.keys()) - RESUMABLE_FIELDS
+    return sorted(k for k in keys if stored.get(k) != current.get(k))
 
 
 def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device) -> dict | None:
@@ -239,9 +238,8 @@ def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device) -> d
     ckpt = torch.load(path, map_location=device, weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
-    stored, current = _comparable(ckpt["config"]), _comparable(_as_json(config))
-    if stored != current:
-        changed = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
+    changed = config_differences(ckpt["config"], config.to_json())
+    if changed:
         raise ValueError(
             f"{path.parent} holds a run with a different configuration (differs in {changed}). "
             "Use another output folder, or delete that folder to start over."
@@ -258,7 +256,7 @@ def _save_checkpoint(path: Path, model: DenoisingAutoencoder, optimizer: torch.o
     save_torch({
         "format": _CHECKPOINT_FORMAT,
         "epoch": epoch,
-        "config": _as_json(config),
+        "config": config.to_json(),
         "model": {"format": "rlsv-model/1", "config": model.config.to_dict(),
                   "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}},
         "optimizer": optimizer.state_dict(),
@@ -327,7 +325,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         first_epoch = ckpt["epoch"] + 1
     resumed_from = first_epoch - 1
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(_as_json(config) | {"dataset_info": dataset.describe()}, output_dir / CONFIG)
+    write_json(config.to_json() | {"dataset_info": dataset.describe()}, output_dir / CONFIG)
 
     step = len(history)
     model.train()

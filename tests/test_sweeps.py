@@ -63,7 +63,7 @@ def test_run_parameters_normalise_and_validate() -> None:
         RunParameters(objective="sinkhorn", omega=1)
     with pytest.raises(ValueError, match="Unknown profile"):
         RunParameters(profile="huge")
-    with pytest.raises(ValueError, match="Unknown model fields"):
+    with pytest.raises(ValueError, match="Unknown ModelConfig fields"):
         RunParameters(model={"chanels": 8})
     with pytest.raises(ValueError, match="does not match"):
         RunParameters(omega=1).check_run_id("my-run")
