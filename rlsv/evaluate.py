@@ -32,12 +32,11 @@ from .metrics import StftBaseline, additivity, binary_mask, si_sdr
 from .model import DenoisingAutoencoder, load_model
 from .segments import TrackSegments, track_segments
 from .summary import summarise, summary_to_dict
-from .train import CONFIG, MODEL, resolve_device
+from .device import resolve_device
+from .run_files import CONFIG, MODEL, SEGMENTS, SUMMARY
 
 __all__ = [
     "SEGMENT_COLUMNS",
-    "SEGMENTS",
-    "SUMMARY",
     "EvalResult",
     "load_test_dataset",
     "iter_test_segments",
@@ -48,7 +47,6 @@ __all__ = [
 ]
 
 SEGMENT_COLUMNS = ["track", "segment", "si_sdr", "si_sdr_mask", "additivity"]
-SEGMENTS, SUMMARY = "segments.csv", "summary.json"
 
 
 @dataclass

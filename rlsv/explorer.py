@@ -25,6 +25,7 @@ import pandas as pd
 
 from .display import audio_bundle, html_bundle, png_bundle
 from .grids import RunSpec, run_id
+from .run_files import MODEL, SUMMARY
 from .tables import OBJECTIVE_LABELS
 
 __all__ = ["trained_runs", "RepresentationExplorer"]
@@ -46,7 +47,7 @@ def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None
             run = load_run(run_dir)
         except RunLayoutError:
             continue
-        if run.spec.objective == "stft" or not (run_dir / "model.pt").is_file():
+        if run.spec.objective == "stft" or not (run_dir / MODEL).is_file():
             continue
         rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.spec.as_columns(),
                      "state": run.state, "path": run_dir})
@@ -193,14 +194,14 @@ class RepresentationExplorer:
 
     def _selected_run(self) -> Path | None:
         path = self.root / run_id(self.spec(), self.profile)
-        return path if (path / "model.pt").is_file() else None
+        return path if (path / MODEL).is_file() else None
 
     def _model(self, run_dir: Path):
         from .model import load_model
 
         key = str(run_dir)
         if key not in self._models:
-            self._models[key] = load_model(run_dir / "model.pt", map_location=self.device)
+            self._models[key] = load_model(run_dir / MODEL, map_location=self.device)
         return self._models[key]
 
     def _test_tracks(self, run_dir: Path) -> list:
@@ -285,7 +286,7 @@ class RepresentationExplorer:
     def _metrics_html(self, run_dir: Path, view) -> str:
         summary = {}
         try:
-            summary = json.loads((run_dir / "summary.json").read_text())
+            summary = json.loads((run_dir / SUMMARY).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             pass
 

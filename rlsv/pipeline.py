@@ -40,6 +40,7 @@ from .configs import dataclass_kwargs
 from .grids import RunSpec, run_id
 from .model import ModelConfig
 from .profiles import Profile, get_profile
+from .run_files import CONFIG, SEGMENTS, STATUS
 
 __all__ = [
     "STATUS",
@@ -62,7 +63,6 @@ __all__ = [
     "represent_segment",
 ]
 
-STATUS = "status.json"
 _NOT_USED: dict[str, tuple[str, ...]] = {"tv": ("lam", "p"), "sinkhorn": (), "stft": ("omega", "lam", "p")}
 
 
@@ -381,7 +381,7 @@ def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "pape
             result = evaluate_run(run_dir, device=device, max_tracks=params.test_tracks(), progress=progress)
         else:
             root = dataset_root(params.profile, params.dataset, progress)
-            write_json(stft_config(params, root), run_dir / "config.json")
+            write_json(stft_config(params, root), run_dir / CONFIG)
             n = params.model_config().segment_length
             data = load_test_dataset(root, segment_length=n, max_tracks=params.test_tracks(), progress=progress)
             result = write_evaluation(evaluate_stft(iter_test_segments(data, n, progress)), run_dir)
@@ -394,7 +394,7 @@ def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "pape
 
 def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``config.json`` of a run folder (FileNotFoundError with a hint if absent)."""
-    path = Path(run_dir) / "config.json"
+    path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"No config.json in {Path(run_dir)}; train the run first (02_train.ipynb).")
     return json.loads(path.read_text(encoding="utf-8"))
@@ -420,7 +420,7 @@ def stft_on_same_segments(run_dir: str | os.PathLike, progress: bool = False) ->
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     n = ModelConfig.from_dict(config["model"]).segment_length
-    evaluated = set(pd.read_csv(run_dir / "segments.csv", dtype={"track": str})["track"])
+    evaluated = set(pd.read_csv(run_dir / SEGMENTS, dtype={"track": str})["track"])
     data = load_test_dataset(config.get("dataset"), segment_length=n, progress=progress)
     data = replace(data, subset_tracks={"test": tuple(t for t in data.tracks("test") if t.name in evaluated)})
     return evaluate_stft(iter_test_segments(data, n, progress))

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from .atomic import write_json
 from .grids import RunSpec, run_id
 from .paper_values import FIGURE2_CAPTION, FIGURE4_PANELS, PUBLISHED_TABLES
+from .run_files import MODEL
 from .sweeps import SlurmOptions, SweepReport, execute_notebook, notebooks_dir, run_sweep
 
 __all__ = [
@@ -132,10 +133,10 @@ class _SegmentSource:
         from .pipeline import load_run_config, pick_segment, represent_segment, test_segments
 
         run_dir = self.root / run_id(spec, self.profile)
-        if not (run_dir / "model.pt").is_file():
+        if not (run_dir / MODEL).is_file():
             raise FileNotFoundError(f"run {run_dir.name} has no model.pt (not trained yet)")
         config = load_run_config(run_dir)
-        model = load_model(run_dir / "model.pt", map_location=self.device)
+        model = load_model(run_dir / MODEL, map_location=self.device)
         n = model.config.segment_length
         key = (str(config.get("dataset")), n)
         if key not in self._tracks:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .grids import RunSpec, run_id
+from .run_files import CONFIG, SEGMENTS, STATUS
 from .summary import METRICS
 
 __all__ = [
@@ -48,9 +49,6 @@ SEGMENT_COLUMNS: tuple[str, ...] = ("track", "segment", *METRICS)
 SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
 STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
 
-_CONFIG_FILE = "config.json"
-_STATUS_FILE = "status.json"
-_SEGMENTS_FILE = "segments.csv"
 
 
 class RunLayoutError(ValueError):
@@ -100,7 +98,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
     """``config.json``, checked: the config keys present and ``run_id`` = directory = grid run id."""
-    path = run_dir / _CONFIG_FILE
+    path = run_dir / CONFIG
     config = _read_json(path)
     missing = [key for key in ("run_id", "profile", "objective") if key not in config]
     if missing:
@@ -116,7 +114,7 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
 
 
 def _read_status(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / _STATUS_FILE
+    path = run_dir / STATUS
     status = _read_json(path)
     if status.get("state") not in STATES:
         raise RunLayoutError(f"{path}: state {status.get('state')!r} is not one of {STATES}.")
@@ -124,7 +122,7 @@ def _read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def _read_segments(run_dir: Path) -> pd.DataFrame | None:
-    path = run_dir / _SEGMENTS_FILE
+    path = run_dir / SEGMENTS
     if not path.exists():
         return None
     segments = pd.read_csv(path, dtype={"track": str})
@@ -150,7 +148,7 @@ def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
                                 f"pass root= to point at another folder).")
     if not root.is_dir():
         raise NotADirectoryError(f"Run root {root} is not a directory.")
-    return sorted(d for d in root.iterdir() if d.is_dir() and (d / _CONFIG_FILE).is_file())
+    return sorted(d for d in root.iterdir() if d.is_dir() and (d / CONFIG).is_file())
 
 
 def _config_columns(config: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +187,7 @@ def load_runs(root: str | Path = "papermill_runs", profile: str | None = None,
         if run.state not in states:
             skipped[run.state] += 1
         elif run.segments is None:
-            skipped[f"{run.state}, no {_SEGMENTS_FILE}"] += 1
+            skipped[f"{run.state}, no {SEGMENTS}"] += 1
         else:
             frames.append(run.segments.assign(**_config_columns(run.config)))
     if skipped:

@@ -51,6 +51,7 @@ from tqdm.auto import tqdm
 
 from .grids import RunSpec, get_grid, unique_specs
 from .pipeline import RunParameters, describe_error, prepare_data, read_status, write_status
+from .run_files import CONFIG, MODEL, SEGMENTS
 from .train import config_differences
 
 __all__ = [
@@ -233,7 +234,7 @@ def plan_runs(grid: str | Sequence[RunSpec], profile: str = "quick",
 
 def _config_differences(job: SweepJob) -> list[str] | None:
     """Fields in which the run folder's ``config.json`` differs from what ``job`` would run (None: no config)."""
-    path = job.run_dir / "config.json"
+    path = job.run_dir / CONFIG
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -275,7 +276,7 @@ def classify_run(job: SweepJob) -> str:
     """
     status = read_status(job.run_dir) or {}
     state = status.get("state")
-    if state == "done" and (job.run_dir / "segments.csv").is_file():
+    if state == "done" and (job.run_dir / SEGMENTS).is_file():
         return "skip" if _config_matches(job) else "conflict"
     if state == "running" and status.get("host") == socket.gethostname() and _process_alive(status.get("pid")):
         return "busy"
@@ -295,7 +296,7 @@ def _notebook_parameters(job: SweepJob, notebook: str) -> dict[str, Any]:
 
 def _trained_already(job: SweepJob) -> bool:
     """Training finished earlier (``model.pt`` of the same configuration and its executed notebook)."""
-    return ((job.run_dir / "model.pt").is_file() and (job.run_dir / _EXECUTED[TRAIN_NOTEBOOK]).is_file()
+    return ((job.run_dir / MODEL).is_file() and (job.run_dir / _EXECUTED[TRAIN_NOTEBOOK]).is_file()
             and _config_matches(job))
 
 

@@ -29,16 +29,17 @@ from tqdm.auto import tqdm
 
 from .atomic import save_torch, write_json, write_text
 from .configs import dataclass_kwargs
+from .device import resolve_device
+from .run_files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from .data import MusdbDataset, fill_cache, resolve_dataset
 from .losses import OBJECTIVES, Objective
 from .model import DenoisingAutoencoder, ModelConfig, save_model
 from .segments import TrainingSegmentation, count_training_batches, training_batches
 from .step import StepOutput, sample_input_noise, step_forward
 
-__all__ = ["TrainConfig", "FitResult", "fit", "make_optimizer", "train_step", "retain_freed_memory", "resolve_device",
-           "CHECKPOINT", "MODEL", "LOSSES", "CONFIG"]
+__all__ = ["TrainConfig", "FitResult", "fit", "make_optimizer", "train_step", "retain_freed_memory",
+           "config_differences", "RESUMABLE_FIELDS"]
 
-CHECKPOINT, MODEL, LOSSES, CONFIG = "checkpoint.pt", "model.pt", "losses.csv", "config.json"
 _CHECKPOINT_FORMAT = "rlsv-checkpoint/1"
 # Fields that may change between a run and its resumption without changing its result
 # (``dataset_info`` is what config.json records about the data, not a setting).
@@ -157,16 +158,6 @@ class FitResult:
     output_dir: Path
     resumed_from_epoch: int
     seconds: float
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as ``torch.device``; checked."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto'.")
-    return dev
 
 
 def retain_freed_memory() -> bool:

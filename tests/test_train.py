@@ -14,7 +14,9 @@ import torch
 
 from rlsv.data import DatasetLayoutError, DatasetNotFoundError, TrackTooShortError, UnreadableAudioError
 from rlsv.model import ModelConfig, load_model
-from rlsv.train import CHECKPOINT, CONFIG, LOSSES, MODEL, TrainConfig, fit, resolve_device
+from rlsv.device import resolve_device
+from rlsv.run_files import CHECKPOINT, CONFIG, LOSSES, MODEL
+from rlsv.train import TrainConfig, fit
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205)
 
