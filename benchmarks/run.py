@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from rlsv.data import MusdbDataset, fill_cache, resolve_dataset
+from rlsv.device import resolve_device
 from rlsv.evaluate import evaluate_model, iter_test_segments
 from rlsv.grids import get_grid
 from rlsv.losses import Objective
@@ -57,7 +58,7 @@ from rlsv.segments import TrainingSegmentation, count_segments, training_batches
 from rlsv.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
 from rlsv.step import remove_batch_mean, sample_input_noise
 from rlsv.synth import make_corpus
-from rlsv.train import make_optimizer, retain_freed_memory, train_step
+from rlsv.train import TrainConfig, make_optimizer, retain_freed_memory, train_step
 
 SEED = 218
 LAMBDAS = (0.5, 1.5, 10.0)
@@ -201,8 +202,8 @@ def make_dataset(root: Path, sizes: Sizes) -> MusdbDataset:
 
 
 def segmentation(sizes: Sizes) -> TrainingSegmentation:
-    n = sizes.model.segment_length
-    return TrainingSegmentation(segment_length=n, hop=n // 2, batch_size=sizes.batch)
+    """The published training segmentation (half-segment hop) at the benchmark's sizes."""
+    return TrainConfig(model=sizes.model, batch_size=sizes.batch).segmentation()
 
 
 def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -406,7 +407,8 @@ def musdb_steps_per_epoch(batch: int, segment_length: int, sample_rate: int) -> 
             from rlsv.segments import count_training_batches
 
             dataset = resolve_dataset(root, subsets=("train",), progress=False)
-            seg = TrainingSegmentation(segment_length=segment_length, hop=segment_length // 2, batch_size=batch)
+            seg = TrainConfig(model=ModelConfig(segment_length=segment_length, sample_rate=sample_rate),
+                              batch_size=batch).segmentation()
             return count_training_batches(dataset, seg), f"counted on $MUSDB_PATH={root}"
         except Exception as error:  # noqa: BLE001 - fall back to the estimate, saying why
             reason = f"$MUSDB_PATH unusable ({type(error).__name__})"
@@ -547,7 +549,7 @@ def report(results: dict[str, Any], smoke: bool) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = SMOKE if args.smoke else PAPER
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
         torch.backends.cudnn.allow_tf32 = args.tf32

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -29,6 +29,11 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     print(f"rlsv: synthetic corpus (MUSDB18-HQ layout) at {root}")
 
 
+def _given(value: Any, default: Any) -> Any:
+    """An option's value unless it was not given (None): ``--epochs 0`` stays 0 and is refused as such."""
+    return default if value is None else value
+
+
 def _train_config(args: argparse.Namespace):
     from .pipeline import dataset_root
     from .profiles import get_profile
@@ -39,9 +44,10 @@ def _train_config(args: argparse.Namespace):
     model = profile.model if args.init is None else replace(profile.model, init=args.init)
     return TrainConfig(
         objective=args.objective, omega=args.omega, lam=args.lam, p=args.p,
-        epochs=args.epochs or profile.epochs, batch_size=args.batch_size or profile.batch_size,
-        learning_rate=args.lr or profile.learning_rate, seed=args.seed, model=model,
-        dataset=str(dataset), cache_dir=args.cache_dir, max_train_tracks=args.max_tracks or profile.max_train_tracks,
+        epochs=_given(args.epochs, profile.epochs), batch_size=_given(args.batch_size, profile.batch_size),
+        learning_rate=_given(args.lr, profile.learning_rate), seed=args.seed, model=model,
+        dataset=str(dataset), cache_dir=args.cache_dir,
+        max_train_tracks=_given(args.max_tracks, profile.max_train_tracks),
         tv_form=args.tv_form, sinkhorn_grad=args.sinkhorn_grad, device=args.device, tf32=args.tf32, amp=args.amp,
         pad_sets_with_silence=args.pad_sets_with_silence, profile=profile.name,
     )
@@ -86,7 +92,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     report = run_sweep(args.grid, profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
                        executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
                        slurm=_slurm_options(args), progress=not args.quiet, run_progress=not args.quiet,
-                       timeout_s=args.timeout)
+                       timeout_s=args.timeout, force=args.force)
     print(report.text())
     return 0 if report.ok else 1
 
@@ -124,7 +130,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     result = reproduce(profile=args.profile, jobs=args.jobs, root=args.runs_root, figures_root=args.figures_root,
                        engine=args.engine, executor=args.executor, device=args.device,
-                       overrides=_sweep_overrides(args), slurm=_slurm_options(args), progress=not args.quiet)
+                       overrides=_sweep_overrides(args), slurm=_slurm_options(args), progress=not args.quiet,
+                       force=args.force)
     print(result.text())
     return 0 if result.ok else 1
 
@@ -149,6 +156,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None, help="dataset root for every run (default: the profile's: "
                    "quick -> its synthetic corpus, paper -> $MUSDB_PATH)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--force", action="store_true",
+                   help="treat run locks left by other hosts as stale (a SLURM job that died without removing "
+                        "its lock; by default they count as busy for 48 h)")
     slurm = p.add_argument_group("SLURM (--executor slurm / submitit-local)")
     slurm.add_argument("--partition", default=None, help="SLURM partition")
     slurm.add_argument("--time", type=int, default=240, help="time limit per run in minutes (default 240)")
@@ -167,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="write the synthetic corpus (MUSDB18-HQ layout)")
-    p.add_argument("root", nargs="?", default=None, help="output folder (default: $RLSV_DATA/synthetic or ./data/synthetic)")
+    p.add_argument("root", nargs="?", default=None,
+                   help="output folder (default: the default corpus, which the quick profile and a missing "
+                        "dataset use: $RLSV_DATA/synthetic-quick, else data/synthetic-quick of the checkout)")
     p.add_argument("--n-train", type=int, default=8, help="training tracks (default 8)")
     p.add_argument("--n-test", type=int, default=4, help="test tracks (default 4)")
     p.add_argument("--seconds", type=float, default=12.0, help="length of each track in seconds (default 12)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -53,7 +54,8 @@ _HOW_TO_GET_MUSDB = (
     "Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html (Zenodo: MUSDB18 "
     "https://doi.org/10.5281/zenodo.1117372 or MUSDB18-HQ https://doi.org/10.5281/zenodo.3338373), "
     "unpack it and pass the folder holding train/ and test/ (or set MUSDB_PATH to it); "
-    "or give no root to use the synthetic corpus (written by `rlsv synth`)."
+    "or give no root (and no MUSDB_PATH) to use the default synthetic corpus (rlsv.synth.default_synthetic_root(), "
+    "written on first use or by `rlsv synth`)."
 )
 _FORMATS = {"wav": "MUSDB18-HQ wav track folders", "stem": "MUSDB18 .stem.mp4 files"}
 _LAYOUTS = (
@@ -83,11 +85,22 @@ class UnreadableAudioError(DatasetError):
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         self.path = Path(path)
-        super().__init__(
-            f"Cannot read the audio file {self.path}: {reason.rstrip('.')}. The file is damaged or incomplete: "
-            "restore it from the original download (or rewrite the synthetic corpus with `rlsv synth`), "
-            "or remove the track."
-        )
+        super().__init__(f"Cannot read the audio file {self.path}: {reason.rstrip('.')}. {_how_to_repair(self.path)}")
+
+
+def _synthetic_corpus_holding(path: Path) -> Path | None:
+    """The synthetic corpus root (with its ``rlsv_synth.json``) that ``path`` lies in, or None."""
+    return next((folder for folder in path.parents[:3] if (folder / MARKER_FILE).is_file()), None)
+
+
+def _how_to_repair(path: Path) -> str:
+    """What to do about a damaged audio file: rewrite a synthetic corpus, or restore a MUSDB18 track."""
+    corpus = _synthetic_corpus_holding(path)
+    if corpus is not None:
+        return (f"The file is damaged or incomplete and belongs to the synthetic corpus {corpus}, which is not "
+                f"rewritten while it looks complete: delete that folder (or its {MARKER_FILE}) and rerun to "
+                "write it again.")
+    return "The file is damaged or incomplete: restore it from the original download, or remove the track."
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,13 @@ class MusdbDataset:
         tracks[subset] = self.tracks(subset)[:n_tracks]
         return replace(self, subset_tracks=tracks)
 
+    def with_named_tracks(self, subset: str, names: Collection[str]) -> "MusdbDataset":
+        """The same dataset with only the tracks of ``subset`` named in ``names`` (order kept)."""
+        wanted = set(names)
+        tracks = dict(self.subset_tracks)
+        tracks[subset] = tuple(t for t in self.tracks(subset) if t.name in wanted)
+        return replace(self, subset_tracks=tracks)
+
     def describe(self) -> dict:
         """What a run records about its data (``config.json``'s ``dataset``)."""
         return {
@@ -207,9 +227,9 @@ def resolve_dataset(
 
     Args:
         root: dataset folder (holding ``train/`` and ``test/``). ``None``: ``$MUSDB_PATH``, and
-            if that is unset too, the synthetic corpus at :func:`rlsv.synth.default_synthetic_root`
-            (an existing one is used as it is, else one of the default size is written; one line
-            is printed saying so).
+            if that is unset too, the default synthetic corpus (the ``quick`` profile's,
+            :func:`rlsv.synth.default_synthetic_root`; an existing one is used as it is, else one
+            of the default size is written; one line is printed saying so).
         is_wav: ``True`` for MUSDB18-HQ wav folders, ``False`` for ``.stem.mp4`` files,
             ``None`` to detect it from the layout.
         subsets: the subsets to list and check.

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .summary import METRICS, summarise
+from .tables import format_mean_std
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn (notebook 03 draws none)
     from matplotlib.figure import Figure
@@ -217,13 +218,14 @@ def show_track(dataset, track, seconds: float | None = 8.0, offset_s: float = 0.
 
 
 def summary_frame(segments: pd.DataFrame, metrics: Sequence[str] = METRICS, decimals: int = 2) -> pd.DataFrame:
-    """One row per metric: ``mean ± std`` (paper format, std ddof=0), ``median``, ``count``."""
+    """One row per metric: ``mean ± std`` (the paper's format, ``31.49 (± 2.98)`` as in the tables,
+    std ddof=0; ``–`` for a metric without values, e.g. the STFT's reconstruction), ``median``, ``count``."""
     stats = summarise(segments, metrics)
     rows = {}
     for metric in metrics:
         mean, std, median, count = (stats.at[metric, s] for s in ("mean", "std", "median", "count"))
         rows[METRIC_NAMES.get(metric, metric)] = {
-            "mean ± std": "–" if pd.isna(mean) else f"{mean:.{decimals}f} ± {std:.{decimals}f}",
+            "mean ± std": "–" if pd.isna(mean) else format_mean_std(mean, std, decimals),
             "median": "–" if pd.isna(median) else f"{median:.{decimals}f}",
             "count": int(count),
         }

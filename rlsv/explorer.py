@@ -39,18 +39,14 @@ def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None
     Columns ``run_id, profile, objective, omega, lam, p, state, path``. With ``profile=None`` the
     profile with the most trained runs is used.
     """
-    from .runs import RunLayoutError, load_run, run_dirs
+    from .runs import Run, scan_runs
 
     rows = []
-    for run_dir in run_dirs(root):
-        try:
-            run = load_run(run_dir)
-        except RunLayoutError:
-            continue
-        if run.spec.objective == "stft" or not (run_dir / MODEL).is_file():
+    for run in scan_runs(root):
+        if not isinstance(run, Run) or not run.spec.is_trained or not (run.path / MODEL).is_file():
             continue
         rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.spec.as_columns(),
-                     "state": run.state, "path": run_dir})
+                     "state": run.state, "path": run.path})
     runs = pd.DataFrame(rows, columns=["run_id", "profile", "objective", "omega", "lam", "p", "state", "path"])
     if profile is None and len(runs):
         profile = Counter(runs["profile"]).most_common(1)[0][0]
@@ -97,7 +93,7 @@ class RepresentationExplorer:
         self.profile = str(self.runs["profile"].iloc[0])
         self.device, self.dpi = device, dpi
         self._models: dict[str, Any] = {}
-        self._tracks: dict[tuple[str, int], list] = {}
+        self._tracks: dict[str, list] = {}
         self._updating = False
         self._track_names: list[str] = []
         self._lam_p_ready = False
@@ -205,13 +201,13 @@ class RepresentationExplorer:
         return self._models[key]
 
     def _test_tracks(self, run_dir: Path) -> list:
-        from .pipeline import load_run_config, test_segments
+        """The test segments ``run_dir`` was evaluated on (``rlsv.evaluate.run_test_segments``), read
+        once per test set."""
+        from .evaluate import evaluation_set_id, load_run_config, run_test_segments
 
-        config = load_run_config(run_dir)
-        n = int(config["model"]["segment_length"])
-        key = (str(config.get("dataset")), n)
+        key = evaluation_set_id(load_run_config(run_dir))
         if key not in self._tracks:
-            self._tracks[key] = test_segments(config.get("dataset"), n, config.get("max_test_tracks"))
+            self._tracks[key] = run_test_segments(run_dir)
         return self._tracks[key]
 
     # ------------------------------------------------------------------ rendering

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Literal, Mapping
 __all__ = [
     "Objective",
     "OBJECTIVES",
+    "USED_PARAMETERS",
     "RunSpec",
     "tv",
     "sinkhorn",
@@ -50,7 +51,7 @@ Objective = Literal["tv", "sinkhorn", "stft"]
 OBJECTIVES: tuple[str, ...] = ("tv", "sinkhorn", "stft")
 
 # Which hyper-parameters each objective uses (the others must be None).
-_USED_PARAMETERS: dict[str, frozenset[str]] = {
+USED_PARAMETERS: dict[str, frozenset[str]] = {
     "tv": frozenset({"omega"}),
     "sinkhorn": frozenset({"omega", "lam", "p"}),
     "stft": frozenset(),
@@ -78,9 +79,9 @@ class RunSpec:
     p: float | None = None
 
     def __post_init__(self) -> None:
-        if self.objective not in _USED_PARAMETERS:
+        if self.objective not in USED_PARAMETERS:
             raise ValueError(f"Unknown objective {self.objective!r}; expected one of {OBJECTIVES}.")
-        used = _USED_PARAMETERS[self.objective]
+        used = USED_PARAMETERS[self.objective]
         for name in ("omega", "lam", "p"):
             value = getattr(self, name)
             if name in used and (value is None or not value > 0):

@@ -47,6 +47,8 @@ __all__ = [
     "mel_spaced_carriers",
     "from_original_state_dict",
     "ORIGINAL_PARAMETER_NAMES",
+    "model_payload",
+    "model_from_payload",
     "save_model",
     "load_model",
 ]
@@ -492,14 +494,27 @@ def from_original_state_dict(
     return model
 
 
-def save_model(model: DenoisingAutoencoder, path: str | Path) -> None:
-    """Save weights and configuration together, atomically, to ``path``."""
-    payload = {
+def model_payload(model: DenoisingAutoencoder) -> dict[str, Any]:
+    """Weights and configuration as one plain mapping (the content of a model file), on the CPU."""
+    return {
         "format": _MODEL_FORMAT,
         "config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    save_torch(payload, path)
+
+
+def model_from_payload(payload: Any, source: str = "the payload") -> DenoisingAutoencoder:
+    """The model of a ``model_payload`` mapping; ``source`` names it in the error for anything else."""
+    if not isinstance(payload, dict) or payload.get("format") != _MODEL_FORMAT:
+        raise ValueError(f"{source} is not an rlsv model file (expected format {_MODEL_FORMAT!r}).")
+    model = DenoisingAutoencoder(ModelConfig.from_dict(payload["config"]))
+    model.load_state_dict(payload["state_dict"])
+    return model
+
+
+def save_model(model: DenoisingAutoencoder, path: str | Path) -> None:
+    """Save weights and configuration together, atomically, to ``path``."""
+    save_torch(model_payload(model), path)
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> DenoisingAutoencoder:
@@ -510,8 +525,4 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> De
     payload = torch.load(path, map_location=map_location, weights_only=True)
     if isinstance(payload, dict) and "model" in payload and isinstance(payload["model"], dict):
         payload = payload["model"]  # a training checkpoint
-    if not isinstance(payload, dict) or payload.get("format") != _MODEL_FORMAT:
-        raise ValueError(f"{path} is not an rlsv model file (expected format {_MODEL_FORMAT!r}).")
-    model = DenoisingAutoencoder(ModelConfig.from_dict(payload["config"]))
-    model.load_state_dict(payload["state_dict"])
-    return model.to(map_location)
+    return model_from_payload(payload, str(path)).to(map_location)

@@ -10,10 +10,10 @@ A run is described by :class:`RunParameters` (the parameters cell of ``02_train.
 * :func:`run_training` -- ``fit`` the run (resumes from ``checkpoint.pt``), ``status.json`` kept up to date.
 * :func:`run_evaluation` -- evaluate a trained run, or the STFT baseline (objective ``"stft"``).
 * :func:`stft_on_same_segments` -- the STFT baseline on the segments a run was evaluated on.
-* :func:`read_status`, :func:`write_status` -- ``status.json``.
-* :func:`test_segments`, :func:`pick_segment`, :func:`represent_segment` -- one test segment
-  through a trained model: sorted representations, carrier Hz, mask estimate and metrics
-  (Figures 2 and 4, the explorer).
+* :func:`read_status`, :func:`write_status`, :func:`record_failure` -- ``status.json``.
+* :func:`pick_segment`, :func:`represent_segment` -- one test segment (of
+  ``rlsv.evaluate.run_test_segments``) through a trained model: sorted representations, carrier
+  Hz, mask estimate and metrics (Figures 2 and 4, the explorer).
 
 States in ``status.json``: ``running`` while a step runs (a ``running`` left by a killed process
 is resumed by the next sweep), ``pending`` when trained and waiting for its evaluation, ``done``
@@ -27,20 +27,24 @@ import math
 import os
 import socket
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from .atomic import write_json
 from .configs import dataclass_kwargs
-from .grids import RunSpec, run_id
+from .evaluate import (EVALUATION, EvaluationSettings, evaluate_run, evaluate_stft, iter_test_segments,
+                       load_run_config, run_test_dataset, run_test_segments, segment_metrics, write_evaluation)
+from .grids import OBJECTIVES, USED_PARAMETERS, RunSpec, run_id
 from .model import ModelConfig
 from .profiles import Profile, get_profile
 from .run_files import CONFIG, SEGMENTS, STATUS
+from .runs import read_status
+from .synth import corpus_root
 
 __all__ = [
     "STATUS",
@@ -52,18 +56,25 @@ __all__ = [
     "read_status",
     "write_status",
     "describe_error",
+    "record_failure",
     "run_training",
     "run_evaluation",
     "stft_config",
+    "planned_config",
     "stft_on_same_segments",
     "SegmentView",
     "load_run_config",
-    "test_segments",
     "pick_segment",
     "represent_segment",
 ]
 
-_NOT_USED: dict[str, tuple[str, ...]] = {"tv": ("lam", "p"), "sinkhorn": (), "stft": ("omega", "lam", "p")}
+_GRID_PARAMETERS: tuple[str, ...] = ("omega", "lam", "p")
+_T = TypeVar("_T")
+
+
+def _or_default(value: _T | None, default: _T) -> _T:
+    """``value`` unless it is None (an override of 0 stays 0, and is then refused as such)."""
+    return default if value is None else value
 
 
 def _plain(value: Any) -> Any:
@@ -106,10 +117,11 @@ class RunParameters:
     seed: int = 218
 
     def __post_init__(self) -> None:
-        if self.objective not in _NOT_USED:
+        if self.objective not in OBJECTIVES:
             raise ValueError(f"Unknown objective {self.objective!r}; use 'tv' (L_A), 'sinkhorn' (L_B) or 'stft'.")
-        for name in _NOT_USED[self.objective]:
-            object.__setattr__(self, name, None)
+        for name in _GRID_PARAMETERS:  # what the objective does not use is dropped (rlsv.grids)
+            if name not in USED_PARAMETERS[self.objective]:
+                object.__setattr__(self, name, None)
         if self.objective == "sinkhorn" and self.p is None:
             object.__setattr__(self, "p", 1)
         if self.p is not None:
@@ -131,13 +143,21 @@ class RunParameters:
     @classmethod
     def for_spec(cls, spec: RunSpec, profile: str = "quick", **overrides: Any) -> "RunParameters":
         """The parameters of grid point ``spec`` at ``profile``, with optional overrides."""
-        p = None if spec.p is None else int(spec.p)
-        return cls(objective=spec.objective, omega=spec.omega, lam=spec.lam, p=p, profile=profile, **overrides)
+        return cls(objective=spec.objective, omega=spec.omega, lam=spec.lam, p=spec.p, profile=profile, **overrides)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunParameters":
         """From a mapping (e.g. notebook parameters); unknown keys are an error."""
         return cls(**{k: _plain(v) for k, v in dataclass_kwargs(cls, data).items()})
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> "RunParameters":
+        """From a namespace that holds every field among other names: a notebook's ``globals()``
+        after its parameters cell (``RunParameters.from_namespace(globals())``)."""
+        missing = [f.name for f in fields(cls) if f.name not in namespace]
+        if missing:
+            raise ValueError(f"The parameters cell does not set {missing}.")
+        return cls.from_dict({f.name: namespace[f.name] for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the papermill parameters of the run)."""
@@ -170,7 +190,8 @@ class RunParameters:
 
     @property
     def is_trained(self) -> bool:
-        return self.objective != "stft"
+        """Whether the run trains an autoencoder (every objective but the STFT baseline)."""
+        return self.spec.is_trained
 
     def model_config(self) -> ModelConfig:
         """The profile's model with the ``model`` overrides applied."""
@@ -180,7 +201,12 @@ class RunParameters:
         return replace(base, **dataclass_kwargs(ModelConfig, self.model))
 
     def test_tracks(self) -> int | None:
-        return self.max_test_tracks if self.max_test_tracks is not None else self.profile_config.max_test_tracks
+        """How many test tracks the run is evaluated on (None: all)."""
+        return _or_default(self.max_test_tracks, self.profile_config.max_test_tracks)
+
+    def evaluation_settings(self) -> EvaluationSettings:
+        """How the run is evaluated (recorded in ``config.json``; a sweep compares it before skipping)."""
+        return EvaluationSettings(max_test_tracks=self.test_tracks(), segment_length=self.model_config().segment_length)
 
     def train_config(self, dataset: str | os.PathLike | None = None, device: str = "auto"):
         """The ``rlsv.train.TrainConfig`` of this run (``dataset`` overrides ``self.dataset``)."""
@@ -192,10 +218,11 @@ class RunParameters:
         root = dataset if dataset is not None else self.dataset
         return TrainConfig(
             objective=self.objective, omega=self.omega, lam=self.lam, p=self.p,
-            epochs=self.epochs or profile.epochs, batch_size=self.batch_size or profile.batch_size,
-            learning_rate=self.learning_rate or profile.learning_rate, seed=self.seed,
+            epochs=_or_default(self.epochs, profile.epochs),
+            batch_size=_or_default(self.batch_size, profile.batch_size),
+            learning_rate=_or_default(self.learning_rate, profile.learning_rate), seed=self.seed,
             model=self.model_config(), dataset=None if root is None else str(root),
-            max_train_tracks=self.max_train_tracks if self.max_train_tracks is not None else profile.max_train_tracks,
+            max_train_tracks=_or_default(self.max_train_tracks, profile.max_train_tracks),
             device=device, run_id=self.run_id, profile=self.profile,
         )
 
@@ -215,20 +242,11 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-def _checkout_root() -> Path | None:
-    """The git checkout rlsv runs from (``pip install -e .``), or None for an installed copy."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
-
-
 def synthetic_root(profile: str | Profile) -> Path:
-    """Folder of a profile's synthetic corpus (absolute): ``$RLSV_DATA/synthetic-<profile>``, else
-    ``data/synthetic-<profile>`` in the checkout (the same folder whether a notebook in
-    ``notebooks/`` or a command at the top asks), else under the working directory."""
-    name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
-    configured = os.environ.get("RLSV_DATA")
-    base = Path(configured) if configured else (_checkout_root() or Path.cwd()) / "data"
-    return (base / f"synthetic-{name}").resolve()
+    """Folder of a profile's synthetic corpus (absolute): ``rlsv.synth.corpus_root`` of its name,
+    ``<$RLSV_DATA or checkout/data>/synthetic-<profile>``; the ``quick`` one is the default corpus
+    (``rlsv.synth.default_synthetic_root``)."""
+    return corpus_root(profile.name if isinstance(profile, Profile) else get_profile(profile).name)
 
 
 def dataset_root(profile: str | Profile = "quick", dataset: str | os.PathLike | None = None,
@@ -281,16 +299,6 @@ def prepare_data(params: RunParameters, progress: bool = True) -> Path:
 # --------------------------------------------------------------------------- status.json
 
 
-def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """``status.json`` of ``run_dir`` as a dict, or None if absent or unreadable."""
-    path = Path(run_dir) / STATUS
-    try:
-        status = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return status if isinstance(status, dict) else None
-
-
 def write_status(run_dir: str | os.PathLike, state: str, error: str | None = None, **extra: Any) -> dict[str, Any]:
     """Write ``status.json`` atomically: ``state``, ``error``, ``updated`` (UTC ISO), ``pid``, ``host``."""
     if state not in ("pending", "running", "done", "failed"):
@@ -310,9 +318,12 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}"
 
 
-def _failing(run_dir: Path, error: BaseException) -> None:
-    write_status(run_dir, "failed", describe_error(error),
-                 traceback="".join(traceback.format_exception(error))[-4000:])
+def record_failure(run_dir: str | os.PathLike, error: BaseException, note: str = "") -> str:
+    """Write ``status.json`` as ``failed``: the error's line (:func:`describe_error`) plus ``note``, and
+    the end of its traceback; return the line."""
+    message = describe_error(error) + note
+    write_status(run_dir, "failed", message, traceback="".join(traceback.format_exception(error))[-4000:])
+    return message
 
 
 # --------------------------------------------------------------------------- train and evaluate
@@ -344,7 +355,7 @@ def run_training(params: RunParameters, output_root: str | os.PathLike = "paperm
         config = params.train_config(dataset_root(params.profile, params.dataset, progress), device)
         result = fit(config, run_dir, progress=progress, callback=callback)
     except Exception as error:
-        _failing(run_dir, error)
+        record_failure(run_dir, error)
         raise
     unchanged = before.get("state") == "done" and result.resumed_from_epoch >= config.epochs
     write_status(run_dir, "done" if unchanged else "pending")
@@ -352,78 +363,69 @@ def run_training(params: RunParameters, output_root: str | os.PathLike = "paperm
 
 
 def stft_config(params: RunParameters, root: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.json`` of an STFT baseline run (``docs/run_layout.md``): segment length from the profile's model."""
+    """The ``config.json`` of an STFT baseline run (``docs/run_layout.md``): segment length from the
+    profile's model, the evaluation settings under ``evaluation``."""
     from .metrics import StftBaseline
 
     baseline = StftBaseline()
     return {"run_id": params.run_id, "profile": params.profile, "objective": "stft", "omega": None, "lam": None,
             "p": None, "epochs": None, "seed": None, "model": params.model_config().to_dict(),
-            "dataset": str(root), "max_test_tracks": params.test_tracks(),
+            "dataset": str(root), EVALUATION: params.evaluation_settings().to_dict(),
             "stft": {"n_fft": baseline.n_fft, "hop": baseline.hop, "window": baseline.window}}
 
 
+def planned_config(params: RunParameters, dataset: str | os.PathLike, device: str = "auto") -> dict[str, Any]:
+    """The ``config.json`` a run with ``params`` will have once evaluated (JSON values): the training
+    configuration and the evaluation settings, or the STFT baseline's (:func:`stft_config`)."""
+    if not params.is_trained:
+        return json.loads(json.dumps(stft_config(params, dataset)))
+    return params.train_config(dataset, device).to_json() | {EVALUATION: params.evaluation_settings().to_dict()}
+
+
+def _evaluate_stft_run(params: RunParameters, run_dir: Path, progress: bool):
+    """The STFT baseline run: write its ``config.json``, then evaluate it on that configuration's test tracks."""
+    config = stft_config(params, dataset_root(params.profile, params.dataset, progress))
+    write_json(config, run_dir / CONFIG)
+    data = run_test_dataset(config, progress=progress)
+    return write_evaluation(evaluate_stft(iter_test_segments(data, config["model"]["segment_length"], progress)),
+                            run_dir)
+
+
 def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "papermill_runs", device: str = "auto",
-                  progress: bool = True, threads: int | None = None):
+                   progress: bool = True, threads: int | None = None):
     """Evaluate the run in ``<output_root>/<run-id>/``; return the ``EvalResult`` (segments, summary).
 
     A trained run needs its ``model.pt``; the STFT baseline (objective ``"stft"``) writes its own
-    ``config.json`` first. Writes ``segments.csv`` and ``summary.json``; ``status.json`` becomes
-    ``done`` (or ``failed`` with the error, re-raised).
+    ``config.json`` first. Writes ``segments.csv`` and ``summary.json`` and records the evaluation
+    settings (:meth:`RunParameters.evaluation_settings`) in ``config.json``; ``status.json``
+    becomes ``done`` (or ``failed`` with the error, re-raised).
     """
-    from .evaluate import evaluate_run, evaluate_stft, iter_test_segments, load_test_dataset, write_evaluation
-
     set_threads(threads)
     run_dir = _run_dir(params, output_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_status(run_dir, "running")
     try:
         if params.is_trained:
-            result = evaluate_run(run_dir, device=device, max_tracks=params.test_tracks(), progress=progress)
+            settings = params.evaluation_settings()
+            result = evaluate_run(run_dir, device=device, max_tracks=settings.max_test_tracks,
+                                  mask_inclusive=settings.mask_inclusive, progress=progress)
         else:
-            root = dataset_root(params.profile, params.dataset, progress)
-            write_json(stft_config(params, root), run_dir / CONFIG)
-            n = params.model_config().segment_length
-            data = load_test_dataset(root, segment_length=n, max_tracks=params.test_tracks(), progress=progress)
-            result = write_evaluation(evaluate_stft(iter_test_segments(data, n, progress)), run_dir)
+            result = _evaluate_stft_run(params, run_dir, progress)
     except Exception as error:
-        _failing(run_dir, error)
+        record_failure(run_dir, error)
         raise
     write_status(run_dir, "done")
     return result
 
 
-def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """``config.json`` of a run folder (FileNotFoundError with a hint if absent)."""
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"No config.json in {Path(run_dir)}; train the run first (02_train.ipynb).")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def test_segments(dataset: str | os.PathLike | None, segment_length: int, max_tracks: int | None = None,
-                  progress: bool = False) -> list:
-    """Every test track's evaluation segments (``rlsv.segments.TrackSegments``), in memory."""
-    from .evaluate import iter_test_segments, load_test_dataset
-
-    data = load_test_dataset(dataset, segment_length=segment_length, max_tracks=max_tracks, progress=progress)
-    return list(iter_test_segments(data, segment_length, progress))
-
-
 def stft_on_same_segments(run_dir: str | os.PathLike, progress: bool = False) -> pd.DataFrame:
     """The STFT baseline on the test segments ``run_dir`` was evaluated on (same tracks, same N).
 
-    The tracks are those of the run's ``segments.csv``; the segments kept are the same because
-    the silence rule depends on the vocals only.
+    The tracks are those of the run's ``segments.csv`` (only they are read and decoded); the
+    segments kept are the same because the silence rule depends on the vocals only.
     """
-    from .evaluate import evaluate_stft, iter_test_segments, load_test_dataset
-
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    n = ModelConfig.from_dict(config["model"]).segment_length
-    evaluated = set(pd.read_csv(run_dir / SEGMENTS, dtype={"track": str})["track"])
-    data = load_test_dataset(config.get("dataset"), segment_length=n, progress=progress)
-    data = replace(data, subset_tracks={"test": tuple(t for t in data.tracks("test") if t.name in evaluated)})
-    return evaluate_stft(iter_test_segments(data, n, progress))
+    evaluated = set(pd.read_csv(Path(run_dir) / SEGMENTS, dtype={"track": str})["track"])
+    return evaluate_stft(run_test_segments(run_dir, tracks=evaluated, progress=progress))
 
 
 # --------------------------------------------------------------------------- one segment through a model
@@ -433,7 +435,7 @@ def pick_segment(tracks: Sequence, track: str | int | None = None, segment: int 
     """``(track index, segment index)`` of a kept (non-silent) test segment.
 
     Args:
-        tracks: ``TrackSegments`` of the test tracks (:func:`test_segments`).
+        tracks: ``TrackSegments`` of the test tracks (``rlsv.evaluate.run_test_segments``).
         track: a track name or index (None: the first track).
         segment: a segment index within the track (None: its kept segment with the loudest vocals).
     """
@@ -487,32 +489,24 @@ class SegmentView:
 
 def represent_segment(model, mixture: np.ndarray, vocals: np.ndarray, accompaniment: np.ndarray,
                       mask_inclusive: bool = False, label: str = "") -> SegmentView:
-    """Encode one segment's three signals (each ``(N,)``) and compute its metrics, as the evaluation does."""
+    """Encode one segment's three signals (each ``(N,)``) and compute its metrics, as the evaluation
+    does (``rlsv.evaluate.segment_metrics`` on a batch of one)."""
     import torch
-
-    from .metrics import additivity, binary_mask, si_sdr
 
     device = next(model.parameters()).device
     model.eval()
+    signals = {"mixture": mixture, "vocals": vocals, "accompaniment": accompaniment}
+    batch = {name: torch.from_numpy(np.asarray(x, np.float32)[None]).to(device) for name, x in signals.items()}
+    outputs = segment_metrics(model, *batch.values(), mask_inclusive=mask_inclusive)
     with torch.no_grad():
-        signals = torch.from_numpy(np.stack([mixture, vocals, accompaniment]).astype(np.float32)).to(device)
-        a = model.encode(signals)
-        a_mix, a_voc, a_acc = a[0:1], a[1:2], a[2:3]
-        reference = signals[1:2].double()
-        reconstruction = model.decode(a_voc)
-        estimate = model.decode(a_mix * binary_mask(a_voc, a_acc, inclusive=mask_inclusive))
-        sorted_reps = model.sort_channels(a).cpu().numpy()
-        view = SegmentView(
-            reps={"mixture": sorted_reps[0], "vocals": sorted_reps[1], "accompaniment": sorted_reps[2]},
-            carrier_hz=model.carrier_frequencies_hz(sort=True).cpu().numpy(),
-            signals={"mixture": np.asarray(mixture, np.float32), "vocals": np.asarray(vocals, np.float32),
-                     "accompaniment": np.asarray(accompaniment, np.float32),
-                     "estimate": estimate[0].cpu().numpy().astype(np.float32)},
-            si_sdr=float(si_sdr(reference, reconstruction.double())[0]),
-            si_sdr_mask=float(si_sdr(reference, estimate.double())[0]),
-            additivity=float(additivity(a_mix.double(), a_voc.double(), a_acc.double())[0]),
-            sample_rate=model.config.sample_rate,
-            frame_rate_hz=model.config.sample_rate / model.config.stride,
-            label=label,
-        )
-    return view
+        reps = {name: model.sort_channels(a)[0].cpu().numpy() for name, a in outputs.representations.items()}
+        carrier_hz = model.carrier_frequencies_hz(sort=True).cpu().numpy()
+    metrics = {name: float(value[0]) for name, value in outputs.metrics.items()}
+    return SegmentView(
+        reps=reps, carrier_hz=carrier_hz,
+        signals={**{name: np.asarray(x, np.float32) for name, x in signals.items()},
+                 "estimate": outputs.estimate[0].cpu().numpy().astype(np.float32)},
+        si_sdr=metrics["si_sdr"], si_sdr_mask=metrics["si_sdr_mask"], additivity=metrics["additivity"],
+        sample_rate=model.config.sample_rate, frame_rate_hz=model.config.sample_rate / model.config.stride,
+        label=label,
+    )

@@ -21,12 +21,14 @@ class Profile:
         name: ``"quick"`` or ``"paper"``.
         model: autoencoder sizes (``C, L, S, N``).
         epochs: passes over the training tracks.
-        batch_size, learning_rate: Adam settings (the paper's 8 and 1e-4 in both profiles).
+        batch_size, learning_rate: Adam settings (``paper``: the published 8 and 1e-4; ``quick``:
+            batch 8, lr 1e-3, so that its 3 short epochs get somewhere).
         data: where the runs' tracks come from when no dataset root is given: ``"synthetic"``
             (the profile's own synthetic corpus, ``<$RLSV_DATA or checkout/data>/synthetic-<name>``,
-            written on first use; ``$MUSDB_PATH`` is ignored) or ``"musdb"`` (``$MUSDB_PATH``,
-            required).
-        synthetic_tracks: ``(n_train, n_test, seconds)`` of the profile's synthetic corpus.
+            written on first use; ``$MUSDB_PATH`` is ignored; the ``quick`` one is the default corpus,
+            ``rlsv.synth.default_synthetic_root``) or ``"musdb"`` (``$MUSDB_PATH``, required).
+        synthetic_tracks: ``(n_train, n_test, seconds)`` of the profile's synthetic corpus (``quick``:
+            ``rlsv.synth.make_corpus``'s defaults, so that every writer of the default corpus agrees).
         max_train_tracks, max_test_tracks: use only the first tracks (None: all).
         description: one line for ``--help`` and the README.
     """

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from .atomic import write_json
 from .grids import RunSpec, run_id
-from .paper_values import FIGURE2_CAPTION, FIGURE4_PANELS, PUBLISHED_TABLES
+from .paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
 from .run_files import MODEL
 from .sweeps import SlurmOptions, SweepReport, execute_notebook, notebooks_dir, run_sweep
 
@@ -67,12 +67,20 @@ def reports_dir(root: str | os.PathLike = "papermill_runs", profile: str = "quic
     return Path(root) / "reports" / profile
 
 
-def _load(root: str | os.PathLike, profile: str) -> pd.DataFrame:
-    from .runs import load_runs
+def _segments(runs: list, root: str | os.PathLike, profile: str) -> pd.DataFrame:
+    """The per-segment frame of the finished ``runs`` (``rlsv.runs.scan_runs``) of ``profile``."""
+    from .runs import segment_frame
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # unfinished runs: listed by run_status()
-        return load_runs(root, profile=profile)
+        return segment_frame(runs, profile=profile, source=str(root))
+
+
+def _load(root: str | os.PathLike, profile: str) -> pd.DataFrame:
+    """The per-segment frame of the finished runs of ``profile`` under ``root``."""
+    from .runs import scan_runs
+
+    return _segments(scan_runs(root), root, profile)
 
 
 # --------------------------------------------------------------------------- tables
@@ -95,14 +103,13 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = "quic
     Every row of the paper is present; a run that is not finished reads ``missing``. Files per
     table ``name``: ``name.csv``, ``name.md``, ``name.tex`` (paper format) and ``name_numbers.csv``.
     """
-    from .runs import run_status
-    from .tables import paper_table, write_paper_tables
+    from .runs import scan_runs, status_frame
+    from .tables import write_paper_tables
 
-    segments = _load(root, profile)
+    runs = scan_runs(root)  # every run folder read once, for the tables and the status
     out = Path(out_dir) if out_dir is not None else tables_dir(root, profile)
-    paths = write_paper_tables(segments, out, profile=profile)
-    frames = {name: paper_table(segments, name, profile) for name in PUBLISHED_TABLES}
-    status = run_status(root)
+    frames, paths = write_paper_tables(_segments(runs, root, profile), out, profile=profile)
+    status = status_frame(runs)
     return TablesResult(frames, paths, status[status["profile"] == profile].reset_index(drop=True))
 
 
@@ -121,31 +128,44 @@ class FiguresResult:
 
 
 class _SegmentSource:
-    """Loads trained models of runs and the chosen test segment (once per segment length)."""
+    """The chosen test segment through the trained model of a run, once per run (Figures 2 and 4
+    share a run); the test segments are read once per test set."""
 
     def __init__(self, root: Path, profile: str, track: str | int | None, segment: int | None, device: str):
         self.root, self.profile, self.track, self.segment, self.device = root, profile, track, segment, device
-        self._tracks: dict[tuple[str, int], list] = {}
+        self._tracks: dict[str, list] = {}
+        self._views: dict[RunSpec, Any] = {}
         self.label: str | None = None
 
+    def _test_segments(self, run_dir: Path) -> list:
+        """The run's test segments (``rlsv.evaluate.run_test_segments``), shared by runs with the same test set."""
+        from .evaluate import evaluation_set_id, load_run_config, run_test_segments
+
+        key = evaluation_set_id(load_run_config(run_dir))
+        if key not in self._tracks:
+            self._tracks[key] = run_test_segments(run_dir)
+        return self._tracks[key]
+
     def view(self, spec: RunSpec):
+        """The chosen segment through the model of ``spec``'s run (``rlsv.pipeline.SegmentView``)."""
+        if spec not in self._views:
+            self._views[spec] = self._represent(spec)
+        self.label = self._views[spec].label
+        return self._views[spec]
+
+    def _represent(self, spec: RunSpec):
         from .model import load_model
-        from .pipeline import load_run_config, pick_segment, represent_segment, test_segments
+        from .pipeline import pick_segment, represent_segment
 
         run_dir = self.root / run_id(spec, self.profile)
         if not (run_dir / MODEL).is_file():
             raise FileNotFoundError(f"run {run_dir.name} has no model.pt (not trained yet)")
-        config = load_run_config(run_dir)
         model = load_model(run_dir / MODEL, map_location=self.device)
-        n = model.config.segment_length
-        key = (str(config.get("dataset")), n)
-        if key not in self._tracks:
-            self._tracks[key] = test_segments(config.get("dataset"), n, config.get("max_test_tracks"))
-        tracks = self._tracks[key]
+        tracks = self._test_segments(run_dir)
         t, k = pick_segment(tracks, self.track, self.segment)
-        self.label = f"{tracks[t].track}, segment {k} ({n / model.config.sample_rate:g} s)"
+        label = f"{tracks[t].track}, segment {k} ({model.config.segment_length / model.config.sample_rate:g} s)"
         ts = tracks[t]
-        return represent_segment(model, ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=self.label)
+        return represent_segment(model, ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=label)
 
 
 def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "quick",
@@ -250,17 +270,19 @@ class ReproduceResult:
 def reproduce(profile: str = "quick", jobs: int = 2, root: str | os.PathLike = "papermill_runs",
               figures_root: str | os.PathLike = "figures", engine: str = "papermill", executor: str = "local",
               device: str = "auto", overrides: Mapping[str, Any] | None = None, slurm: SlurmOptions | None = None,
-              progress: bool = True, kernel_name: str = "python3") -> ReproduceResult:
+              progress: bool = True, kernel_name: str = "python3", force: bool = False) -> ReproduceResult:
     """The ``all`` sweep (30 runs + STFT), then Tables 1-2 and Figures 2-6.
 
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
     and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from
     :func:`make_tables` / :func:`make_figures` directly. Tables and figures are made from
-    whatever finished, also when some runs failed (their rows read ``missing``).
+    whatever finished, also when some runs failed (their rows read ``missing``). ``force``: as
+    in :func:`rlsv.sweeps.run_sweep` (run locks of other hosts).
     """
     start = time.perf_counter()
     report = run_sweep("all", profile=profile, root=root, jobs=jobs, engine=engine, executor=executor,
-                       device=device, overrides=overrides, slurm=slurm, progress=progress, kernel_name=kernel_name)
+                       device=device, overrides=overrides, slurm=slurm, progress=progress, kernel_name=kernel_name,
+                       force=force)
     result = ReproduceResult(profile, report)
     root = report.root
     out_tables, out_figures = tables_dir(root, profile), figures_dir(Path(figures_root).resolve(), profile)

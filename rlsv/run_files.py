@@ -6,10 +6,11 @@ tables, figures, the explorer), so that every module agrees on where a run keeps
 
 from __future__ import annotations
 
-__all__ = ["CONFIG", "STATUS", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY"]
+__all__ = ["CONFIG", "STATUS", "LOCK", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY"]
 
 CONFIG = "config.json"  # the run's configuration (TrainConfig, or the STFT row's description)
 STATUS = "status.json"  # pending / running / done / failed, with the error
+LOCK = "run.lock"  # held (host, pid, start) while a sweep trains and evaluates the run
 CHECKPOINT = "checkpoint.pt"  # latest epoch: model, optimiser, RNG states, history
 MODEL = "model.pt"  # the trained model (rlsv.model.save_model)
 LOSSES = "losses.csv"  # one row per optimisation step

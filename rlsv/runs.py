@@ -3,10 +3,12 @@
 A run directory ``<root>/<run-id>/`` holds ``config.json``, ``status.json`` and, once
 evaluated, ``segments.csv``. This module only reads them; it never trains or evaluates.
 
-* :func:`load_run` -- one directory -> :class:`Run` (config, status, segments).
-* :func:`load_runs` -- every finished run under a root -> one row per test segment, with the
-  run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
-* :func:`run_status` -- one row per run directory: state and error, for a sweep overview.
+* :func:`load_run` -- one directory -> :class:`Run` (config, status; segments read on first use).
+* :func:`scan_runs` -- every run directory under a root, read once (:class:`Run` or :class:`InvalidRun`).
+* :func:`load_runs` / :func:`segment_frame` -- every finished run -> one row per test segment, with
+  the run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
+* :func:`run_status` / :func:`status_frame` -- one row per run directory: state and error.
+* :func:`read_status` -- a run's ``status.json`` as it is (None if absent), for the sweeps.
 * :func:`select_specs`, :func:`single_profile` -- pick grid points / one profile out of a
   :func:`load_runs` frame.
 """
@@ -17,12 +19,14 @@ import json
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .evaluate import SEGMENT_COLUMNS
 from .grids import RunSpec, run_id
 from .run_files import CONFIG, SEGMENTS, STATUS
 from .summary import METRICS
@@ -35,9 +39,14 @@ __all__ = [
     "STATUS_COLUMNS",
     "RunLayoutError",
     "Run",
+    "InvalidRun",
+    "read_status",
     "load_run",
     "run_dirs",
+    "scan_runs",
+    "segment_frame",
     "load_runs",
+    "status_frame",
     "run_status",
     "select_specs",
     "single_profile",
@@ -45,10 +54,8 @@ __all__ = [
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
 CONFIG_COLUMNS: tuple[str, ...] = ("run_id", "profile", "objective", "omega", "lam", "p")
-SEGMENT_COLUMNS: tuple[str, ...] = ("track", "segment", *METRICS)
 SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
 STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
-
 
 
 class RunLayoutError(ValueError):
@@ -63,13 +70,13 @@ class Run:
         path: the run directory.
         config: ``config.json`` (``run_id``, ``profile``, ``objective``, ``omega``, ``lam``, ``p``, ...).
         status: ``status.json`` (``state``, ``error``, ``updated``).
-        segments: ``segments.csv`` (columns ``SEGMENT_COLUMNS``), ``None`` before evaluation.
+        segments: ``segments.csv`` (columns ``SEGMENT_COLUMNS``), ``None`` before evaluation; read
+            (and checked) on first access, so listing runs never parses their segments.
     """
 
     path: Path
     config: dict[str, Any]
     status: dict[str, Any]
-    segments: pd.DataFrame | None
 
     @property
     def run_id(self) -> str:
@@ -82,6 +89,18 @@ class Run:
     @property
     def spec(self) -> RunSpec:
         return RunSpec.from_config(self.config)
+
+    @cached_property
+    def segments(self) -> pd.DataFrame | None:
+        return _read_segments(self.path)
+
+
+@dataclass(frozen=True)
+class InvalidRun:
+    """A run directory that could not be read: where, and why (:class:`RunLayoutError`)."""
+
+    path: Path
+    error: RunLayoutError
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -113,7 +132,16 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
+def read_status(run_dir: str | Path) -> dict[str, Any] | None:
+    """``status.json`` of ``run_dir`` as it is (every key), or None if absent or unreadable."""
+    try:
+        return _read_json(Path(run_dir) / STATUS)
+    except RunLayoutError:
+        return None
+
+
 def _read_status(run_dir: Path) -> dict[str, Any]:
+    """``status.json``, checked: a known ``state``; only ``state``, ``error`` and ``updated`` kept."""
     path = run_dir / STATUS
     status = _read_json(path)
     if status.get("state") not in STATES:
@@ -133,11 +161,12 @@ def _read_segments(run_dir: Path) -> pd.DataFrame | None:
 
 
 def load_run(path: str | Path) -> Run:
-    """Read one run directory; :class:`RunLayoutError` if it breaks ``docs/run_layout.md``."""
+    """Read one run directory; :class:`RunLayoutError` if its config or status breaks ``docs/run_layout.md``
+    (a broken ``segments.csv`` raises it when :attr:`Run.segments` is first read)."""
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"No run directory at {run_dir}.")
-    return Run(run_dir, _read_config(run_dir), _read_status(run_dir), _read_segments(run_dir))
+    return Run(run_dir, _read_config(run_dir), _read_status(run_dir))
 
 
 def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
@@ -163,40 +192,83 @@ def _empty_segment_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in SEGMENT_FRAME_COLUMNS})
 
 
+def scan_runs(root: str | Path = "papermill_runs") -> list[Run | InvalidRun]:
+    """Every run directory under ``root`` (:func:`run_dirs`), read once: a :class:`Run`, or an
+    :class:`InvalidRun` saying why it could not be read (so one broken folder hides nothing)."""
+    runs: list[Run | InvalidRun] = []
+    for run_dir in run_dirs(root):
+        try:
+            runs.append(load_run(run_dir))
+        except RunLayoutError as err:
+            runs.append(InvalidRun(run_dir, err))
+    return runs
+
+
+def _segments_or_reason(run: Run | InvalidRun, states: Sequence[str]) -> pd.DataFrame | str:
+    """The run's ``segments.csv`` joined with its configuration, or why it is skipped."""
+    if isinstance(run, InvalidRun):
+        return "invalid"
+    if run.state not in states:
+        return run.state
+    try:
+        segments = run.segments
+    except RunLayoutError:
+        return "invalid"
+    if segments is None:
+        return f"{run.state}, no {SEGMENTS}"
+    return segments.assign(**_config_columns(run.config))
+
+
+def segment_frame(runs: Iterable[Run | InvalidRun], profile: str | None = None,
+                  states: Sequence[str] = ("done",), source: str = "") -> pd.DataFrame:
+    """:func:`load_runs` on runs already read (:func:`scan_runs`); ``source`` names them in the warning."""
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ValueError(f"Unknown states {unknown}; valid: {STATES}.")
+    frames, skipped = [], Counter()
+    for run in runs:
+        if profile is not None and isinstance(run, Run) and run.config["profile"] != profile:
+            continue
+        result = _segments_or_reason(run, states)
+        if isinstance(result, str):
+            skipped[result] += 1
+        else:
+            frames.append(result)
+    if skipped:
+        detail = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+        warnings.warn(f"load_runs({source!r}) skipped runs: {detail}; see run_status().", stacklevel=3)
+    if not frames:
+        return _empty_segment_frame()
+    return pd.concat(frames, ignore_index=True).loc[:, list(SEGMENT_FRAME_COLUMNS)]
+
+
 def load_runs(root: str | Path = "papermill_runs", profile: str | None = None,
               states: Sequence[str] = ("done",)) -> pd.DataFrame:
     """Per-segment results of every run under ``root`` in one of ``states``.
 
-    Runs of another ``profile`` (when given) are ignored. Runs whose state is not in ``states``
-    and runs in ``states`` without a ``segments.csv`` (not evaluated yet) are skipped with one
-    ``UserWarning`` naming them; :func:`run_status` lists every run.
+    Runs of another ``profile`` (when given) are ignored. Runs whose state is not in ``states``,
+    runs in ``states`` without a ``segments.csv`` (not evaluated yet) and folders that break
+    ``docs/run_layout.md`` (counted as ``invalid``, e.g. one written by ``rlsv train`` outside
+    the grid) are skipped with one ``UserWarning`` naming them; :func:`run_status` lists every run.
 
     Returns:
         One row per test segment, columns ``SEGMENT_FRAME_COLUMNS``: ``run_id, profile,
         objective, omega, lam, p`` (float, NaN where unused), ``track, segment, si_sdr,
         si_sdr_mask, additivity``. Empty (same columns) when no run qualifies.
     """
-    unknown = [s for s in states if s not in STATES]
-    if unknown:
-        raise ValueError(f"Unknown states {unknown}; valid: {STATES}.")
-    frames, skipped = [], Counter()
-    for run_dir in run_dirs(root):
-        run = load_run(run_dir)
-        if profile is not None and run.config["profile"] != profile:
-            continue
-        if run.state not in states:
-            skipped[run.state] += 1
-        elif run.segments is None:
-            skipped[f"{run.state}, no {SEGMENTS}"] += 1
+    return segment_frame(scan_runs(root), profile, states, source=str(root))
+
+
+def status_frame(runs: Iterable[Run | InvalidRun]) -> pd.DataFrame:
+    """:func:`run_status` on runs already read (:func:`scan_runs`)."""
+    rows = []
+    for run in runs:
+        if isinstance(run, InvalidRun):
+            rows.append({"run_id": run.path.name, "profile": None, "state": "invalid",
+                         "error": str(run.error), "updated": None})
         else:
-            frames.append(run.segments.assign(**_config_columns(run.config)))
-    if skipped:
-        detail = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
-        warnings.warn(f"load_runs({str(root)!r}) skipped runs: {detail}; see run_status().",
-                      stacklevel=2)
-    if not frames:
-        return _empty_segment_frame()
-    return pd.concat(frames, ignore_index=True).loc[:, list(SEGMENT_FRAME_COLUMNS)]
+            rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.status})
+    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
 
 
 def run_status(root: str | Path = "papermill_runs") -> pd.DataFrame:
@@ -205,15 +277,7 @@ def run_status(root: str | Path = "papermill_runs") -> pd.DataFrame:
     A directory whose files cannot be read gets state ``"invalid"`` and the reason as ``error``,
     so a single broken run does not hide the others.
     """
-    rows = []
-    for run_dir in run_dirs(root):
-        try:
-            run = load_run(run_dir)
-            rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.status})
-        except RunLayoutError as err:
-            rows.append({"run_id": run_dir.name, "profile": None, "state": "invalid",
-                         "error": str(err), "updated": None})
-    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+    return status_frame(scan_runs(root))
 
 
 def _same(column: pd.Series, value: float | None) -> np.ndarray:

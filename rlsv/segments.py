@@ -49,7 +49,6 @@ __all__ = [
     "training_batches",
     "count_training_batches",
     "track_segments",
-    "evaluation_segments",
     "count_evaluation_segments",
 ]
 
@@ -245,18 +244,9 @@ def track_segments(audio: TrackAudio, segment_length: int = 44100, *, extra_pad_
     return TrackSegments(audio.name, frames["mixture"], frames["vocals"], frames["accompaniment"], active)
 
 
-def evaluation_segments(dataset: MusdbDataset, segment_length: int = 44100, *, subset: str = "test",
-                        extra_pad_when_exact: bool = True, threshold_db: float = -10.0,
-                        rule: str = "published") -> Iterator[EvalSegment]:
-    """Every evaluation segment of ``subset``, track by track in name order, silent ones included
-    (check ``segment.active``)."""
-    for track in dataset.tracks(subset):
-        yield from track_segments(dataset.load(track), segment_length, extra_pad_when_exact=extra_pad_when_exact,
-                                  threshold_db=threshold_db, rule=rule)
-
-
 def count_evaluation_segments(dataset: MusdbDataset, segment_length: int = 44100, *, subset: str = "test",
                               extra_pad_when_exact: bool = True) -> int:
-    """Number of segments :func:`evaluation_segments` yields, silent ones included (no audio is read)."""
+    """Number of evaluation segments of ``subset`` (:func:`track_segments` of every track), silent ones
+    included; no audio is read."""
     return sum(count_segments(dataset.n_samples(track), segment_length, segment_length, extra_pad_when_exact)
                for track in dataset.tracks(subset))

@@ -224,12 +224,13 @@ def sinkhorn_plan(m: Tensor, lam: float, max_iter: int = 1000, tol: float = 1e-5
 
 def _solve(m64: Tensor, lam: float, max_iter: int, tol: float, check_every: int | None, log_domain: bool | None
            ) -> SinkhornResult:
-    """``sinkhorn_plan``'s work on a float64 cost (no argument checks, no autograd).
+    """``sinkhorn_plan``'s work on a float64 cost (no argument checks).
 
+    Differentiable through the iterations when ``m64`` requires grad (the ``"unrolled"`` gradient).
     Host syncs: one for the finiteness and log-domain checks, one per convergence check, one for
     the plan's finiteness.
     """
-    lowest, highest = (float(x) for x in torch.aminmax(m64))
+    lowest, highest = (float(x) for x in torch.aminmax(m64.detach()))
     if not (math.isfinite(lowest) and math.isfinite(highest)):
         raise ValueError("The cost matrix has NaN or inf entries; check the representation for NaNs.")
     if log_domain is None:
@@ -237,7 +238,7 @@ def _solve(m64: Tensor, lam: float, max_iter: int, tol: float, check_every: int 
     solve = _log_iterations if log_domain else _plain_iterations
     check_every = _check_interval(check_every, m64.device)
     plan, iterations, error = solve(m64, lam, max_iter, tol, check_every)
-    if not log_domain and not math.isfinite(float(plan.sum())):  # P >= 0: a finite sum means finite entries
+    if not log_domain and not math.isfinite(float(plan.detach().sum())):  # P >= 0: finite sum, finite entries
         plan, iterations, error = _log_iterations(m64, lam, max_iter, tol, check_every)
         log_domain = True
     return SinkhornResult(plan, iterations, error, error < tol, bool(log_domain))
@@ -326,7 +327,5 @@ def sinkhorn_loss(m: Tensor, lam: float = 1.0, max_iter: int = 1000, tol: float 
         return (plan.to(m.dtype) * m).sum()
     # unrolled: differentiate through the iterations themselves
     m64 = m.to(torch.float64)
-    use_log = log_domain if log_domain is not None else float(m64.detach().max()) / lam > _LOG_DOMAIN_THRESHOLD
-    solve = _log_iterations if use_log else _plain_iterations
-    plan, _, _ = solve(m64, lam, max_iter, tol, _check_interval(check_every, m.device))
+    plan = _solve(m64, lam, max_iter, tol, check_every, log_domain).plan
     return (plan * m64).sum().to(m.dtype)

@@ -11,9 +11,15 @@ Re-running a sweep is always safe:
 * a ``done`` run (evaluated, same configuration) is skipped; one made with another
   configuration (other epochs, sizes or data: run ids do not encode them) is left untouched and
   reported as a ``conflict``;
+* a ``done`` run evaluated with other evaluation settings (e.g. fewer test tracks) is evaluated
+  again; its training is kept;
 * a ``failed`` run is retried; a ``running`` run left behind by a killed process resumes from
-  its last epoch checkpoint (a run whose recorded process is still alive on this host is left
-  alone and reported as ``busy``);
+  its last epoch checkpoint;
+* a run is claimed with an exclusive lock for the whole run (training and evaluation,
+  ``rlsv.run_lock``), and its state is checked again under the lock: a run that another sweep
+  (another terminal, a SLURM job) is working on, or whose recorded notebook process is alive on
+  this host, is left alone and reported as ``busy``. A lock from another host counts as busy until
+  it is older than ``rlsv.run_lock.FOREIGN_LOCK_MAX_AGE_S`` (48 h) or ``force=True``;
 * a failed run never stops the sweep: its error goes to ``status.json`` and to the report, and
   :attr:`SweepReport.ok` is False (``rlsv sweep`` exits with code 1).
 
@@ -24,7 +30,8 @@ Execution (``executor``):
   ``cores // jobs`` torch threads (``OMP_NUM_THREADS`` and ``torch.set_num_threads``).
 * ``"slurm"``: one submitit job array (``SlurmOptions``: partition, time, GPUs, CPUs, memory),
   at most ``jobs`` runs at a time; the command waits and reports (or returns at once with ``wait=False``).
-* ``"submitit-local"``: the same job array through submitit's local executor (no cluster needed).
+* ``"submitit-local"``: the runs as submitit jobs on this machine (no cluster needed), at most
+  ``jobs`` at a time, each with its worker slot's GPU and threads as with ``"local"``.
 
 ``engine="inline"`` calls the notebooks' functions (``rlsv.pipeline.run_training`` /
 ``run_evaluation``) directly instead of executing the notebooks: same results, no executed
@@ -40,18 +47,21 @@ import signal
 import socket
 import sys
 import time
-import traceback
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
+from .evaluate import EVALUATION
 from .grids import RunSpec, get_grid, unique_specs
-from .pipeline import RunParameters, describe_error, prepare_data, read_status, write_status
+from .pipeline import (RunParameters, dataset_root, describe_error, planned_config, prepare_data, read_status,
+                       record_failure, write_status)
 from .run_files import CONFIG, MODEL, SEGMENTS
+from .run_lock import FOREIGN_LOCK_MAX_AGE_S, RunBusyError, is_stale, read_lock, release_lock_of_job, run_lock
 from .train import config_differences
 
 __all__ = [
@@ -66,6 +76,7 @@ __all__ = [
     "RunOutcome",
     "SweepReport",
     "plan_runs",
+    "worker_threads",
     "classify_run",
     "execute_run",
     "run_sweep",
@@ -94,15 +105,16 @@ def execute_notebook(notebook: str | os.PathLike, output: str | os.PathLike, par
                      kernel_name: str = "python3", timeout_s: float | None = None) -> Path:
     """Execute ``notebook`` with papermill into ``output`` (replaced atomically, also on failure).
 
-    The executed copy is written next to ``output`` under a temporary name and renamed when the
-    execution ends, so ``output`` is never half-written; a failing notebook is kept (with its
-    traceback) and the papermill error is re-raised.
+    The executed copy is written next to ``output`` under a temporary name of its own (two
+    executions into the same folder never share it) and renamed when the execution ends, so
+    ``output`` is never half-written; a failing notebook is kept (with its traceback) and the
+    papermill error is re-raised.
     """
     import papermill as pm
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
+    partial = output.with_name(f".{output.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial{output.suffix}")
     try:
         pm.execute_notebook(str(notebook), str(partial), parameters=dict(parameters), kernel_name=kernel_name,
                             progress_bar=False, log_output=False, execution_timeout=timeout_s,
@@ -138,7 +150,12 @@ class SlurmOptions:
 
 @dataclass(frozen=True)
 class SweepJob:
-    """One run to execute: its parameters, where and how (picklable: sent to workers and SLURM)."""
+    """One run to execute: its parameters, where and how (picklable: sent to workers and SLURM).
+
+    ``threads``: torch threads of the run (None: torch's default); ``environment``: variables set
+    in the process that runs it (a submitit job's GPU and thread limits; local worker processes
+    get theirs when they start); ``force``: break locks of other hosts (``rlsv.run_lock``).
+    """
 
     params: RunParameters
     root: str
@@ -149,6 +166,8 @@ class SweepJob:
     progress: bool = True
     kernel_name: str = "python3"
     timeout_s: float | None = None
+    force: bool = False
+    environment: Mapping[str, str] | None = None
 
     @property
     def run_id(self) -> str:
@@ -232,25 +251,32 @@ def plan_runs(grid: str | Sequence[RunSpec], profile: str = "quick",
     return [RunParameters.for_spec(spec, profile, **dict(overrides or {})) for spec in specs]
 
 
-def _config_differences(job: SweepJob) -> list[str] | None:
-    """Fields in which the run folder's ``config.json`` differs from what ``job`` would run (None: no config)."""
-    path = job.run_dir / CONFIG
+# config.json fields that only say how a run is evaluated: a run differing in them alone is evaluated
+# again. "max_test_tracks" is where STFT runs recorded their test tracks before the "evaluation" entry.
+_EVALUATION_FIELDS = frozenset({EVALUATION, "max_test_tracks"})
+
+
+def _stored_config(job: SweepJob) -> dict[str, Any] | None:
+    """The run folder's ``config.json`` (None: absent or unreadable)."""
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads((job.run_dir / CONFIG).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    if not job.params.is_trained:
-        from .pipeline import stft_config
-
-        planned = json.loads(json.dumps(stft_config(job.params, job.params.dataset)))
-    else:
-        planned = job.params.train_config(job.params.dataset, job.device).to_json()
-    return config_differences(stored, planned)
 
 
-def _config_matches(job: SweepJob) -> bool:
-    """Whether the run folder's ``config.json`` is the configuration ``job`` would train/evaluate."""
-    return _config_differences(job) == []
+def _config_differences(job: SweepJob) -> list[str] | None:
+    """Fields in which the run folder's ``config.json`` differs from what ``job`` would write, its
+    evaluation settings included (``"evaluation"``); None when there is no config."""
+    stored = _stored_config(job)
+    if stored is None:
+        return None
+    return config_differences(stored, planned_config(job.params, job.params.dataset, job.device))
+
+
+def _training_matches(job: SweepJob) -> bool:
+    """Whether the run folder's configuration is the one ``job`` trains (evaluation settings aside)."""
+    differences = _config_differences(job)
+    return differences is not None and not set(differences) - _EVALUATION_FIELDS
 
 
 def _process_alive(pid: Any) -> bool:
@@ -266,21 +292,58 @@ def _process_alive(pid: Any) -> bool:
     return True
 
 
+def _status_busy(status: Mapping[str, Any]) -> bool:
+    """``status.json`` says ``running`` by a process alive on this host (e.g. a notebook run by hand)."""
+    return (status.get("state") == "running" and status.get("host") == socket.gethostname()
+            and _process_alive(status.get("pid")))
+
+
+def _state_verdict(job: SweepJob) -> str:
+    """:func:`classify_run` from the run folder's files, locks aside."""
+    status = read_status(job.run_dir) or {}
+    if _status_busy(status):
+        return "busy"
+    if status.get("state") == "done" and (job.run_dir / SEGMENTS).is_file():
+        differences = _config_differences(job) or []
+        if not differences:
+            return "skip"
+        return "run" if set(differences) <= _EVALUATION_FIELDS else "conflict"
+    return "run"
+
+
 def classify_run(job: SweepJob) -> str:
     """What a sweep does with a run folder.
 
-    ``"skip"``: done with the same configuration; ``"conflict"``: done with another configuration
-    (e.g. other epochs or sizes: run ids do not encode them), left untouched; ``"busy"``: its
-    recorded process is alive on this host; ``"run"``: everything else (new, failed, pending,
-    or ``running`` left by a killed process).
+    ``"skip"``: done with the same configuration and evaluation settings; ``"conflict"``: done
+    with another configuration (e.g. other epochs or sizes: run ids do not encode them), left
+    untouched; ``"busy"``: locked by another live claim (``rlsv.run_lock``), or its recorded
+    process is alive on this host; ``"run"``: everything else (new, failed, pending, ``running``
+    left by a killed process, or done but evaluated with other settings: evaluated again).
     """
-    status = read_status(job.run_dir) or {}
-    state = status.get("state")
-    if state == "done" and (job.run_dir / SEGMENTS).is_file():
-        return "skip" if _config_matches(job) else "conflict"
-    if state == "running" and status.get("host") == socket.gethostname() and _process_alive(status.get("pid")):
+    holder = read_lock(job.run_dir)
+    if holder is not None and not is_stale(holder, FOREIGN_LOCK_MAX_AGE_S, job.force):
         return "busy"
-    return "run"
+    return _state_verdict(job)
+
+
+def _settled_outcome(job: SweepJob, verdict: str) -> RunOutcome | None:
+    """The outcome of a run the sweep does not execute (``skip``, ``conflict``, ``busy``); None for ``run``."""
+    if verdict == "run":
+        return None
+    if verdict == "skip":
+        return RunOutcome(job.run_id, "skipped", None, 0.0, str(job.run_dir))
+    if verdict == "conflict":
+        differences = ", ".join(d for d in _config_differences(job) or [] if d not in _EVALUATION_FIELDS)
+        message = (f"{job.run_dir} holds a finished run with another configuration (differs in: {differences}); "
+                   "left as it is. Delete that folder to redo it, or use another runs root.")
+        return RunOutcome(job.run_id, "conflict", message, 0.0, str(job.run_dir))
+    holder = read_lock(job.run_dir)
+    if holder is not None:
+        message = f"locked by {holder.describe()}"
+    else:
+        status = read_status(job.run_dir) or {}
+        message = f"running in process {status.get('pid')} on {status.get('host')} since {status.get('updated')}"
+    return RunOutcome(job.run_id, "busy", message, 0.0, str(job.run_dir))
 
 
 # --------------------------------------------------------------------------- one run
@@ -297,43 +360,60 @@ def _notebook_parameters(job: SweepJob, notebook: str) -> dict[str, Any]:
 def _trained_already(job: SweepJob) -> bool:
     """Training finished earlier (``model.pt`` of the same configuration and its executed notebook)."""
     return ((job.run_dir / MODEL).is_file() and (job.run_dir / _EXECUTED[TRAIN_NOTEBOOK]).is_file()
-            and _config_matches(job))
+            and _training_matches(job))
+
+
+def _train_and_evaluate(job: SweepJob) -> None:
+    """Run the job's steps: training (unless done) and evaluation, inline or as executed notebooks."""
+    from .pipeline import run_evaluation, run_training
+
+    if job.engine == "inline":
+        if job.params.is_trained:
+            run_training(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
+        run_evaluation(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
+    elif job.engine == "papermill":
+        folder = Path(job.notebooks) if job.notebooks else notebooks_dir()
+        steps = [EVALUATE_NOTEBOOK]
+        if job.params.is_trained and not _trained_already(job):
+            steps.insert(0, TRAIN_NOTEBOOK)
+        for notebook in steps:
+            execute_notebook(folder / notebook, job.run_dir / _EXECUTED[notebook],
+                             _notebook_parameters(job, notebook), job.kernel_name, job.timeout_s)
+    else:
+        raise ValueError(f"Unknown engine {job.engine!r}; use one of {ENGINES}.")
+
+
+def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
+    """:func:`execute_run` once the run's lock is held: check its state again, then run it."""
+    settled = _settled_outcome(job, _state_verdict(job))
+    if settled is not None:  # another sweep finished it (or a notebook runs it) since the sweep looked
+        return settled
+    write_status(job.run_dir, "running")
+    try:
+        _train_and_evaluate(job)
+    except Exception as error:  # a failed run is recorded, the sweep goes on
+        note = f" (executed notebooks in {job.run_dir})" if job.engine == "papermill" else ""
+        message = record_failure(job.run_dir, error, note)
+        return RunOutcome(job.run_id, "failed", message, time.perf_counter() - start, str(job.run_dir))
+    write_status(job.run_dir, "done")
+    return RunOutcome(job.run_id, "done", None, time.perf_counter() - start, str(job.run_dir))
 
 
 def execute_run(job: SweepJob) -> RunOutcome:
-    """Train (unless done) and evaluate one run; never raises for a failing run (see ``RunOutcome``).
+    """Claim the run (exclusive lock), then train (unless done) and evaluate it; never raises for a
+    failing run (see ``RunOutcome``).
 
-    ``status.json`` is ``running`` while it works, then ``done``, or ``failed`` with the error.
+    A run locked by another live claim is ``busy``; under the lock its state is checked again, so
+    a run another sweep finished meanwhile is ``skipped`` (or a ``conflict``). ``status.json`` is
+    ``running`` while it works, then ``done``, or ``failed`` with the error.
     """
-    from .pipeline import run_evaluation, run_training
-
     start = time.perf_counter()
-    run_dir = job.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_status(run_dir, "running")
+    os.environ.update(job.environment or {})
     try:
-        if job.engine == "inline":
-            if job.params.is_trained:
-                run_training(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
-            run_evaluation(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
-        elif job.engine == "papermill":
-            folder = Path(job.notebooks) if job.notebooks else notebooks_dir()
-            steps = [EVALUATE_NOTEBOOK]
-            if job.params.is_trained and not _trained_already(job):
-                steps.insert(0, TRAIN_NOTEBOOK)
-            for notebook in steps:
-                execute_notebook(folder / notebook, run_dir / _EXECUTED[notebook],
-                                 _notebook_parameters(job, notebook), job.kernel_name, job.timeout_s)
-        else:
-            raise ValueError(f"Unknown engine {job.engine!r}; use one of {ENGINES}.")
-    except Exception as error:  # a failed run is recorded, the sweep goes on
-        message = describe_error(error)
-        if job.engine == "papermill":
-            message += f" (executed notebooks in {run_dir})"
-        write_status(run_dir, "failed", message, traceback="".join(traceback.format_exception(error))[-4000:])
-        return RunOutcome(job.run_id, "failed", message, time.perf_counter() - start, str(run_dir))
-    write_status(run_dir, "done")
-    return RunOutcome(job.run_id, "done", None, time.perf_counter() - start, str(run_dir))
+        with run_lock(job.run_dir, force=job.force):
+            return _execute_claimed(job, start)
+    except RunBusyError as busy:
+        return RunOutcome(job.run_id, "busy", f"locked by {busy.holder.describe()}", 0.0, str(job.run_dir))
 
 
 # --------------------------------------------------------------------------- executors
@@ -361,16 +441,25 @@ def _visible_gpus(device: str) -> tuple[str, ...]:
     return tuple(ids[:count])
 
 
-def _slot_environments(jobs: int, gpus: Sequence[str]) -> tuple[list[dict[str, str]], int]:
-    """Environment of each worker (GPU, thread limits) and torch threads per worker."""
-    threads = max(1, _cpu_count() // jobs)
+def worker_threads(executor: str, workers: int, slurm: SlurmOptions | None = None) -> int | None:
+    """Torch threads per run: the SLURM job's CPUs; ``cores // workers`` for worker processes on this
+    machine; None (torch's default) when a single local worker runs the sweep in this process."""
+    if executor == "slurm":
+        return (slurm or SlurmOptions()).cpus_per_job
+    if executor == "local" and workers <= 1:
+        return None
+    return max(1, _cpu_count() // max(1, workers))
+
+
+def _slot_environments(workers: int, gpus: Sequence[str], threads: int | None) -> list[dict[str, str]]:
+    """Environment of each worker slot: its GPU (round-robin over ``gpus``) and thread limits."""
     envs = []
-    for slot in range(jobs):
-        env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    for slot in range(workers):
+        env = {} if threads is None else {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
         envs.append(env)
-    return envs, threads
+    return envs
 
 
 def _init_worker(slots) -> None:
@@ -383,39 +472,50 @@ def _init_worker(slots) -> None:
     os.environ.update(slots.get())
 
 
-def _run_local(jobs_to_run: list[SweepJob], n_workers: int, bar) -> list[RunOutcome]:
-    outcomes: list[RunOutcome] = []
+class _Progress:
+    """The sweep's outcomes as they arrive, counted on the tqdm bar."""
 
-    def record(outcome: RunOutcome) -> None:
-        outcomes.append(outcome)
-        bar.update(1)
-        bar.set_postfix(failed=sum(o.state == "failed" for o in outcomes), last=outcome.run_id, refresh=True)
+    def __init__(self, bar) -> None:
+        self.bar = bar
+        self.outcomes: list[RunOutcome] = []
 
-    if n_workers <= 1:
+    def record(self, outcome: RunOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.bar.update(1)
+        self.bar.set_postfix(failed=sum(o.state == "failed" for o in self.outcomes), last=outcome.run_id,
+                             refresh=True)
+
+    def record_crash(self, job: SweepJob, message: str, scheduler_job: str = "") -> None:
+        """A run whose process died (no outcome came back): recorded as failed; the lock of its SLURM
+        job ``scheduler_job`` is removed (a dead local process's lock is stale by itself)."""
+        write_status(job.run_dir, "failed", message)
+        release_lock_of_job(job.run_dir, scheduler_job)
+        self.record(RunOutcome(job.run_id, "failed", message, 0.0, str(job.run_dir)))
+
+
+def _run_local(jobs_to_run: list[SweepJob], slots: list[dict[str, str]], bar) -> list[RunOutcome]:
+    """Run the jobs in this process (one slot) or in one worker process per slot."""
+    progress = _Progress(bar)
+    if len(slots) <= 1:
         for job in jobs_to_run:
             bar.set_postfix(running=job.run_id, refresh=True)
-            record(execute_run(job))
-        return outcomes
+            progress.record(execute_run(job))
+        return progress.outcomes
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    gpus = _visible_gpus(jobs_to_run[0].device)
-    envs, _ = _slot_environments(n_workers, gpus)
-    slots = context.Queue()
-    for env in envs:
-        slots.put(env)
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_init_worker,
-                             initargs=(slots,)) as pool:
+    queue = context.Queue()
+    for env in slots:
+        queue.put(env)
+    with ProcessPoolExecutor(max_workers=len(slots), mp_context=context, initializer=_init_worker,
+                             initargs=(queue,)) as pool:
         futures = {pool.submit(execute_run, job): job for job in jobs_to_run}
         try:
             for future in as_completed(futures):
-                job = futures[future]
                 try:
-                    record(future.result())
+                    progress.record(future.result())
                 except Exception as error:  # the worker process itself died
-                    message = f"worker failed: {describe_error(error)}"
-                    write_status(job.run_dir, "failed", message)
-                    record(RunOutcome(job.run_id, "failed", message, 0.0, str(job.run_dir)))
+                    progress.record_crash(futures[future], f"worker failed: {describe_error(error)}")
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
@@ -423,11 +523,11 @@ def _run_local(jobs_to_run: list[SweepJob], n_workers: int, bar) -> list[RunOutc
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    return outcomes
+    return progress.outcomes
 
 
-def _run_submitit(jobs_to_run: list[SweepJob], executor: str, folder: Path, parallel: int,
-                  slurm: SlurmOptions, bar) -> tuple[list[RunOutcome], list[str]]:
+def _submitit_executor(executor: str, folder: Path, parallel: int, slurm: SlurmOptions):
+    """A submitit executor for the sweep: SLURM with the job resources, or submitit's local one."""
     import submitit
 
     cluster = "local" if executor == "submitit-local" else "slurm"
@@ -440,28 +540,56 @@ def _run_submitit(jobs_to_run: list[SweepJob], executor: str, folder: Path, para
         params |= {f"slurm_{k}": v for k, v in (("partition", slurm.partition), ("account", slurm.account),
                                                  ("qos", slurm.qos), ("constraint", slurm.constraint)) if v}
     else:
-        params["gpus_per_node"] = len(_visible_gpus(jobs_to_run[0].device)) and 1
+        params["gpus_per_node"] = 0  # each job gets its slot's GPU through SweepJob.environment
     ex.update_parameters(**params)
-    threads = slurm.cpus_per_job if cluster == "slurm" else max(1, _cpu_count() // max(1, parallel))
-    jobs_to_run = [replace(job, threads=threads) for job in jobs_to_run]
+    return ex
+
+
+def _submitit_outcome(done, job: SweepJob, progress: _Progress) -> None:
+    """Record what a finished submitit job returned (or that it was killed: time limit, node failure, ...)."""
+    try:
+        progress.record(done.result())
+    except Exception as error:
+        progress.record_crash(job, f"submitit job {done.job_id} failed: {describe_error(error).splitlines()[0]}",
+                              done.job_id)
+
+
+def _run_slurm(jobs_to_run: list[SweepJob], ex, wait: bool, bar) -> tuple[list[RunOutcome], list[str]]:
+    """One SLURM job array (its parallelism set on ``ex``); wait for it unless ``wait`` is False."""
+    import submitit
+
     submitted = ex.map_array(execute_run, jobs_to_run)
     ids = [j.job_id for j in submitted]
-    if not slurm.wait:
+    if not wait:
         return [RunOutcome(job.run_id, "submitted", None, 0.0, str(job.run_dir)) for job in jobs_to_run], ids
     by_job = dict(zip(ids, jobs_to_run))
-    outcomes = []
+    progress = _Progress(bar)
     for done in submitit.helpers.as_completed(submitted, poll_frequency=2):
-        job = by_job[done.job_id]
-        try:
-            outcome = done.result()
-        except Exception as error:  # the job was killed (time limit, node failure, ...)
-            message = f"submitit job {done.job_id} failed: {describe_error(error).splitlines()[0]}"
-            write_status(job.run_dir, "failed", message)
-            outcome = RunOutcome(job.run_id, "failed", message, 0.0, str(job.run_dir))
-        outcomes.append(outcome)
-        bar.update(1)
-        bar.set_postfix(failed=sum(o.state == "failed" for o in outcomes), refresh=True)
-    return outcomes, ids
+        _submitit_outcome(done, by_job[done.job_id], progress)
+    return progress.outcomes, ids
+
+
+def _run_submitit_local(jobs_to_run: list[SweepJob], ex, slots: list[dict[str, str]], bar,
+                        poll_s: float = 0.5) -> tuple[list[RunOutcome], list[str]]:
+    """submitit's local executor, at most one job per slot at a time, each with its slot's environment."""
+    pending, free = list(jobs_to_run), list(range(len(slots)))
+    running: dict[Any, tuple[SweepJob, int]] = {}
+    progress, ids = _Progress(bar), []
+    while pending or running:
+        while pending and free:
+            slot = free.pop(0)
+            job = replace(pending.pop(0), environment=slots[slot])
+            submitted = ex.submit(execute_run, job)
+            running[submitted] = (job, slot)
+            ids.append(submitted.job_id)
+        finished = [submitted for submitted in running if submitted.done()]
+        if not finished:
+            time.sleep(poll_s)
+        for submitted in finished:
+            job, slot = running.pop(submitted)
+            free.append(slot)
+            _submitit_outcome(submitted, job, progress)
+    return progress.outcomes, ids
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -471,7 +599,8 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
               jobs: int = 1, engine: str = "papermill", executor: str = "local", device: str = "auto",
               overrides: Mapping[str, Any] | None = None, slurm: SlurmOptions | None = None,
               progress: bool = True, run_progress: bool = True, kernel_name: str = "python3",
-              timeout_s: float | None = None, notebooks: str | os.PathLike | None = None) -> SweepReport:
+              timeout_s: float | None = None, notebooks: str | os.PathLike | None = None,
+              force: bool = False) -> SweepReport:
     """Run every run of ``grid`` at ``profile`` that is not done yet; see the module docstring.
 
     Args:
@@ -479,7 +608,7 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
             or a sequence of ``RunSpec``.
         profile: ``quick`` or ``paper`` (``rlsv.profiles``).
         root: the runs folder (``papermill_runs``).
-        jobs: runs at a time (local worker processes, or the SLURM array's parallelism).
+        jobs: runs at a time (local worker processes or submitit-local jobs, or the SLURM array's parallelism).
         engine: ``"papermill"`` (execute notebooks 02 and 03) or ``"inline"`` (call their functions).
         executor: ``"local"``, ``"slurm"`` or ``"submitit-local"``.
         device: ``"auto"`` (a GPU per worker when present), ``"cpu"``, ``"cuda"``.
@@ -487,6 +616,8 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
         slurm: resources for the SLURM executors.
         progress: a tqdm bar over the runs; ``run_progress``: progress bars inside each run.
         kernel_name, timeout_s, notebooks: papermill kernel, time limit per notebook cell, notebook folder.
+        force: treat run locks of other hosts as stale (a SLURM job that died without removing its
+            lock); locks of live processes on this host are always respected.
 
     Returns:
         A :class:`SweepReport`; nothing is raised for failing runs (check ``report.ok``).
@@ -495,6 +626,34 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
         ValueError (unknown grid, profile, engine, executor or parameter) and
         ``rlsv.data.DatasetError`` (data missing) before any run starts.
     """
+    _check_arguments(engine, executor, jobs)
+    start = time.perf_counter()
+    runs = plan_runs(grid, profile, overrides)
+    grid_name = grid if isinstance(grid, str) else "custom"
+    root = Path(root).expanduser().resolve()
+    notebook_folder = None
+    if engine == "papermill":
+        notebook_folder = str(Path(notebooks).resolve() if notebooks else notebooks_dir())
+    dataset = dataset_root(profile, runs[0].dataset, progress)
+    all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), engine, notebook_folder, device,
+                         None, run_progress, kernel_name, timeout_s, force) for params in runs]
+    decided = {job.run_id: _settled_outcome(job, classify_run(job)) for job in all_jobs}
+    todo = [job for job in all_jobs if decided[job.run_id] is None]
+    report = SweepReport(grid_name, profile, root)
+    if todo:
+        prepare_data(todo[0].params, progress=progress)  # once, before any worker starts
+        with tqdm(total=len(todo), desc=f"sweep {grid_name} ({profile})", unit="run", disable=not progress,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            outcomes, report.submitted = _execute(todo, executor, jobs, device, slurm or SlurmOptions(),
+                                                  root / "_submitit", bar)
+        decided |= {o.run_id: o for o in outcomes}
+    report.outcomes = [decided[job.run_id] for job in all_jobs]
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _check_arguments(engine: str, executor: str, jobs: int) -> None:
+    """``ValueError`` for an unknown engine or executor, a bad ``jobs``, or SLURM without a cluster."""
     if engine not in ENGINES:
         raise ValueError(f"Unknown engine {engine!r}; use one of {ENGINES}.")
     if executor not in EXECUTORS:
@@ -504,50 +663,20 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
     if executor == "slurm" and shutil.which("sbatch") is None:
         raise ValueError("executor 'slurm' needs a SLURM cluster, but sbatch is not on PATH: run the sweep on the "
                          "cluster's login node, or try the job array here with executor 'submitit-local'.")
-    start = time.perf_counter()
-    runs = plan_runs(grid, profile, overrides)
-    grid_name = grid if isinstance(grid, str) else "custom"
-    root = Path(root).expanduser().resolve()
-    notebook_folder = None
-    if engine == "papermill":
-        notebook_folder = str(Path(notebooks).resolve() if notebooks else notebooks_dir())
-    dataset = prepare_data(runs[0], progress=progress)  # once, before any worker starts
-    all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), engine, notebook_folder, device,
-                         None, run_progress, kernel_name, timeout_s) for params in runs]
-    report = SweepReport(grid_name, profile, root)
-    todo, decided = [], {}
-    for job in all_jobs:
-        verdict = classify_run(job)
-        if verdict == "skip":
-            decided[job.run_id] = RunOutcome(job.run_id, "skipped", None, 0.0, str(job.run_dir))
-        elif verdict == "conflict":
-            differences = ", ".join(_config_differences(job) or [])
-            decided[job.run_id] = RunOutcome(job.run_id, "conflict", f"{job.run_dir} holds a finished run with "
-                                             f"another configuration (differs in: {differences}); left as it is. "
-                                             "Delete that folder to redo it, or use another runs root.", 0.0,
-                                             str(job.run_dir))
-        elif verdict == "busy":
-            status = read_status(job.run_dir) or {}
-            decided[job.run_id] = RunOutcome(job.run_id, "busy", f"running in process {status.get('pid')} on "
-                                             f"{status.get('host')} since {status.get('updated')}", 0.0,
-                                             str(job.run_dir))
-        else:
-            todo.append(job)
-    n_workers = min(jobs, len(todo)) if todo else 0
-    if todo and executor == "local" and n_workers > 1:
-        threads = _slot_environments(n_workers, _visible_gpus(device))[1]
-        todo = [replace(job, threads=threads) for job in todo]
-    with tqdm(total=len(todo), desc=f"sweep {grid_name} ({profile})", unit="run", disable=not progress,
-              file=sys.stderr, dynamic_ncols=True) as bar:
-        if not todo:
-            outcomes = []
-        elif executor == "local":
-            outcomes = _run_local(todo, n_workers, bar)
-        else:
-            outcomes, report.submitted = _run_submitit(todo, executor, root / "_submitit", jobs,
-                                                       slurm or SlurmOptions(), bar)
-    decided |= {o.run_id: o for o in outcomes}
-    report.outcomes = [decided[job.run_id] for job in all_jobs]
-    report.seconds = time.perf_counter() - start
-    return report
 
+
+def _execute(todo: list[SweepJob], executor: str, jobs: int, device: str, slurm: SlurmOptions,
+             submitit_folder: Path, bar) -> tuple[list[RunOutcome], list[str]]:
+    """Run ``todo`` on ``executor``, at most ``jobs`` at a time: the outcomes and the submitit job ids.
+
+    The torch threads of every run and the worker slots (GPU, thread limits) are decided here, once.
+    """
+    workers = min(jobs, len(todo))
+    threads = worker_threads(executor, workers, slurm)
+    todo = [replace(job, threads=threads) for job in todo]
+    if executor == "local":
+        return _run_local(todo, _slot_environments(workers, _visible_gpus(device), threads), bar), []
+    ex = _submitit_executor(executor, submitit_folder, jobs, slurm)
+    if executor == "slurm":
+        return _run_slurm(todo, ex, slurm.wait, bar)
+    return _run_submitit_local(todo, ex, _slot_environments(workers, _visible_gpus(device), threads), bar)

@@ -17,6 +17,10 @@ The stems are quantised first and ``mixture.wav`` is their integer sum, so
 ``mixture == vocals + drums + bass + other`` holds exactly. ``musdb.DB(root, is_wav=True)`` reads
 the corpus unchanged. A corpus is a function of its parameters (same seed, same bytes); the marker
 file ``rlsv_synth.json``, written last, makes :func:`make_corpus` idempotent.
+
+There is one default corpus, :func:`default_synthetic_root` (``<$RLSV_DATA or checkout/data>/
+synthetic-quick``): ``rlsv synth`` without a folder writes it, ``rlsv.data.resolve_dataset(None)``
+(without ``MUSDB_PATH``) and the ``quick`` profile (``rlsv.pipeline.dataset_root``) read it.
 """
 
 from __future__ import annotations
@@ -38,12 +42,16 @@ from .atomic import atomic_path, write_json
 __all__ = [
     "MARKER_FILE",
     "STEMS",
+    "DEFAULT_CORPUS",
+    "data_dir",
+    "corpus_root",
     "default_synthetic_root",
     "make_corpus",
     "synthesize_track",
 ]
 
 MARKER_FILE = "rlsv_synth.json"
+DEFAULT_CORPUS = "quick"  # the default corpus is the quick profile's (rlsv.profiles)
 STEMS = ("vocals", "drums", "bass", "other")
 SUBSETS = ("train", "test")
 MIN_DURATION_S = 3.0
@@ -72,10 +80,29 @@ _CONTROL_STEP = 32  # samples between two evaluations of the formant gains
 _BASS_PATTERNS = ((0, 3, 4, 6), (0, 2, 4, 6), (0, 4, 5, 7), (0, 3, 6))
 
 
+def _checkout_root() -> Path | None:
+    """The git checkout rlsv runs from (``pip install -e .``), or None for an installed copy."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def data_dir() -> Path:
+    """Where rlsv keeps its synthetic corpora (absolute): ``$RLSV_DATA``, else ``data/`` of the checkout
+    (the same folder whether a notebook in ``notebooks/`` or a command at the top asks), else ``./data``."""
+    configured = os.environ.get("RLSV_DATA")
+    base = Path(configured) if configured else (_checkout_root() or Path.cwd()) / "data"
+    return base.expanduser().resolve()
+
+
+def corpus_root(name: str = DEFAULT_CORPUS) -> Path:
+    """Folder of the synthetic corpus called ``name`` (a profile's): ``<data_dir()>/synthetic-<name>``."""
+    return data_dir() / f"synthetic-{name}"
+
+
 def default_synthetic_root() -> Path:
-    """Where the default corpus lives: ``$RLSV_DATA/synthetic``, else ``./data/synthetic``."""
-    data_dir = os.environ.get("RLSV_DATA")
-    return Path(data_dir) / "synthetic" if data_dir else Path("data") / "synthetic"
+    """The default corpus, written and read by everything that is given no dataset: the ``quick``
+    profile's, ``<data_dir()>/synthetic-quick`` (:func:`make_corpus`'s default sizes are that profile's)."""
+    return corpus_root(DEFAULT_CORPUS)
 
 
 def make_corpus(
@@ -89,8 +116,11 @@ def make_corpus(
 ) -> Path:
     """Write the synthetic corpus to ``root`` (default :func:`default_synthetic_root`); return ``root``.
 
-    A complete corpus with the same parameters is left untouched. Otherwise every track is
-    (re)written and the marker file is written last, so an interrupted run is redone next time.
+    The default sizes (8 train + 4 test tracks of 12 s) are the ``quick`` profile's corpus. A
+    complete corpus with the same parameters is left untouched (only the presence of its files is
+    checked: to rewrite a damaged one, delete its folder or its ``rlsv_synth.json``). Otherwise
+    every track is (re)written and the marker file is written last, so an interrupted run is
+    redone next time.
     Tracks of an earlier, larger rlsv corpus in ``root`` are removed; a ``root`` holding anything
     else is refused (``FileExistsError``), so real data is never mixed with synthetic tracks.
 

@@ -115,7 +115,11 @@ def paper_table(segments: pd.DataFrame, table: str | PublishedTable,
         One row per row of the paper, in its order.
     """
     table = _resolve(table)
-    numbers = compare_with_paper(segments, table, profile)
+    return _paper_format(compare_with_paper(segments, table, profile), table, decimals)
+
+
+def _paper_format(numbers: pd.DataFrame, table: PublishedTable, decimals: int = 2) -> pd.DataFrame:
+    """:func:`compare_with_paper` numbers formatted as :func:`paper_table` describes."""
     display = pd.DataFrame({
         "Objective": numbers["objective"].map(OBJECTIVE_LABELS),
         "ω": numbers["omega"].map(_format_parameter),
@@ -195,19 +199,22 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str | None = Non
 
 
 def write_paper_tables(segments: pd.DataFrame, out_dir: str | Path, profile: str | None = None,
-                       tables: Sequence[str] = tuple(PUBLISHED_TABLES)) -> list[Path]:
-    """Regenerate each published table into ``out_dir``; the paths written.
+                       tables: Sequence[str] = tuple(PUBLISHED_TABLES)
+                       ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    """Regenerate each published table into ``out_dir``; the tables (:func:`paper_table`, by name)
+    and the paths written.
 
     Per table ``name``: ``name.{csv,md,tex}`` (:func:`paper_table`) and ``name_numbers.csv``
     (:func:`compare_with_paper`, unrounded).
     """
     out_dir = Path(out_dir)
-    paths = []
+    frames, paths = {}, []
     for name in tables:
         table = _resolve(name)
-        paths += write_table(paper_table(segments, table, profile), out_dir / name,
-                             caption=f"{table.caption} Ours vs. published.")
+        numbers = compare_with_paper(segments, table, profile)
+        frames[name] = _paper_format(numbers, table)
+        paths += write_table(frames[name], out_dir / name, caption=f"{table.caption} Ours vs. published.")
         numbers_path = out_dir / f"{name}_numbers.csv"
-        write_text(compare_with_paper(segments, table, profile).to_csv(index=False), numbers_path)
+        write_text(numbers.to_csv(index=False), numbers_path)
         paths.append(numbers_path)
-    return paths
+    return frames, paths

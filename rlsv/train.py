@@ -33,7 +33,7 @@ from .device import resolve_device
 from .run_files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from .data import MusdbDataset, fill_cache, resolve_dataset
 from .losses import OBJECTIVES, Objective
-from .model import DenoisingAutoencoder, ModelConfig, save_model
+from .model import DenoisingAutoencoder, ModelConfig, model_from_payload, model_payload, save_model
 from .segments import TrainingSegmentation, count_training_batches, training_batches
 from .step import StepOutput, sample_input_noise, step_forward
 
@@ -248,8 +248,7 @@ def _save_checkpoint(path: Path, model: DenoisingAutoencoder, optimizer: torch.o
         "format": _CHECKPOINT_FORMAT,
         "epoch": epoch,
         "config": config.to_json(),
-        "model": {"format": "rlsv-model/1", "config": model.config.to_dict(),
-                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}},
+        "model": model_payload(model),
         "optimizer": optimizer.state_dict(),
         "rng": rng,
         "history": history,
@@ -281,6 +280,10 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     device = resolve_device(config.device)
     objective = config.loss_objective()
     segmentation = config.segmentation()
+    checkpoint_path = output_dir / CHECKPOINT
+    ckpt = _load_checkpoint(checkpoint_path, config, device)
+    if ckpt is not None and ckpt["epoch"] >= config.epochs and (output_dir / MODEL).is_file():
+        return _finished_run(ckpt, output_dir, device, start)  # nothing to train: no data work, no writes
     dataset = _training_dataset(config, progress)
     batches_per_epoch = count_training_batches(dataset, segmentation)
     if batches_per_epoch == 0:
@@ -304,9 +307,6 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     noise_rng = torch.Generator().manual_seed(config.seed)
     history: list[list[float]] = []
     first_epoch = 1
-
-    checkpoint_path = output_dir / CHECKPOINT
-    ckpt = _load_checkpoint(checkpoint_path, config, device)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"]["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -345,6 +345,12 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     save_model(model, output_dir / MODEL)
     model.eval()
     return FitResult(model, _history_frame(history), output_dir, resumed_from, time.perf_counter() - start)
+
+
+def _finished_run(ckpt: dict, output_dir: Path, device: torch.device, start: float) -> FitResult:
+    """The result of a run whose checkpoint already holds every epoch (and whose model file exists)."""
+    model = model_from_payload(ckpt["model"], str(output_dir / CHECKPOINT)).to(device).eval()
+    return FitResult(model, _history_frame(ckpt["history"]), output_dir, ckpt["epoch"], time.perf_counter() - start)
 
 
 def _flush(pending: list[torch.Tensor], history: list[list[float]], epoch: int, step: int, bar: tqdm,

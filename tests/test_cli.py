@@ -71,6 +71,22 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["figures", "--runs-root", str(tmp_path / "none")]) == 2
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "epochs must be an integer >= 1, got 0"),
+    ("--batch-size", "0", "batch_size must be an integer >= 1, got 0"),
+    ("--lr", "0", "learning_rate must be > 0, got 0.0"),
+    ("--max-tracks", "0", "max_train_tracks must be >= 1 or None, got 0"),
+])
+def test_train_refuses_a_zero_override(option: str, value: str, message: str, tmp_path: Path, tiny_corpus: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # 0 is a value given, not "use the profile's": it is refused, and nothing is trained
+    argv = ["train", str(tmp_path / "run"), "--profile", "quick", "--dataset", str(tiny_corpus), "--quiet",
+            option, value]
+    assert main(argv) == 2
+    assert f"rlsv train: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_slurm_without_a_cluster_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("rlsv.sweeps.shutil.which", lambda name: None)

@@ -24,11 +24,11 @@ from rlsv.data import (
     fill_cache,
     resolve_dataset,
 )
+from rlsv.evaluate import iter_test_segments
 from rlsv.segments import (
     TrainingSegmentation,
     count_evaluation_segments,
     count_training_batches,
-    evaluation_segments,
     frame_signal,
     set_batches,
     track_segments,
@@ -102,7 +102,7 @@ def test_segment_counts_of_the_excerpt_match_a_hand_count(musdb18_root, cache_di
         assert len(batches) == n_batches and batches[0].vocals.shape == (8, N)
     # Evaluation: 268288 = 6 * 44100 + 3688 -> 7 segments, the last one zero-padded.
     assert count_evaluation_segments(dataset) == 7
-    segments = list(evaluation_segments(dataset))
+    segments = [segment for track in iter_test_segments(dataset, N) for segment in track]
     assert [s.index for s in segments] == list(range(7))
     mixture = dataset.load(dataset.tracks("test")[0]).mixture
     np.testing.assert_array_equal(segments[-1].mixture[:3688], mixture[6 * N:])
@@ -140,7 +140,10 @@ def test_default_root_is_the_synthetic_corpus(monkeypatch, capsys):
                         functools.partial(make_corpus, n_train=1, n_test=1, duration_s=3.0, progress=False))
     dataset = resolve_dataset()
     assert "no MUSDB18 root given (argument or MUSDB_PATH); using the synthetic corpus" in capsys.readouterr().out
-    assert dataset.synthetic and dataset.root == Path(os.environ["RLSV_DATA"]) / "synthetic"
+    assert dataset.synthetic and dataset.root == Path(os.environ["RLSV_DATA"]) / "synthetic-quick"
+    from rlsv.pipeline import synthetic_root
+
+    assert dataset.root == synthetic_root("quick")  # one default corpus: the quick profile's
     monkeypatch.setattr(rlsv.data, "make_corpus", None)  # a finished corpus is used as it is
     assert resolve_dataset(subsets=("test",)).tracks("test") == dataset.tracks("test")
 
@@ -299,6 +302,10 @@ def test_corrupt_wav_is_named(hq_copy, name):
     with pytest.raises(UnreadableAudioError, match="synth-test-001/" + name) as error:
         resolve_dataset(hq_copy)
     assert error.value.path == damaged
+    # a complete synthetic corpus is not rewritten by itself: the message says how to have it rewritten
+    assert f"synthetic corpus {hq_copy}" in str(error.value)
+    assert "delete that folder (or its rlsv_synth.json) and rerun" in str(error.value)
+    assert "rlsv synth" not in str(error.value)
 
 
 def test_missing_vocals_wav_is_named(hq_copy):
@@ -311,5 +318,6 @@ def test_corrupt_stem_file_is_named(tmp_path):
     for subset in ("train", "test"):
         (tmp_path / subset).mkdir()
         (tmp_path / subset / "Broken - Song.stem.mp4").write_bytes(b"\x00garbage" * 1000)
-    with pytest.raises(UnreadableAudioError, match=r"Broken - Song\.stem\.mp4"):
+    with pytest.raises(UnreadableAudioError, match=r"Broken - Song\.stem\.mp4") as error:
         resolve_dataset(tmp_path)
+    assert "restore it from the original download" in str(error.value)

@@ -12,11 +12,13 @@ import torch
 
 from rlsv.evaluate import (
     SEGMENT_COLUMNS,
+    EvaluationSettings,
     evaluate_model,
     evaluate_run,
     evaluate_stft,
     iter_test_segments,
     load_test_dataset,
+    run_test_segments,
 )
 from rlsv.metrics import StftBaseline, additivity, binary_mask, segment_is_active, si_sdr
 from rlsv.model import ModelConfig
@@ -47,7 +49,7 @@ def test_data(tiny_corpus: Path):
 def test_evaluate_run_writes_segments_and_summary(trained_run: Path, test_data) -> None:
     result = evaluate_run(trained_run, progress=False)
     segments = pd.read_csv(trained_run / "segments.csv")
-    assert list(segments.columns) == SEGMENT_COLUMNS
+    assert list(segments.columns) == list(SEGMENT_COLUMNS)
     assert np.isfinite(segments[["si_sdr", "si_sdr_mask", "additivity"]].to_numpy()).all()
     assert (segments.additivity <= 1.0).all()
     assert segments.si_sdr.median() > 0.0  # a trained autoencoder reconstructs better than silence
@@ -86,7 +88,7 @@ def test_batched_evaluation_equals_a_segment_by_segment_loop(trained_run: Path, 
 
 def test_stft_baseline_on_the_same_segments(test_data) -> None:
     stft = evaluate_stft(iter_test_segments(test_data, TINY.segment_length), StftBaseline(n_fft=512, hop=64))
-    assert list(stft.columns) == SEGMENT_COLUMNS
+    assert list(stft.columns) == list(SEGMENT_COLUMNS)
     assert stft.si_sdr.isna().all()
     assert np.isfinite(stft[["si_sdr_mask", "additivity"]].to_numpy()).all()
     assert list(zip(stft.track, stft.segment)) == _kept(test_data)
@@ -101,3 +103,40 @@ def test_missing_model_is_explained(tmp_path: Path) -> None:
 def test_max_tracks_limits_the_test_set(tiny_corpus: Path, test_data) -> None:
     data = load_test_dataset(tiny_corpus, segment_length=TINY.segment_length, max_tracks=1, progress=False)
     assert [s.track for s in iter_test_segments(data, TINY.segment_length)] == [test_data.tracks("test")[0].name]
+
+
+def test_evaluation_settings_are_recorded_and_give_back_the_same_test_tracks(trained_run: Path, tmp_path: Path,
+                                                                            test_data) -> None:
+    import shutil
+
+    run = Path(shutil.copytree(trained_run, tmp_path / "run"))
+    trained_config = {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k != "evaluation"}
+    evaluate_run(run, max_tracks=1, mask_inclusive=True, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["evaluation"] == {"max_test_tracks": 1, "mask_inclusive": True,
+                                    "segment_length": TINY.segment_length, "dataset": None}
+    assert {k: v for k, v in config.items() if k != "evaluation"} == trained_config  # the rest is kept
+    assert EvaluationSettings.from_config(config).max_test_tracks == 1
+    first = test_data.tracks("test")[0].name
+    segments = pd.read_csv(run / "segments.csv", dtype={"track": str})
+    assert set(segments.track) == {first}
+    assert [s.track for s in run_test_segments(run)] == [first]  # readers see the recorded test set
+
+    evaluate_run(run, progress=False)  # all tracks again: recorded as such
+    assert json.loads((run / "config.json").read_text())["evaluation"]["max_test_tracks"] is None
+    assert [s.track for s in run_test_segments(run)] == [t.name for t in test_data.tracks("test")]
+
+
+def test_one_segment_view_agrees_with_the_evaluation(trained_run: Path, test_data) -> None:
+    from rlsv.model import load_model
+    from rlsv.pipeline import pick_segment, represent_segment
+
+    model = load_model(trained_run / "model.pt")
+    tracks = list(iter_test_segments(test_data, TINY.segment_length))
+    t, k = pick_segment(tracks)
+    view = represent_segment(model, tracks[t].mixture[k], tracks[t].vocals[k], tracks[t].accompaniment[k])
+    row = evaluate_model(model, tracks).set_index(["track", "segment"]).loc[(tracks[t].track, k)]
+    assert (view.si_sdr, view.si_sdr_mask, view.additivity) == pytest.approx(
+        (row.si_sdr, row.si_sdr_mask, row.additivity), rel=1e-4, abs=1e-4)
+    assert view.reps["vocals"].shape == (TINY.channels, view.reps["vocals"].shape[1])
+    assert np.all(np.diff(view.carrier_hz) >= 0)

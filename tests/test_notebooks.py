@@ -165,6 +165,34 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
 
 
 @pytest.mark.slow
+def test_figures_load_each_model_and_the_test_segments_once(tiny_runs: tuple[Path, dict], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlsv.evaluate
+    import rlsv.model
+    from rlsv.reproduce import make_figures
+
+    root, _ = tiny_runs
+    calls = {"models": [], "segments": 0}
+    load_model, run_test_segments = rlsv.model.load_model, rlsv.evaluate.run_test_segments
+
+    def counting_load_model(path, *args, **kwargs):
+        calls["models"].append(Path(path).parent.name)
+        return load_model(path, *args, **kwargs)
+
+    def counting_segments(*args, **kwargs):
+        calls["segments"] += 1
+        return run_test_segments(*args, **kwargs)
+
+    monkeypatch.setattr(rlsv.model, "load_model", counting_load_model)
+    monkeypatch.setattr(rlsv.evaluate, "run_test_segments", counting_segments)
+    result = make_figures(root, "quick", tmp_path / "figures")
+    assert not result.missing and {"figure2", "figure4"} <= set(result.figures)
+    # Figure 2's run is one of Figure 4's three: three models, each loaded once; one test set
+    assert sorted(calls["models"]) == sorted(set(calls["models"])) and len(calls["models"]) == 3
+    assert calls["segments"] == 1
+
+
+@pytest.mark.slow
 def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], tmp_path: Path) -> None:
     root, _ = tiny_runs
     out = execute_notebook(NOTEBOOKS / "06_explorer.ipynb", tmp_path / "06.ipynb", {"runs_root": str(root)})

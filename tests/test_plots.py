@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rlsv.grids import get_grid, run_id, tv  # noqa: E402
+from rlsv.grids import get_grid, run_id  # noqa: E402
 from rlsv.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS  # noqa: E402
 from rlsv.plots import (RepresentationRow, carrier_ticks, format_hz, plot_figure3,  # noqa: E402
                         plot_figure5, plot_figure6, plot_representation_rows,
@@ -134,5 +134,11 @@ def test_error_plots_need_some_runs(segments: pd.DataFrame) -> None:
     only_tv = segments[segments["objective"] == "tv"]
     with pytest.raises(ValueError, match="None of the 16 requested runs"):
         plot_figure5(only_tv)
-    assert len(plot_figure3(only_tv[only_tv["omega"] != 1.0]).axes) == 3  # gaps are fine
-    assert tv(1.0) in get_grid("figure3")
+    gap = plot_figure3(only_tv[only_tv["omega"] != 1.0])  # a missing run leaves a gap
+    assert len(gap.axes) == 3
+    ax = gap.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "1.5", "2", "4"]  # ω = 1 keeps its place
+    means = np.asarray(ax.lines[0].get_ydata(), dtype=float)
+    assert np.isnan(means[1]) and not np.isnan(means[[0, 2, 3, 4]]).any()
+    omega_2 = only_tv.loc[only_tv["omega"] == 2.0, "si_sdr"].mean()
+    assert means[3] == pytest.approx(omega_2)  # the other runs stay at their own ω

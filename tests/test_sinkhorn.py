@@ -163,6 +163,17 @@ def test_finite_values_and_gradients(kind: str, lam: float, p: int) -> None:
         assert float(loss.detach()) == 0.0
 
 
+@pytest.mark.parametrize("grad", ["unrolled", "envelope"])
+@pytest.mark.parametrize("lam", [0.05, 20.0])
+@pytest.mark.parametrize("kind", ["zeros", "peaked"])
+def test_other_gradients_are_finite_on_degenerate_input(kind: str, lam: float, grad: str) -> None:
+    """The unrolled and envelope paths share the solver's log-domain selection and fallback."""
+    a = (torch.zeros(2, 480, 12, dtype=torch.float64) if kind == "zeros" else _peaked(2)).requires_grad_()
+    loss = sinkhorn_distance(a, p=1, lam=lam, grad=grad, max_iter=200)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(a.grad).all()
+
+
 def test_peaked_input_uses_the_log_domain() -> None:
     m = cost_matrix(time_normalise(_peaked(1)), p=1)
     assert float(m.max()) / 0.05 > 1000

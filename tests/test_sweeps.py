@@ -1,11 +1,16 @@
-"""Sweeps: planning, skip-done, retry-failed, resume of a killed run, busy runs, parallel papermill
-workers, and the submitit path (local executor)."""
+"""Sweeps: planning, skip-done, retry-failed, resume of a killed run, busy runs and run locks,
+evaluation settings, parallel papermill workers, and the submitit path (local executor)."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +22,8 @@ from rlsv.data import DatasetNotFoundError
 from rlsv.grids import STFT, get_grid, sinkhorn, tv
 from rlsv.pipeline import RunParameters, dataset_root, read_status, run_training
 from rlsv.profiles import get_profile
-from rlsv.sweeps import classify_run, plan_runs, run_sweep
+from rlsv.run_lock import LOCK_FILE
+from rlsv.sweeps import SweepJob, classify_run, execute_run, plan_runs, run_sweep, worker_threads
 
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
@@ -67,6 +73,14 @@ def test_run_parameters_normalise_and_validate() -> None:
         RunParameters(model={"chanels": 8})
     with pytest.raises(ValueError, match="does not match"):
         RunParameters(omega=1).check_run_id("my-run")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):  # 0 is not "the profile's"
+        RunParameters(epochs=0).train_config()
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        RunParameters(learning_rate=0.0).train_config()
+    namespace = {**run.to_dict(), "device": "cpu", "output_root": "x"}  # a notebook's globals()
+    assert RunParameters.from_namespace(namespace) == run
+    with pytest.raises(ValueError, match="does not set"):
+        RunParameters.from_namespace({"objective": "tv"})
 
 
 def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -155,9 +169,153 @@ def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None
         sleeper.kill()
         sleeper.wait()
     job_params = RunParameters.for_spec(tv(1.0), "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
-    from rlsv.sweeps import SweepJob
-
     assert classify_run(SweepJob(job_params, str(root.resolve()), engine="inline")) == "run"
+
+
+# --------------------------------------------------------------------------- run locks: one claim per run
+
+
+def _job(root: Path, tiny: dict, spec=tv(1.0), **fields) -> SweepJob:
+    """The job a sweep over ``root`` makes for ``spec`` (dataset resolved as run_sweep does)."""
+    params = RunParameters.for_spec(spec, "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
+    return SweepJob(params, str(root.resolve()), engine="inline", progress=False, **fields)
+
+
+def _write_lock(run_dir: Path, host: str, pid: int, age_s: float = 0.0) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    holder = {"host": host, "pid": pid, "started": time.time() - age_s, "token": "someone-else"}
+    (run_dir / LOCK_FILE).write_text(json.dumps(holder))
+
+
+def test_two_concurrent_claims_of_a_run_one_runs_the_other_is_busy(tmp_path: Path, tiny: dict,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlsv.pipeline
+
+    job = _job(tmp_path / "runs", tiny)
+    training, second_done = threading.Event(), threading.Event()
+    train = rlsv.pipeline.run_training
+
+    def train_while_the_other_claims(*args, **kwargs):
+        training.set()  # the first claim holds the lock and is training...
+        assert second_done.wait(60)  # ...while the second claim tries
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(rlsv.pipeline, "run_training", train_while_the_other_claims)
+    outcomes = {}
+    first = threading.Thread(target=lambda: outcomes.setdefault("first", execute_run(job)))
+    first.start()
+    assert training.wait(60)
+    outcomes["second"] = execute_run(job)  # like table1 and figure3 started in two terminals
+    second_done.set()
+    first.join(120)
+    assert (outcomes["first"].state, outcomes["second"].state) == ("done", "busy")
+    assert f"process {os.getpid()} on {socket.gethostname()}" in outcomes["second"].error
+    assert not (job.run_dir / LOCK_FILE).exists()  # released at the end of the run
+    # The next claim finds the run finished under the lock: skipped, not run again.
+    assert execute_run(job).state == "skipped"
+
+
+def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    job = _job(root, tiny)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_lock(job.run_dir, socket.gethostname(), sleeper.pid)  # a live process on this host
+        assert classify_run(job) == "busy" and execute_run(job).state == "busy"
+        report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+        assert [o.state for o in report.outcomes] == ["busy"] and report.ok
+        assert f"locked by process {sleeper.pid}" in report.outcomes[0].error
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # A SLURM node's lock: busy (its process cannot be checked from here) unless --force or too old.
+    _write_lock(job.run_dir, "some-node", 4242)
+    assert classify_run(job) == "busy" and execute_run(job).state == "busy"
+    assert classify_run(replace(job, force=True)) == "run"
+    _write_lock(job.run_dir, "some-node", 4242, age_s=49 * 3600)
+    assert classify_run(job) == "run"
+    # The process that took the lock died: the lock is stale, broken by the next sweep.
+    _write_lock(job.run_dir, socket.gethostname(), _dead_pid())
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"], report.text()
+    assert not (job.run_dir / LOCK_FILE).exists() and read_status(job.run_dir)["state"] == "done"
+
+
+def test_a_killed_slurm_job_leaves_no_lock_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlsv.run_lock import read_lock, release_lock_of_job, run_lock
+
+    run_dir = tmp_path / "quick-tv-w1"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    with run_lock(run_dir):
+        holder = read_lock(run_dir)
+        assert holder.job == "77_3" and "SLURM job 77_3" in holder.describe()
+        keep = (run_dir / LOCK_FILE).read_bytes()
+    # as if the job had been killed inside the block: its lock is left, seen from the login node
+    (run_dir / LOCK_FILE).write_bytes(keep.replace(socket.gethostname().encode(), b"some-node"))
+    assert not release_lock_of_job(run_dir, "77_4") and read_lock(run_dir) is not None  # another job's
+    assert release_lock_of_job(run_dir, "77_3") and read_lock(run_dir) is None
+    assert sorted(p.name for p in run_dir.iterdir()) == []
+
+
+def test_unique_names_for_the_notebook_being_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    from rlsv.sweeps import execute_notebook
+
+    written = []
+
+    def fake_execute(notebook, output, **kwargs):
+        written.append(Path(output).name)
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    execute_notebook("02_train.ipynb", tmp_path / "train.ipynb", {})
+    execute_notebook("02_train.ipynb", tmp_path / "train.ipynb", {})
+    assert len(set(written)) == 2 and all(name.startswith(".train.") for name in written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.ipynb"]
+
+
+# --------------------------------------------------------------------------- evaluation settings, data preparation
+
+
+def test_a_run_evaluated_on_fewer_test_tracks_is_evaluated_again(tmp_path: Path, tiny: dict,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "runs"
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny | {"max_test_tracks": 1},
+                       progress=False, run_progress=False)
+    run_dir = root / "quick-tv-w1"
+    assert [o.state for o in report.outcomes] == ["done"]
+    assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] == 1
+    assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 1
+    model_stamp = (run_dir / "model.pt").stat().st_mtime_ns
+
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"], report.text()  # not skipped: all test tracks asked
+    assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] is None
+    assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 2
+    assert (run_dir / "model.pt").stat().st_mtime_ns == model_stamp  # the training is kept
+
+    # Everything done: the sweep skips before it lists, checks or decodes any track.
+    monkeypatch.setattr("rlsv.sweeps.prepare_data", lambda *a, **k: pytest.fail("data prepared for nothing"))
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+    assert [o.state for o in report.outcomes] == ["skipped"]
+
+
+def test_worker_slots_get_their_own_gpu_and_threads() -> None:
+    from rlsv.sweeps import _slot_environments
+
+    envs = _slot_environments(3, ("0", "1"), 4)
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0"]
+    assert all(e["OMP_NUM_THREADS"] == e["MKL_NUM_THREADS"] == "4" for e in envs)
+    assert _slot_environments(2, (), None) == [{}, {}]
+    from rlsv.sweeps import SlurmOptions
+
+    assert worker_threads("local", 1) is None  # one local worker: the sweep's own process, torch's default
+    cores = len(os.sched_getaffinity(0))
+    assert worker_threads("local", 2) == worker_threads("submitit-local", 2) == max(1, cores // 2)
+    assert worker_threads("submitit-local", 1) == cores
+    assert worker_threads("slurm", 4, SlurmOptions(cpus_per_job=6)) == 6
 
 
 # --------------------------------------------------------------------------- papermill workers, submitit
@@ -184,19 +342,25 @@ def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict)
         "config.json", "evaluate.ipynb", "segments.csv", "status.json", "summary.json"]
     injected = json.loads((good / "train.ipynb").read_text())["cells"]
     source = "".join("".join(c["source"]) for c in injected if "injected-parameters" in c["metadata"].get("tags", []))
-    assert "threads = 1" in source and "live_plot = False" in source  # 2 cores / 2 workers
+    assert f"threads = {worker_threads('local', 2)}" in source and "live_plot = False" in source  # cores // 2
     summary = json.loads((good / "summary.json").read_text())
     assert summary["si_sdr"]["count"] > 0 and summary["additivity"]["mean"] > 0
 
 
 @pytest.mark.slow
-def test_submitit_local_executor_runs_the_job_array(tmp_path: Path, tiny: dict) -> None:
+def test_submitit_local_executor_runs_at_most_jobs_at_a_time(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    report = run_sweep([tv(1.0)], "quick", root, jobs=1, engine="inline", executor="submitit-local",
+    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, jobs=1, engine="inline", executor="submitit-local",
                        overrides=tiny, progress=False, run_progress=False)
-    assert [o.state for o in report.outcomes] == ["done"], report.text()
-    assert report.submitted and (root / "_submitit").is_dir()
-    assert list((root / "_submitit").glob("*_result.pkl"))
-    run_dir = root / "quick-tv-w1"
-    assert read_status(run_dir)["state"] == "done"
-    assert len(pd.read_csv(run_dir / "segments.csv")) > 0
+    assert [o.state for o in report.outcomes] == ["done", "done"], report.text()
+    assert len(report.submitted) == 2 and (root / "_submitit").is_dir()
+    assert len(list((root / "_submitit").glob("*_result.pkl"))) == 2
+    spans = []
+    for name in ("quick-tv-w1", "quick-tv-w2"):
+        run_dir = root / name
+        assert read_status(run_dir)["state"] == "done"
+        assert len(pd.read_csv(run_dir / "segments.csv")) > 0
+        # training writes config.json when it starts, the evaluation segments.csv when the run ends
+        spans.append(((run_dir / "config.json").stat().st_mtime_ns, (run_dir / "segments.csv").stat().st_mtime_ns))
+    (start_a, end_a), (start_b, end_b) = sorted(spans)
+    assert end_a <= start_b, "with jobs=1 the two runs must not overlap"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -141,7 +142,25 @@ def test_rejects_tracks_too_short_for_the_intro():
 
 def test_default_root_follows_rlsv_data(monkeypatch, tmp_path):
     monkeypatch.setenv("RLSV_DATA", str(tmp_path))
-    assert default_synthetic_root() == tmp_path / "synthetic"
+    assert default_synthetic_root() == tmp_path.resolve() / "synthetic-quick"
     monkeypatch.delenv("RLSV_DATA")
-    assert default_synthetic_root() == Path("data") / "synthetic"
-    assert not os.path.isabs(default_synthetic_root())
+    checkout = Path(__file__).resolve().parents[1]  # the tests run from the checkout
+    monkeypatch.chdir(tmp_path)  # anchored at the checkout, not at the working directory
+    assert default_synthetic_root() == checkout / "data" / "synthetic-quick"
+    assert os.path.isabs(default_synthetic_root())
+
+
+def test_one_default_corpus_for_synth_the_quick_profile_and_no_dataset(monkeypatch, tmp_path):
+    from rlsv.cli import build_parser, main
+    from rlsv.pipeline import synthetic_root
+    from rlsv.profiles import get_profile
+
+    monkeypatch.setenv("RLSV_DATA", str(tmp_path))
+    assert synthetic_root("quick") == default_synthetic_root()
+    defaults = inspect.signature(make_corpus).parameters
+    sizes = tuple(defaults[name].default for name in ("n_train", "n_test", "duration_s"))
+    assert sizes == (8, 4, 12.0) and get_profile("quick").synthetic_tracks == sizes
+    args = build_parser().parse_args(["synth"])  # `rlsv synth` without a folder writes that corpus
+    assert args.root is None and (args.n_train, args.n_test, args.seconds) == sizes
+    assert main(["synth", "--n-train", "1", "--n-test", "1", "--seconds", "3", "--quiet"]) == 0
+    assert (default_synthetic_root() / MARKER_FILE).is_file()

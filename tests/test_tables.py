@@ -134,6 +134,24 @@ def test_load_runs_without_profile_and_with_other_states(runs_root: Path) -> Non
         load_runs(runs_root, states=("finished",))
 
 
+def test_load_runs_skips_folders_that_break_the_layout(runs_root: Path) -> None:
+    from rlsv.train import TrainConfig
+
+    foreign = runs_root / "x"  # `rlsv train papermill_runs/x`: a run outside the grid (run_id "")
+    foreign.mkdir()
+    config = TrainConfig(objective="tv", omega=1.0, profile="paper").to_json()
+    assert config["run_id"] == ""
+    (foreign / "config.json").write_text(json.dumps(config))
+    broken = write_run(runs_root, tv(4.0), metrics=TV05)
+    pd.DataFrame({"track": ["A Track"], "si_sdr": [1.0]}).to_csv(broken / "segments.csv", index=False)
+    with pytest.warns(UserWarning, match=r"1 failed, 2 invalid, 1 running"):
+        frame = load_runs(runs_root, profile="quick")
+    assert sorted(frame["run_id"].unique()) == ["quick-sinkhorn-p1-l1.5-w1", "quick-stft", "quick-tv-w0.5"]
+    status = run_status(runs_root).set_index("run_id")
+    assert status.at["x", "state"] == "invalid"
+    assert status.at["quick-tv-w4", "state"] == "done"  # listing runs does not parse their segments.csv
+
+
 def test_load_runs_empty_root_gives_empty_frame(tmp_path: Path) -> None:
     frame = load_runs(tmp_path)
     assert frame.empty and list(frame.columns) == list(SEGMENT_FRAME_COLUMNS)
@@ -239,6 +257,15 @@ def test_format_mean_std_uses_the_paper_format() -> None:
     assert format_mean_std(math.nan, math.nan) == MISSING
 
 
+def test_notebook_summaries_use_the_paper_format_too() -> None:
+    from rlsv.display import summary_frame
+
+    frame = summary_frame(pd.DataFrame(STFT_M))
+    assert frame.loc["SI-SDR binary mask (dB)", "mean ± std"] == "10.00 (± 1.00)"  # ddof = 0, as in the tables
+    assert frame.loc["additivity A(·)", "median"] == "0.85" and frame.loc["additivity A(·)", "count"] == 2
+    assert frame.loc["SI-SDR (dB)", "mean ± std"] == "–"  # the STFT has no reconstruction
+
+
 def test_paper_table1_has_every_row_in_order(segments: pd.DataFrame) -> None:
     table = paper_table(segments, "table1")
     assert len(table) == 10
@@ -305,7 +332,12 @@ def test_latex_is_booktabs_with_escaped_cells() -> None:
 
 
 def test_write_paper_tables_writes_csv_md_tex(segments: pd.DataFrame, tmp_path: Path) -> None:
-    paths = write_paper_tables(segments, tmp_path / "tables")
+    frames, paths = write_paper_tables(segments, tmp_path / "tables")
+    assert list(frames) == list(PUBLISHED_TABLES)
+    for name, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, paper_table(segments, name))
+        written = pd.read_csv(tmp_path / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+        pd.testing.assert_frame_equal(written, frame, check_dtype=False)
     names = sorted(p.name for p in paths)
     assert names == sorted(f"{t}{ext}" for t in PUBLISHED_TABLES
                            for ext in (".csv", ".md", ".tex", "_numbers.csv"))

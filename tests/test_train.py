@@ -54,12 +54,18 @@ def test_fit_writes_a_complete_run(tiny_corpus: Path, tmp_path: Path) -> None:
 
 
 def test_rerun_of_a_finished_run_returns_without_training(tiny_corpus: Path, tmp_path: Path) -> None:
-    config = tiny_config(tiny_corpus, epochs=1, objective="tv", lam=None)
-    fit(config, tmp_path / "run", progress=False)
-    stamp = (tmp_path / "run" / CHECKPOINT).stat().st_mtime_ns
+    root = shutil.copytree(tiny_corpus, tmp_path / "corpus")
+    config = tiny_config(root, epochs=1, objective="tv", lam=None)
+    first = fit(config, tmp_path / "run", progress=False)
+    files = [tmp_path / "run" / name for name in (CHECKPOINT, CONFIG, LOSSES, MODEL)]
+    stamps = [path.stat().st_mtime_ns for path in files]
+    shutil.rmtree(root)  # a finished run needs no data: nothing is listed, decoded or rewritten
     again = fit(config, tmp_path / "run", progress=False)
     assert again.resumed_from_epoch == 1
-    assert (tmp_path / "run" / CHECKPOINT).stat().st_mtime_ns == stamp
+    assert [path.stat().st_mtime_ns for path in files] == stamps
+    pd.testing.assert_frame_equal(again.history, first.history)
+    for (name, a), (_, b) in zip(again.model.state_dict().items(), first.model.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 def test_killed_run_resumes_to_the_same_weights(tiny_corpus: Path, tmp_path: Path) -> None:
