@@ -20,7 +20,7 @@ from typing import Sequence
 
 import pandas as pd
 
-__all__ = ["METRICS", "STATISTICS", "STD_DDOF", "summarise", "summarise_by", "summary_to_dict"]
+__all__ = ["METRICS", "STATISTICS", "STD_DDOF", "summarise", "summary_to_dict"]
 
 METRICS: tuple[str, ...] = ("si_sdr", "si_sdr_mask", "additivity")
 """Per-segment metric columns of ``segments.csv``: SI-SDR (dB), masking SI-SDR (dB), additivity."""
@@ -63,27 +63,6 @@ def summarise(segments: pd.DataFrame, metrics: Sequence[str] = METRICS,
     table = pd.DataFrame([_statistics(segments[m], ddof) for m in metrics],
                          index=pd.Index(list(metrics), name="metric"), columns=list(STATISTICS))
     return table.astype({"count": int})
-
-
-def summarise_by(segments: pd.DataFrame, by: str | Sequence[str],
-                 metrics: Sequence[str] = METRICS, ddof: int = STD_DDOF) -> pd.DataFrame:
-    """:func:`summarise` for each group of ``segments`` (e.g. ``by="run_id"``).
-
-    Returns:
-        One row per group (index: the ``by`` columns), flat columns ``<metric>_<statistic>``
-        for each metric in ``metrics`` and statistic in ``mean, std, median, count``.
-    """
-    keys = [by] if isinstance(by, str) else list(by)
-    _check_columns(segments, [*keys, *metrics])
-    rows = {}
-    for key, group in segments.groupby(keys if len(keys) > 1 else keys[0], sort=False, dropna=False):
-        stats = summarise(group, metrics, ddof)
-        rows[key] = {f"{m}_{s}": stats.at[m, s] for m in metrics for s in STATISTICS}
-    columns = [f"{m}_{s}" for m in metrics for s in STATISTICS]
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-    table.index = (pd.MultiIndex.from_tuples(table.index, names=keys) if len(keys) > 1
-                   else pd.Index(table.index, name=keys[0]))
-    return table.astype({f"{m}_count": int for m in metrics})
 
 
 def summary_to_dict(summary: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:

@@ -18,7 +18,7 @@ from rlsv.grids import STFT, RunSpec, get_grid, run_id, sinkhorn, tv
 from rlsv.paper_values import PUBLISHED_TABLES, TABLE1, TABLE2
 from rlsv.runs import (SEGMENT_FRAME_COLUMNS, RunLayoutError, load_run, load_runs, run_status,
                        select_specs, single_profile)
-from rlsv.summary import summarise, summarise_by, summary_to_dict
+from rlsv.summary import summarise, summary_to_dict
 from rlsv.tables import (METRIC_LABELS, MISSING, compare_with_paper, format_mean_std, paper_table,
                          to_latex_booktabs, write_paper_tables)
 
@@ -94,14 +94,6 @@ def test_summarise_skips_nan_and_handles_all_nan() -> None:
     assert table.at["additivity", "count"] == 1
     assert summary_to_dict(table)["si_sdr"] == {"mean": None, "std": None, "median": None, "count": 0}
     json.dumps(summary_to_dict(table))  # JSON-safe
-
-
-def test_summarise_by_equals_summarise_per_group() -> None:
-    frame = pd.DataFrame({"run_id": ["a", "a", "b", "a"], "si_sdr": [1.0, 3.0, 5.0, 8.0]})
-    table = summarise_by(frame, "run_id", metrics=("si_sdr",))
-    assert list(table.index) == ["a", "b"]
-    assert table.at["a", "si_sdr_std"] == pytest.approx(np.std([1.0, 3.0, 8.0]))
-    assert table.at["b", "si_sdr_count"] == 1
 
 
 def test_summarise_names_missing_columns() -> None:
