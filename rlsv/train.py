@@ -28,7 +28,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .atomic import save_torch, write_json, write_text
-from .configs import dataclass_kwargs
 from .device import resolve_device
 from .run_files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from .data import MusdbDataset, fill_cache, resolve_dataset
@@ -140,13 +139,6 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         """The configuration as plain JSON types (as stored in checkpoints and ``config.json``)."""
         return json.loads(json.dumps(self.to_dict()))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        values = dataclass_kwargs(cls, data)
-        if isinstance(values.get("model"), Mapping):
-            values["model"] = ModelConfig.from_dict(values["model"])
-        return cls(**values)
 
 
 @dataclass
