@@ -202,8 +202,7 @@ def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
     dataset = resolve_dataset(config.dataset, is_wav=config.is_wav, subsets=("train",),
                               segment_length=config.model.segment_length, sample_rate=config.model.sample_rate,
                               cache_dir=config.cache_dir, progress=progress)
-    if config.max_train_tracks is not None:
-        dataset = dataset.with_first_tracks("train", config.max_train_tracks)
+    dataset = dataset.with_first_tracks("train", config.max_train_tracks)  # None: all
     if not dataset.tracks("train"):
         raise ValueError(f"No training tracks found under {dataset.root / 'train'}.")
     return dataset
