@@ -328,9 +328,10 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         _flush(pending, history, epoch, step, bar, callback)
         bar.close()
         _save_checkpoint(checkpoint_path, model, optimizer, epoch, config, _rng_state(data_rng, noise_rng), history)
-        write_text(_history_frame(history).to_csv(index=False), output_dir / LOSSES)
+        frame = _history_frame(history)
+        write_text(frame.to_csv(index=False), output_dir / LOSSES)
         if progress:
-            last = _history_frame(history).query("epoch == @epoch")[["neg_snr", "regulariser", "loss"]].mean()
+            last = frame.query("epoch == @epoch")[["neg_snr", "regulariser", "loss"]].mean()
             tqdm.write(f"epoch {epoch}/{config.epochs}: neg_snr {last.neg_snr:.3f} dB, "
                        f"regulariser {last.regulariser:.4f}, loss {last.loss:.3f}")
     save_model(model, output_dir / MODEL)
