@@ -34,10 +34,11 @@ def remove_batch_mean(x: Tensor) -> Tensor:
     return x - x.mean()
 
 
-def sample_input_noise(shape: torch.Size | tuple[int, ...], std: float, generator: torch.Generator | None = None,
-                       device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
-    """Gaussian noise ``N(0, std^2)`` of ``shape`` (the corruption of the vocal input)."""
-    noise = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+def sample_input_noise(shape: torch.Size | tuple[int, ...], std: float, generator: torch.Generator | None = None
+                       ) -> Tensor:
+    """Gaussian noise ``N(0, std^2)`` of ``shape``, float32 on the CPU (the corruption of the vocal input;
+    callers move it to their device, so a CPU ``generator`` gives the same noise everywhere)."""
+    noise = torch.randn(shape, generator=generator, device="cpu", dtype=torch.float32)
     return noise * std
 
 
