@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import ModelConfig
+from .synth import DEFAULT_DURATION_S, DEFAULT_N_TEST, DEFAULT_N_TRAIN
 
 __all__ = ["Profile", "PROFILES", "get_profile"]
 
@@ -27,8 +28,10 @@ class Profile:
             (the profile's own synthetic corpus, ``<$RLSV_DATA or checkout/data>/synthetic-<name>``,
             written on first use; ``$MUSDB_PATH`` is ignored; the ``quick`` one is the default corpus,
             ``rlsv.synth.default_synthetic_root``) or ``"musdb"`` (``$MUSDB_PATH``, required).
-        synthetic_tracks: ``(n_train, n_test, seconds)`` of the profile's synthetic corpus (``quick``:
-            ``rlsv.synth.make_corpus``'s defaults, so that every writer of the default corpus agrees).
+        synthetic_tracks: ``(n_train, n_test, seconds)`` of the profile's synthetic corpus, read only
+            when ``data="synthetic"`` (default, and ``quick``'s: the default corpus sizes
+            ``rlsv.synth.DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S``, ``make_corpus``'s
+            defaults, so that every writer of the default corpus agrees).
         max_train_tracks, max_test_tracks: use only the first tracks (None: all).
         description: one line for ``--help`` and the README.
     """
@@ -39,7 +42,7 @@ class Profile:
     batch_size: int = 8
     learning_rate: float = 1e-4
     data: str = "musdb"
-    synthetic_tracks: tuple[int, int, float] = (8, 4, 12.0)
+    synthetic_tracks: tuple[int, int, float] = (DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S)
     max_train_tracks: int | None = None
     max_test_tracks: int | None = None
     description: str = field(default="", compare=False)
@@ -52,7 +55,6 @@ PROFILES: dict[str, Profile] = {
         epochs=3,
         learning_rate=1e-3,
         data="synthetic",
-        synthetic_tracks=(8, 4, 12.0),
         description="synthetic corpus (8 train + 4 test tracks of 12 s), C=96 L=512 S=128 N=11025 (0.25 s), "
                     "3 epochs (282 Adam steps), lr 1e-3, batch 8: `make reproduce` (the 31 runs of the `all` "
                     "grid through notebooks 02/03, tables, figures) in about 6-8 minutes on 2 CPU cores",
@@ -62,7 +64,6 @@ PROFILES: dict[str, Profile] = {
         model=ModelConfig(),
         epochs=10,
         data="musdb",
-        synthetic_tracks=(100, 50, 180.0),
         description="published sizes C=800 L=2048 S=256 N=44100, 10 epochs, Adam 1e-4, batch 8, on MUSDB18 (GPU)",
     ),
 }

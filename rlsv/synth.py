@@ -43,6 +43,9 @@ __all__ = [
     "MARKER_FILE",
     "STEMS",
     "DEFAULT_CORPUS",
+    "DEFAULT_N_TRAIN",
+    "DEFAULT_N_TEST",
+    "DEFAULT_DURATION_S",
     "data_dir",
     "corpus_root",
     "default_synthetic_root",
@@ -52,6 +55,10 @@ __all__ = [
 
 MARKER_FILE = "rlsv_synth.json"
 DEFAULT_CORPUS = "quick"  # the default corpus is the quick profile's (rlsv.profiles)
+# Sizes of the default corpus (make_corpus's defaults, the quick profile's synthetic_tracks, `rlsv synth`):
+DEFAULT_N_TRAIN = 8  # tracks in train/
+DEFAULT_N_TEST = 4  # tracks in test/
+DEFAULT_DURATION_S = 12.0  # seconds per track
 STEMS = ("vocals", "drums", "bass", "other")
 SUBSETS = ("train", "test")
 MIN_DURATION_S = 3.0
@@ -107,9 +114,9 @@ def default_synthetic_root() -> Path:
 
 def make_corpus(
     root: str | os.PathLike | None = None,
-    n_train: int = 8,
-    n_test: int = 4,
-    duration_s: float = 12.0,
+    n_train: int = DEFAULT_N_TRAIN,
+    n_test: int = DEFAULT_N_TEST,
+    duration_s: float = DEFAULT_DURATION_S,
     sample_rate: int = 44100,
     seed: int = 0,
     progress: bool = True,

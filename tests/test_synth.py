@@ -12,7 +12,15 @@ import pytest
 import soundfile as sf
 
 from rlsv.metrics import segment_is_active
-from rlsv.synth import MARKER_FILE, STEMS, default_synthetic_root, make_corpus
+from rlsv.synth import (
+    DEFAULT_DURATION_S,
+    DEFAULT_N_TEST,
+    DEFAULT_N_TRAIN,
+    MARKER_FILE,
+    STEMS,
+    default_synthetic_root,
+    make_corpus,
+)
 
 SR = 44100
 WAVS = {f"{name}.wav" for name in ("mixture",) + STEMS}
@@ -159,7 +167,8 @@ def test_one_default_corpus_for_synth_the_quick_profile_and_no_dataset(monkeypat
     assert synthetic_root("quick") == default_synthetic_root()
     defaults = inspect.signature(make_corpus).parameters
     sizes = tuple(defaults[name].default for name in ("n_train", "n_test", "duration_s"))
-    assert sizes == (8, 4, 12.0) and get_profile("quick").synthetic_tracks == sizes
+    assert sizes == (8, 4, 12.0) == (DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S)
+    assert get_profile("quick").synthetic_tracks == sizes
     args = build_parser().parse_args(["synth"])  # `rlsv synth` without a folder writes that corpus
     assert args.root is None and (args.n_train, args.n_test, args.seconds) == sizes
     assert main(["synth", "--n-train", "1", "--n-test", "1", "--seconds", "3", "--quiet"]) == 0
