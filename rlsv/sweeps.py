@@ -388,6 +388,8 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
     settled = _settled_outcome(job, _state_verdict(job))
     if settled is not None:  # another sweep finished it (or a notebook runs it) since the sweep looked
         return settled
+    # "running" from the claim on, before a notebook's kernel starts; the steps (rlsv.pipeline.run_training /
+    # run_evaluation, inline or in the notebooks) then keep status.json current, "done" included.
     write_status(job.run_dir, "running")
     try:
         _train_and_evaluate(job)
@@ -395,7 +397,6 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
         note = f" (executed notebooks in {job.run_dir})" if job.engine == "papermill" else ""
         message = record_failure(job.run_dir, error, note)
         return RunOutcome(job.run_id, "failed", message, time.perf_counter() - start, str(job.run_dir))
-    write_status(job.run_dir, "done")
     return RunOutcome(job.run_id, "done", None, time.perf_counter() - start, str(job.run_dir))
 
 
