@@ -171,8 +171,7 @@ class MusdbDataset:
 
     def load(self, track: Track) -> TrackAudio:
         """Mono signals of ``track``: from the cache, else decoded once and cached."""
-        entry = self._entry(track)
-        signals = self.cache.load(entry, _CACHED_SIGNALS)
+        entry, signals = self._cached(track)
         if signals is None:
             self.cache.store(entry, decode_track(track))
             signals = self.cache.load(entry, _CACHED_SIGNALS)
@@ -180,11 +179,11 @@ class MusdbDataset:
 
     def is_cached(self, track: Track) -> bool:
         """Whether ``track`` is in the cache (loading it will not decode)."""
-        return self.cache.load(self._entry(track), _CACHED_SIGNALS) is not None
+        return self._cached(track)[1] is not None
 
     def n_samples(self, track: Track) -> int:
         """Length of ``track`` in samples: the decoded length once cached, else the header's."""
-        signals = self.cache.load(self._entry(track), _CACHED_SIGNALS)
+        signals = self._cached(track)[1]
         return len(signals["mixture"]) if signals is not None else track.n_samples
 
     def with_first_tracks(self, subset: str, n_tracks: int | None) -> "MusdbDataset":
@@ -209,8 +208,11 @@ class MusdbDataset:
             "tracks": {subset: len(tracks) for subset, tracks in self.subset_tracks.items()},
         }
 
-    def _entry(self, track: Track) -> Path:
-        return self.cache.entry(track.subset, track.name, track.sample_rate, track.files)
+    def _cached(self, track: Track) -> tuple[Path, dict[str, np.ndarray] | None]:
+        """The cache entry of ``track`` as its files are now, and its cached signals (``"mixture"``,
+        ``"vocals"``: ``(n_samples,)`` float32 read-only memory maps) or None when not cached."""
+        entry = self.cache.entry(track.subset, track.name, track.sample_rate, track.files)
+        return entry, self.cache.load(entry, _CACHED_SIGNALS)
 
 
 def resolve_dataset(
