@@ -399,31 +399,31 @@ def peak_memory(sizes: Sizes, batch: tuple[np.ndarray, np.ndarray], device: torc
 # --------------------------------------------------------------------------- estimates
 
 
-def musdb_steps_per_epoch(batch: int, segment_length: int, sample_rate: int) -> tuple[int, str]:
-    """Training steps per epoch on MUSDB18's train split, counted from $MUSDB_PATH if set, else estimated."""
+def musdb_steps_per_epoch(sizes: Sizes) -> tuple[int, str]:
+    """Training steps per epoch on MUSDB18's train split with the benchmark's ``segmentation(sizes)``,
+    counted from $MUSDB_PATH if set, else estimated."""
+    seg = segmentation(sizes)
     root = os.environ.get("MUSDB_PATH")
     if root:
         try:
             from rlsv.segments import count_training_batches
 
             dataset = resolve_dataset(root, subsets=("train",), progress=False)
-            seg = TrainConfig(model=ModelConfig(segment_length=segment_length, sample_rate=sample_rate),
-                              batch_size=batch).segmentation()
             return count_training_batches(dataset, seg), f"counted on $MUSDB_PATH={root}"
         except Exception as error:  # noqa: BLE001 - fall back to the estimate, saying why
             reason = f"$MUSDB_PATH unusable ({type(error).__name__})"
     else:
         reason = "$MUSDB_PATH not set"
-    sets = MUSDB_TRAIN_TRACKS // 4
-    per_set = int(MUSDB_TRAIN_HOURS * 3600 * sample_rate / sets)
-    steps = sets * (count_segments(per_set, segment_length, segment_length // 2) // batch)
-    return steps, f"estimated: {MUSDB_TRAIN_HOURS} h in {sets} equal sets of 4 tracks ({reason})"
+    sets = MUSDB_TRAIN_TRACKS // seg.set_size
+    per_set = int(MUSDB_TRAIN_HOURS * 3600 * sizes.model.sample_rate / sets)
+    steps = sets * (count_segments(per_set, seg.segment_length, seg.hop, seg.extra_pad_when_exact) // seg.batch_size)
+    return steps, f"estimated: {MUSDB_TRAIN_HOURS} h in {sets} equal sets of {seg.set_size} tracks ({reason})"
 
 
 def grid_estimate(step_s: dict[str, float], eval_rate: float, sizes: Sizes) -> dict[str, Any]:
     """Wall time of the `all` grid at paper size from the measured step and evaluation rates (an estimate)."""
     cfg = sizes.model
-    steps_per_epoch, how = musdb_steps_per_epoch(sizes.batch, cfg.segment_length, cfg.sample_rate)
+    steps_per_epoch, how = musdb_steps_per_epoch(sizes)
     specs = [s for s in get_grid("all") if s.objective != "stft"]
     train_s = sum(PAPER_EPOCHS * steps_per_epoch * step_s["L_A" if s.objective == "tv" else "L_B"] for s in specs)
     test_segments = MUSDB_TEST_HOURS * 3600 * cfg.sample_rate / cfg.segment_length
