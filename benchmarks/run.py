@@ -218,6 +218,12 @@ def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int) -> list[tupl
     return out
 
 
+def seeded_model(cfg: ModelConfig, device: torch.device) -> DenoisingAutoencoder:
+    """A model of size ``cfg`` on ``device`` with the initial weights of seed ``SEED`` (the global torch seed is set)."""
+    torch.manual_seed(SEED)
+    return DenoisingAutoencoder(cfg).to(device)
+
+
 def objectives() -> dict[str, Objective]:
     return {"L_A": Objective("tv", omega=1.0), "L_B": Objective("sinkhorn", omega=1.0, lam=1.5, p=1)}
 
@@ -226,8 +232,7 @@ def training_steps(clock: Clock, sizes: Sizes, batches: list[tuple[np.ndarray, n
     """Seconds per ``train_step`` for L_A and L_B, interleaved; each objective trains its own model."""
     cases = {}
     for name, objective in objectives().items():
-        torch.manual_seed(SEED)
-        model = DenoisingAutoencoder(sizes.model).to(clock.device)
+        model = seeded_model(sizes.model, clock.device)
         optimizer = make_optimizer(model, 1e-4)
         noise_rng = torch.Generator().manual_seed(SEED)
         state = {"k": 0}
@@ -248,8 +253,7 @@ def training_steps(clock: Clock, sizes: Sizes, batches: list[tuple[np.ndarray, n
 
 def realistic_cost_matrix(sizes: Sizes, batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> torch.Tensor:
     """``M`` (T, T) of a paper-size encoder (initial weights) on a mixture batch, batch-averaged."""
-    torch.manual_seed(SEED)
-    model = DenoisingAutoencoder(sizes.model).to(device)
+    model = seeded_model(sizes.model, device)
     vox, acc = (torch.from_numpy(x).to(device) for x in batch)
     with torch.no_grad():
         return cost_matrix(time_normalise(model.encode(remove_batch_mean(vox + acc))), p=1)
@@ -306,8 +310,7 @@ def loader_throughput(dataset: MusdbDataset, sizes: Sizes) -> tuple[float, int]:
 
 def evaluation_throughput(clock: Clock, dataset: MusdbDataset, sizes: Sizes) -> tuple[float, int]:
     """Kept test segments per second through ``evaluate_model`` (loading from the cache included)."""
-    torch.manual_seed(SEED)
-    model = DenoisingAutoencoder(sizes.model).to(clock.device)
+    model = seeded_model(sizes.model, clock.device)
     n = sizes.model.segment_length
     first = dataset.with_first_tracks("test", 1)
     evaluate_model(model, iter_test_segments(first, n))  # warm-up
@@ -347,8 +350,7 @@ def memory_case(args: argparse.Namespace) -> None:
     data = np.load(spec["batch"])
     vocals, accompaniment = (torch.from_numpy(data[k]).to(device) for k in ("vocals", "accompaniment"))
     objective = objectives()[spec["objective"]]
-    torch.manual_seed(SEED)
-    model = DenoisingAutoencoder(cfg).to(device)
+    model = seeded_model(cfg, device)
     optimizer = make_optimizer(model, 1e-4)
     noise = sample_input_noise(vocals.shape, 1e-4, torch.Generator().manual_seed(SEED)).to(device)
     if device.type == "cuda":
