@@ -273,10 +273,16 @@ def _config_differences(job: SweepJob) -> list[str] | None:
     return config_differences(stored, planned_config(job.params, job.params.dataset, job.device))
 
 
+def _training_differences(differences: Sequence[str]) -> list[str]:
+    """The fields of ``differences`` (of :func:`_config_differences`) that are not evaluation settings:
+    none means the run's training is kept (at most, it is evaluated again)."""
+    return [d for d in differences if d not in _EVALUATION_FIELDS]
+
+
 def _training_matches(job: SweepJob) -> bool:
     """Whether the run folder's configuration is the one ``job`` trains (evaluation settings aside)."""
     differences = _config_differences(job)
-    return differences is not None and not set(differences) - _EVALUATION_FIELDS
+    return differences is not None and not _training_differences(differences)
 
 
 def _process_alive(pid: Any) -> bool:
@@ -298,17 +304,27 @@ def _status_busy(status: Mapping[str, Any]) -> bool:
             and _process_alive(status.get("pid")))
 
 
-def _state_verdict(job: SweepJob) -> str:
-    """:func:`classify_run` from the run folder's files, locks aside."""
+def _state_verdict(job: SweepJob) -> tuple[str, list[str]]:
+    """:func:`classify_run` from the run folder's files, locks aside, with the training fields that
+    differ for a ``"conflict"`` (``[]`` otherwise)."""
     status = read_status(job.run_dir) or {}
     if _status_busy(status):
-        return "busy"
+        return "busy", []
     if status.get("state") == "done" and (job.run_dir / SEGMENTS).is_file():
         differences = _config_differences(job) or []
         if not differences:
-            return "skip"
-        return "run" if set(differences) <= _EVALUATION_FIELDS else "conflict"
-    return "run"
+            return "skip", []
+        training = _training_differences(differences)
+        return ("conflict", training) if training else ("run", [])
+    return "run", []
+
+
+def _verdict(job: SweepJob) -> tuple[str, list[str]]:
+    """:func:`classify_run`'s verdict, with the training fields that differ for a ``"conflict"``."""
+    holder = read_lock(job.run_dir)
+    if holder is not None and not is_stale(holder, FOREIGN_LOCK_MAX_AGE_S, job.force):
+        return "busy", []
+    return _state_verdict(job)
 
 
 def classify_run(job: SweepJob) -> str:
@@ -320,20 +336,21 @@ def classify_run(job: SweepJob) -> str:
     process is alive on this host; ``"run"``: everything else (new, failed, pending, ``running``
     left by a killed process, or done but evaluated with other settings: evaluated again).
     """
-    holder = read_lock(job.run_dir)
-    if holder is not None and not is_stale(holder, FOREIGN_LOCK_MAX_AGE_S, job.force):
-        return "busy"
-    return _state_verdict(job)
+    return _verdict(job)[0]
 
 
-def _settled_outcome(job: SweepJob, verdict: str) -> RunOutcome | None:
-    """The outcome of a run the sweep does not execute (``skip``, ``conflict``, ``busy``); None for ``run``."""
+def _settled_outcome(job: SweepJob, verdict: str, training_differences: Sequence[str] = ()) -> RunOutcome | None:
+    """The outcome of a run the sweep does not execute (``skip``, ``conflict``, ``busy``); None for ``run``.
+
+    ``training_differences``: for a ``conflict``, the training fields in which the run folder's
+    configuration differs (as the verdict found them, :func:`_state_verdict`).
+    """
     if verdict == "run":
         return None
     if verdict == "skip":
         return RunOutcome(job.run_id, "skipped", None, 0.0, str(job.run_dir))
     if verdict == "conflict":
-        differences = ", ".join(d for d in _config_differences(job) or [] if d not in _EVALUATION_FIELDS)
+        differences = ", ".join(training_differences)
         message = (f"{job.run_dir} holds a finished run with another configuration (differs in: {differences}); "
                    "left as it is. Delete that folder to redo it, or use another runs root.")
         return RunOutcome(job.run_id, "conflict", message, 0.0, str(job.run_dir))
@@ -385,7 +402,7 @@ def _train_and_evaluate(job: SweepJob) -> None:
 
 def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
     """:func:`execute_run` once the run's lock is held: check its state again, then run it."""
-    settled = _settled_outcome(job, _state_verdict(job))
+    settled = _settled_outcome(job, *_state_verdict(job))
     if settled is not None:  # another sweep finished it (or a notebook runs it) since the sweep looked
         return settled
     # "running" from the claim on, before a notebook's kernel starts; the steps (rlsv.pipeline.run_training /
@@ -638,7 +655,7 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
     dataset = dataset_root(profile, runs[0].dataset, progress)
     all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), engine, notebook_folder, device,
                          None, run_progress, kernel_name, timeout_s, force) for params in runs]
-    decided = {job.run_id: _settled_outcome(job, classify_run(job)) for job in all_jobs}
+    decided = {job.run_id: _settled_outcome(job, *_verdict(job)) for job in all_jobs}
     todo = [job for job in all_jobs if decided[job.run_id] is None]
     report = SweepReport(grid_name, profile, root)
     if todo:
