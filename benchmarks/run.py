@@ -103,12 +103,24 @@ SMOKE = Sizes(model=ModelConfig(channels=32, kernel_size=256, stride=64, segment
 # --------------------------------------------------------------------------- FLOP counts
 
 
+def segment_flops(cfg: ModelConfig) -> dict[str, float]:
+    """Forward FLOPs (multiply and add counted separately) of one segment through each part.
+
+    * ``conv1``: encoder conv 1, ``2 T L C`` (one-channel input, C kernels of length L);
+    * ``context``: context conv, ``2 T L' C^2``;
+    * ``decoder``: ``2 T C L``.
+    """
+    t, c, l, lp = cfg.frames, cfg.channels, cfg.kernel_size, cfg.context_kernel
+    return {"conv1": 2.0 * t * l * c, "context": 2.0 * t * lp * c * c, "decoder": 2.0 * t * c * l}
+
+
 def step_flops(cfg: ModelConfig, batch: int) -> dict[str, float]:
     """Analytic FLOPs (multiply and add counted separately) of one training step, by part.
 
-    Forward: the batch's noisy vocals and mixtures are encoded (2B segments), the vocals decoded.
+    Forward: the batch's noisy vocals and mixtures are encoded (2B segments), the vocals decoded
+    (B segments), each part :func:`segment_flops` per segment:
 
-    * encoder conv 1, ``2 (2B) T L C`` (one-channel input, C kernels of length L);
+    * encoder conv 1, ``2 (2B) T L C``;
     * context conv, ``2 (2B) T L' C^2``;
     * decoder, ``2 B T C L``.
 
@@ -116,10 +128,10 @@ def step_flops(cfg: ModelConfig, batch: int) -> dict[str, float]:
     data), the context conv and the decoder weight and input gradients (``H~`` feeds conv 1's
     weight gradient, ``A_v`` the encoder's). Element-wise work, the losses and Adam are not counted.
     """
-    t, c, l, lp = cfg.frames, cfg.channels, cfg.kernel_size, cfg.context_kernel
-    conv1 = 2.0 * (2 * batch) * t * l * c
-    context = 2.0 * (2 * batch) * t * lp * c * c
-    decoder = 2.0 * batch * t * c * l
+    part = segment_flops(cfg)
+    conv1 = (2 * batch) * part["conv1"]
+    context = (2 * batch) * part["context"]
+    decoder = batch * part["decoder"]
     forward = conv1 + context + decoder
     backward = conv1 + 2 * context + 2 * decoder
     return {"conv1": conv1, "context": context, "decoder": decoder, "forward": forward, "backward": backward,
@@ -128,10 +140,9 @@ def step_flops(cfg: ModelConfig, batch: int) -> dict[str, float]:
 
 def eval_flops_per_segment(cfg: ModelConfig) -> float:
     """Forward FLOPs per evaluated segment: three encodes (mixture, vocals, accompaniment), two decodes."""
-    t, c, l, lp = cfg.frames, cfg.channels, cfg.kernel_size, cfg.context_kernel
-    encode = 2.0 * t * l * c + 2.0 * t * lp * c * c
-    decode = 2.0 * t * c * l
-    return 3 * encode + 2 * decode
+    part = segment_flops(cfg)
+    encode = part["conv1"] + part["context"]
+    return 3 * encode + 2 * part["decoder"]
 
 
 # --------------------------------------------------------------------------- timing helpers
