@@ -46,6 +46,7 @@ __all__ = [
     "LockHolder",
     "RunBusyError",
     "read_lock",
+    "process_alive_here",
     "is_stale",
     "run_lock",
     "release_lock_of_job",
@@ -126,8 +127,19 @@ def read_lock(run_dir: str | os.PathLike) -> LockHolder | None:
     return _read_holder(_lock_path(run_dir))
 
 
-def _process_exists(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (this process counts: another claim in it is live)."""
+def _on_this_host(host: str | None) -> bool:
+    """Whether ``host`` (a recorded host name) is this machine."""
+    return host == socket.gethostname()
+
+
+def process_alive_here(host: str | None, pid: int) -> bool:
+    """Whether process ``pid`` of host ``host`` is alive and checkable: ``host`` is this machine and the
+    process exists (this process counts: another claim in it is live; so does another user's process).
+
+    A process of another host cannot be checked from here: False.
+    """
+    if not _on_this_host(host):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -141,8 +153,8 @@ def is_stale(holder: LockHolder, max_age_s: float = FOREIGN_LOCK_MAX_AGE_S, forc
     """Whether ``holder``'s lock was left behind by a process that is gone (see the module docstring)."""
     if holder.pid < 0:
         return holder.age_s > UNREADABLE_LOCK_GRACE_S
-    if holder.host == socket.gethostname():
-        return not _process_exists(holder.pid)
+    if _on_this_host(holder.host):
+        return not process_alive_here(holder.host, holder.pid)
     return force or holder.age_s > max_age_s
 
 

@@ -44,7 +44,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -61,7 +60,8 @@ from .grids import RunSpec, get_grid, unique_specs
 from .pipeline import (RunParameters, dataset_root, describe_error, planned_config, prepare_data, read_status,
                        record_failure, write_status)
 from .run_files import CONFIG, MODEL, SEGMENTS
-from .run_lock import FOREIGN_LOCK_MAX_AGE_S, RunBusyError, is_stale, read_lock, release_lock_of_job, run_lock
+from .run_lock import (FOREIGN_LOCK_MAX_AGE_S, RunBusyError, is_stale, process_alive_here, read_lock,
+                       release_lock_of_job, run_lock)
 from .train import config_differences
 
 __all__ = [
@@ -285,23 +285,19 @@ def _training_matches(job: SweepJob) -> bool:
     return differences is not None and not _training_differences(differences)
 
 
-def _process_alive(pid: Any) -> bool:
-    try:
-        pid = int(pid)
-        if pid <= 0 or pid == os.getpid():
-            return False
-        os.kill(pid, 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _status_busy(status: Mapping[str, Any]) -> bool:
-    """``status.json`` says ``running`` by a process alive on this host (e.g. a notebook run by hand)."""
-    return (status.get("state") == "running" and status.get("host") == socket.gethostname()
-            and _process_alive(status.get("pid")))
+    """``status.json`` says ``running`` by a process alive on this host (e.g. a notebook run by hand).
+
+    Not this process (a ``running`` it left behind, e.g. an interrupted sweep in the same notebook,
+    is resumed), nor a pid <= 0 (not a process).
+    """
+    if status.get("state") != "running":
+        return False
+    try:
+        pid = int(status.get("pid"))
+    except (TypeError, ValueError):
+        return False
+    return pid > 0 and pid != os.getpid() and process_alive_here(status.get("host"), pid)
 
 
 def _state_verdict(job: SweepJob) -> tuple[str, list[str]]:
