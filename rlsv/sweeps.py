@@ -688,9 +688,9 @@ def _execute(todo: list[SweepJob], executor: str, jobs: int, device: str, slurm:
     workers = min(jobs, len(todo))
     threads = worker_threads(executor, workers, slurm)
     todo = [replace(job, threads=threads) for job in todo]
+    if executor == "slurm":  # SLURM gives each job its resources: no worker slots (nor GPUs looked up here)
+        return _run_slurm(todo, _submitit_executor(executor, submitit_folder, jobs, slurm), slurm.wait, bar)
+    slots = _slot_environments(workers, _visible_gpus(device), threads)
     if executor == "local":
-        return _run_local(todo, _slot_environments(workers, _visible_gpus(device), threads), bar), []
-    ex = _submitit_executor(executor, submitit_folder, jobs, slurm)
-    if executor == "slurm":
-        return _run_slurm(todo, ex, slurm.wait, bar)
-    return _run_submitit_local(todo, ex, _slot_environments(workers, _visible_gpus(device), threads), bar)
+        return _run_local(todo, slots, bar), []
+    return _run_submitit_local(todo, _submitit_executor(executor, submitit_folder, jobs, slurm), slots, bar)
