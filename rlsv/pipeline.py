@@ -38,7 +38,7 @@ import pandas as pd
 from .atomic import write_json
 from .configs import dataclass_kwargs
 from .evaluate import (EVALUATION, EvaluationSettings, evaluate_run, evaluate_stft, iter_test_segments,
-                       load_run_config, run_test_dataset, run_test_segments, segment_metrics, write_evaluation)
+                       run_test_dataset, run_test_segments, segment_metrics, write_evaluation)
 from .grids import OBJECTIVES, USED_PARAMETERS, RunSpec, run_id
 from .model import ModelConfig
 from .profiles import Profile, get_profile
@@ -47,7 +47,6 @@ from .runs import read_status
 from .synth import corpus_root
 
 __all__ = [
-    "STATUS",
     "RunParameters",
     "set_threads",
     "synthetic_root",
@@ -63,7 +62,6 @@ __all__ = [
     "planned_config",
     "stft_on_same_segments",
     "SegmentView",
-    "load_run_config",
     "pick_segment",
     "represent_segment",
 ]
