@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -29,13 +29,8 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     print(f"rlsv: synthetic corpus (MUSDB18-HQ layout) at {root}")
 
 
-def _given(value: Any, default: Any) -> Any:
-    """An option's value unless it was not given (None): ``--epochs 0`` stays 0 and is refused as such."""
-    return default if value is None else value
-
-
 def _train_config(args: argparse.Namespace):
-    from .pipeline import dataset_root
+    from .pipeline import dataset_root, or_default
     from .profiles import get_profile
     from .train import TrainConfig
 
@@ -44,10 +39,10 @@ def _train_config(args: argparse.Namespace):
     model = profile.model if args.init is None else replace(profile.model, init=args.init)
     return TrainConfig(
         objective=args.objective, omega=args.omega, lam=args.lam, p=args.p,
-        epochs=_given(args.epochs, profile.epochs), batch_size=_given(args.batch_size, profile.batch_size),
-        learning_rate=_given(args.lr, profile.learning_rate), seed=args.seed, model=model,
+        epochs=or_default(args.epochs, profile.epochs), batch_size=or_default(args.batch_size, profile.batch_size),
+        learning_rate=or_default(args.lr, profile.learning_rate), seed=args.seed, model=model,
         dataset=str(dataset), cache_dir=args.cache_dir,
-        max_train_tracks=_given(args.max_tracks, profile.max_train_tracks),
+        max_train_tracks=or_default(args.max_tracks, profile.max_train_tracks),
         tv_form=args.tv_form, sinkhorn_grad=args.sinkhorn_grad, device=args.device, tf32=args.tf32, amp=args.amp,
         pad_sets_with_silence=args.pad_sets_with_silence, profile=profile.name,
     )

@@ -48,6 +48,7 @@ from .synth import corpus_root
 
 __all__ = [
     "RunParameters",
+    "or_default",
     "set_threads",
     "synthetic_root",
     "dataset_root",
@@ -70,8 +71,11 @@ _GRID_PARAMETERS: tuple[str, ...] = ("omega", "lam", "p")
 _T = TypeVar("_T")
 
 
-def _or_default(value: _T | None, default: _T) -> _T:
-    """``value`` unless it is None (an override of 0 stays 0, and is then refused as such)."""
+def or_default(value: _T | None, default: _T) -> _T:
+    """``value`` unless it is None: an override (or a command-line option) that was not given.
+
+    An override of 0 stays 0, and is then refused as such (``--epochs 0`` is not "the profile's").
+    """
     return default if value is None else value
 
 
@@ -200,7 +204,7 @@ class RunParameters:
 
     def test_tracks(self) -> int | None:
         """How many test tracks the run is evaluated on (None: all)."""
-        return _or_default(self.max_test_tracks, self.profile_config.max_test_tracks)
+        return or_default(self.max_test_tracks, self.profile_config.max_test_tracks)
 
     def evaluation_settings(self) -> EvaluationSettings:
         """How the run is evaluated (recorded in ``config.json``; a sweep compares it before skipping)."""
@@ -216,11 +220,11 @@ class RunParameters:
         root = dataset if dataset is not None else self.dataset
         return TrainConfig(
             objective=self.objective, omega=self.omega, lam=self.lam, p=self.p,
-            epochs=_or_default(self.epochs, profile.epochs),
-            batch_size=_or_default(self.batch_size, profile.batch_size),
-            learning_rate=_or_default(self.learning_rate, profile.learning_rate), seed=self.seed,
+            epochs=or_default(self.epochs, profile.epochs),
+            batch_size=or_default(self.batch_size, profile.batch_size),
+            learning_rate=or_default(self.learning_rate, profile.learning_rate), seed=self.seed,
             model=self.model_config(), dataset=None if root is None else str(root),
-            max_train_tracks=_or_default(self.max_train_tracks, profile.max_train_tracks),
+            max_train_tracks=or_default(self.max_train_tracks, profile.max_train_tracks),
             device=device, run_id=self.run_id, profile=self.profile,
         )
 
