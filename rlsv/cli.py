@@ -93,9 +93,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from .reproduce import make_tables, tables_dir
+    from .reproduce import make_tables
 
-    result = make_tables(args.runs_root, args.profile, args.out or tables_dir(args.runs_root, args.profile))
+    # --out not given (or empty): make_tables' default, RUNS_ROOT/tables/PROFILE
+    result = make_tables(args.runs_root, args.profile, args.out or None)
     for path in result.paths:
         if path.suffix == ".md":
             print(f"## {path.stem} ({path})\n\n{path.read_text(encoding='utf-8')}")
@@ -106,11 +107,12 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from .reproduce import figures_dir, make_figures
+    from .reproduce import make_figures
 
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
-    result = make_figures(args.runs_root, args.profile, args.out or figures_dir("figures", args.profile),
-                          track=track, segment=args.segment, device=args.device)
+    # --out not given (or empty): make_figures' default, figures/PROFILE
+    result = make_figures(args.runs_root, args.profile, args.out or None, track=track, segment=args.segment,
+                          device=args.device)
     for name, paths in result.paths.items():
         print(f"{name}: {' '.join(str(p) for p in paths)}")
     for name, why in result.missing.items():
