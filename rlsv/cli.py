@@ -11,6 +11,8 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
+from .run_files import LOSSES, MODEL, SEGMENTS, SUMMARY
+
 __all__ = ["main", "build_parser"]
 
 
@@ -55,7 +57,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     last = result.history.groupby("epoch")[["neg_snr", "regulariser", "loss"]].mean().iloc[-1]
     print(f"rlsv: trained {result.output_dir} in {result.seconds:.1f} s "
           f"(last epoch: neg_snr {last.neg_snr:.2f} dB, regulariser {last.regulariser:.4f}); "
-          f"model: {result.output_dir / 'model.pt'}, losses: {result.output_dir / 'losses.csv'}")
+          f"model: {result.output_dir / MODEL}, losses: {result.output_dir / LOSSES}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -64,8 +66,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     result = evaluate_run(args.run, dataset=args.dataset, device=args.device, max_tracks=args.max_tracks,
                           batch_size=args.batch_size, mask_inclusive=args.mask_inclusive, progress=not args.quiet)
     print(result.summary.round(3).to_string())
-    print(f"rlsv: {len(result.segments)} segments -> {result.output_dir / 'segments.csv'}, "
-          f"{result.output_dir / 'summary.json'}")
+    print(f"rlsv: {len(result.segments)} segments -> {result.output_dir / SEGMENTS}, "
+          f"{result.output_dir / SUMMARY}")
 
 
 def _slurm_options(args: argparse.Namespace):
