@@ -36,7 +36,7 @@ from .atomic import write_json, write_text
 from .configs import dataclass_kwargs
 from .data import MusdbDataset, fill_cache, resolve_dataset
 from .device import resolve_device
-from .metrics import StftBaseline, additivity, binary_mask, si_sdr
+from .metrics import StftBaseline, additivity, oracle_binary_mask_estimate, si_sdr
 from .model import DenoisingAutoencoder, load_model
 from .run_files import CONFIG, MODEL, SEGMENTS, SUMMARY
 from .segments import TrackSegments, track_segments
@@ -209,7 +209,7 @@ def segment_metrics(model: DenoisingAutoencoder, mixture: torch.Tensor, vocals: 
     b = len(mixture)
     a_mix, a_voc, a_acc = model.encode(torch.cat([mixture, vocals, accompaniment])).split(b)
     reconstruction = model.decode(a_voc)
-    estimate = model.decode(a_mix * binary_mask(a_voc, a_acc, inclusive=mask_inclusive))
+    estimate = oracle_binary_mask_estimate(model.decode, a_mix, a_voc, a_acc, inclusive=mask_inclusive)
     reference = vocals.double()
     metrics = {
         "si_sdr": si_sdr(reference, reconstruction.double()),

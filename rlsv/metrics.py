@@ -22,7 +22,7 @@ __all__ = [
     "si_sdr",
     "binary_mask",
     "apply_mask",
-    "oracle_binary_mask_separation",
+    "oracle_binary_mask_estimate",
     "additivity",
     "segment_is_active",
     "stft_magnitude",
@@ -66,17 +66,14 @@ def apply_mask(a_mixture: Tensor, mask: Tensor) -> Tensor:
     return a_mixture * mask
 
 
-def oracle_binary_mask_separation(
-    encode: Callable[[Tensor], Tensor],
-    decode: Callable[[Tensor], Tensor],
-    mixture: Tensor,
-    vocals: Tensor,
-    accompaniment: Tensor,
-    inclusive: bool = False,
-) -> Tensor:
-    """Estimated vocals ``x^_v = D(A_m * g(A_v / A_acc))``: three ``(B, N)`` signals -> ``(B, N)``."""
-    mask = binary_mask(encode(vocals), encode(accompaniment), inclusive=inclusive)
-    return decode(apply_mask(encode(mixture), mask))
+def oracle_binary_mask_estimate(decode: Callable[[Tensor], Tensor], a_mixture: Tensor, a_vocals: Tensor,
+                                a_accompaniment: Tensor, inclusive: bool = False) -> Tensor:
+    """Estimated vocals ``x^_v = D(A_m * g(A_v / A_acc))`` from the representations of the mixture,
+    vocals and accompaniment: three ``(B, C, T)`` -> ``(B, N)``.
+
+    ``inclusive``: the paper's ``>= 0.5`` mask instead of the published ``> 0.5`` (:func:`binary_mask`).
+    """
+    return decode(apply_mask(a_mixture, binary_mask(a_vocals, a_accompaniment, inclusive=inclusive)))
 
 
 def additivity(a_mixture: Tensor, a_vocals: Tensor, a_accompaniment: Tensor) -> Tensor:
