@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .metrics import EPS
 from .sinkhorn import GRADIENTS, cost_matrix, sinkhorn_loss, time_normalise
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "TV_FORMS",
 ]
 
-EPS = 1e-24
 OBJECTIVES = ("tv", "sinkhorn")
 TV_FORMS = ("published", "paper")
 
