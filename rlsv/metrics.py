@@ -97,7 +97,7 @@ def segment_is_active(vocals: Tensor | np.ndarray, threshold_db: float = -10.0,
     """
     if rule not in SILENCE_RULES:
         raise ValueError(f"rule must be one of {SILENCE_RULES}, got {rule!r}.")
-    v = torch.as_tensor(np.asarray(vocals) if isinstance(vocals, np.ndarray) else vocals)
+    v = torch.as_tensor(vocals)
     energy = v.double().pow(2).sum(-1)
     if rule == "published":
         level = 10.0 * torch.log10(energy.sqrt())
@@ -106,12 +106,7 @@ def segment_is_active(vocals: Tensor | np.ndarray, threshold_db: float = -10.0,
     return level >= threshold_db
 
 
-def _window(kind: str, n_fft: int, device: torch.device) -> Tensor:
-    if kind == "hann":
-        return torch.hann_window(n_fft, periodic=True, dtype=torch.float64, device=device)
-    if kind == "hamming":
-        return torch.hamming_window(n_fft, periodic=True, dtype=torch.float64, device=device)
-    raise ValueError(f"window must be one of {STFT_WINDOWS}, got {kind!r}.")
+_WINDOWS: dict[str, Callable[..., Tensor]] = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 
 
 def stft_magnitude(spectrum: Tensor, n_fft: int) -> Tensor:
@@ -131,19 +126,28 @@ class StftBaseline:
     def __init__(self, n_fft: int = 2048, hop: int = 256, window: str = "hann", inclusive: bool = False) -> None:
         if n_fft < 2 or hop < 1 or hop > n_fft:
             raise ValueError(f"Need n_fft >= 2 and 1 <= hop <= n_fft, got n_fft={n_fft}, hop={hop}.")
-        _window(window, n_fft, torch.device("cpu"))  # validates the name
+        if window not in STFT_WINDOWS:
+            raise ValueError(f"window must be one of {STFT_WINDOWS}, got {window!r}.")
         self.n_fft, self.hop, self.window, self.inclusive = n_fft, hop, window, inclusive
+        self._windows: dict[torch.device, Tensor] = {}
+
+    def _window(self, device: torch.device) -> Tensor:
+        """The periodic analysis window ``(n_fft,)`` float64 on ``device``, built once per device."""
+        if device not in self._windows:
+            self._windows[device] = _WINDOWS[self.window](self.n_fft, periodic=True, dtype=torch.float64,
+                                                          device=device)
+        return self._windows[device]
 
     def stft(self, x: Tensor) -> Tensor:
         """Complex STFT, ``(B, N) -> (B, n_fft // 2 + 1, frames)``."""
         return torch.stft(x.double(), self.n_fft, hop_length=self.hop, win_length=self.n_fft,
-                          window=_window(self.window, self.n_fft, x.device), center=True,
+                          window=self._window(x.device), center=True,
                           pad_mode="reflect", return_complex=True)
 
     def istft(self, spectrum: Tensor, length: int) -> Tensor:
         """Inverse STFT back to ``(B, length)`` samples."""
         return torch.istft(spectrum, self.n_fft, hop_length=self.hop, win_length=self.n_fft,
-                           window=_window(self.window, self.n_fft, spectrum.device), center=True,
+                           window=self._window(spectrum.device), center=True,
                            length=length)
 
     def __call__(self, mixture: Tensor, vocals: Tensor, accompaniment: Tensor) -> dict[str, Tensor]:
