@@ -39,14 +39,13 @@ def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None
     Columns ``run_id, profile, objective, omega, lam, p, state, path``. With ``profile=None`` the
     profile with the most trained runs is used.
     """
-    from .runs import Run, scan_runs
+    from .runs import Run, config_columns, scan_runs
 
     rows = []
     for run in scan_runs(root):
         if not isinstance(run, Run) or not run.spec.is_trained or not (run.path / MODEL).is_file():
             continue
-        rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.spec.as_columns(),
-                     "state": run.state, "path": run.path})
+        rows.append({**config_columns(run.config), "state": run.state, "path": run.path})
     runs = pd.DataFrame(rows, columns=["run_id", "profile", "objective", "omega", "lam", "p", "state", "path"])
     if profile is None and len(runs):
         profile = Counter(runs["profile"]).most_common(1)[0][0]

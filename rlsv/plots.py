@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from .atomic import atomic_path
 from .grids import RunSpec, get_grid
-from .runs import select_specs, single_profile
+from .runs import profile_rows, select_specs
 from .summary import METRICS, STD_DDOF
 
 __all__ = [
@@ -216,8 +216,8 @@ def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: s
         A figure with three axes (``si_sdr``, ``si_sdr_mask``, ``additivity``); markers at the
         means, vertical bars ± one standard deviation.
     """
-    profile = single_profile(segments, profile)
-    data = select_specs(segments[segments["profile"] == profile], specs)
+    profile, rows = profile_rows(segments, profile)
+    data = select_specs(rows, specs)
     if data.empty:
         raise ValueError(f"None of the {len(specs)} requested runs is in the results "
                          f"(profile {profile!r}); see rlsv.runs.run_status().")

@@ -9,8 +9,9 @@ evaluated, ``segments.csv``. This module only reads them; it never trains or eva
   the run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
 * :func:`run_status` / :func:`status_frame` -- one row per run directory: state and error.
 * :func:`read_status` -- a run's ``status.json`` as it is (None if absent), for the sweeps.
-* :func:`select_specs`, :func:`single_profile` -- pick grid points / one profile out of a
-  :func:`load_runs` frame.
+* :func:`select_specs`, :func:`single_profile`, :func:`profile_rows` -- pick grid points / one
+  profile out of a :func:`load_runs` frame.
+* :func:`config_columns` -- a run's ``CONFIG_COLUMNS`` from its ``config.json``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ __all__ = [
     "load_runs",
     "status_frame",
     "run_status",
+    "config_columns",
     "select_specs",
     "single_profile",
+    "profile_rows",
 ]
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
@@ -180,7 +183,7 @@ def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
     return sorted(d for d in root.iterdir() if d.is_dir() and (d / CONFIG).is_file())
 
 
-def _config_columns(config: dict[str, Any]) -> dict[str, Any]:
+def config_columns(config: dict[str, Any]) -> dict[str, Any]:
     """The ``CONFIG_COLUMNS`` of a run, unused hyper-parameters as NaN."""
     return {"run_id": config["run_id"], "profile": config["profile"],
             **RunSpec.from_config(config).as_columns()}
@@ -216,7 +219,7 @@ def _segments_or_reason(run: Run | InvalidRun, states: Sequence[str]) -> pd.Data
         return "invalid"
     if segments is None:
         return f"{run.state}, no {SEGMENTS}"
-    return segments.assign(**_config_columns(run.config))
+    return segments.assign(**config_columns(run.config))
 
 
 def segment_frame(runs: Iterable[Run | InvalidRun], profile: str | None = None,
@@ -313,3 +316,10 @@ def single_profile(segments: pd.DataFrame, profile: str | None = None) -> str | 
     if len(present) > 1:
         raise ValueError(f"The results mix profiles {present}; choose one with profile=.")
     return present[0] if present else None
+
+
+def profile_rows(segments: pd.DataFrame, profile: str | None = None) -> tuple[str | None, pd.DataFrame]:
+    """The one profile of a :func:`load_runs` frame (:func:`single_profile`) and the rows of that
+    profile (none for an empty frame); pick grid points out of them with :func:`select_specs`."""
+    profile = single_profile(segments, profile)
+    return profile, segments[segments["profile"] == profile]

@@ -21,7 +21,7 @@ import pandas as pd
 from .atomic import write_text
 from .grids import run_id
 from .paper_values import PUBLISHED_TABLES, PublishedTable
-from .runs import select_specs, single_profile
+from .runs import profile_rows, select_specs
 from .summary import STATISTICS, summarise
 
 __all__ = [
@@ -68,11 +68,11 @@ def compare_with_paper(segments: pd.DataFrame, table: str | PublishedTable,
         ``m_diff = m_mean - m_paper_mean``.
     """
     table = _resolve(table)
-    profile = single_profile(segments, profile)
+    profile, of_profile = profile_rows(segments, profile)
     rows = []
     for published in table.rows:
         spec = published.spec
-        ours = select_specs(segments[segments["profile"] == profile], [spec])
+        ours = select_specs(of_profile, [spec])
         stats = summarise(ours, table.metrics)
         row = {"run_id": run_id(spec, profile) if profile else None, **spec.as_columns(),
                "n_segments": len(ours)}
