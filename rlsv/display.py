@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .summary import METRICS, summarise
-from .tables import format_mean_std
+from .summary import METRICS, STATISTICS, summarise
+from .tables import format_mean_std, format_number
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn (notebook 03 draws none)
     from matplotlib.figure import Figure
@@ -134,13 +134,11 @@ class LiveLossPlot:
         self.title, self.live, self.min_interval_s = title, live, min_interval_s
         self._handle = None
         self._last = -np.inf
-        self.redraws = 0
 
     def _show(self, history: pd.DataFrame) -> None:
         from IPython.display import Image
 
         image = Image(data=figure_png(loss_figure(history, self.title)), format="png")
-        self.redraws += 1
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
@@ -206,9 +204,9 @@ def show_track(dataset, track, seconds: float | None = 8.0, offset_s: float = 0.
     signals = {"mixture": np.asarray(audio.mixture[start:stop]), "vocals": np.asarray(audio.vocals[start:stop]),
                "accompaniment": np.asarray(audio.accompaniment[start:stop])}
     fig = track_figure(signals, sr, title=f"{track.subset}/{track.name}")
-    from IPython.display import HTML, Image
+    from IPython.display import HTML
 
-    display(Image(data=figure_png(fig), format="png"))
+    show_figure(fig)
     for name, signal in signals.items():
         display(HTML(audio_bundle(signal, sr, f"{track.name}: {name}")["data"]["text/html"]))
     return fig
@@ -223,10 +221,10 @@ def summary_frame(segments: pd.DataFrame, metrics: Sequence[str] = METRICS, deci
     stats = summarise(segments, metrics)
     rows = {}
     for metric in metrics:
-        mean, std, median, count = (stats.at[metric, s] for s in ("mean", "std", "median", "count"))
-        rows[METRIC_NAMES.get(metric, metric)] = {
+        mean, std, median, count = (stats.at[metric, s] for s in STATISTICS)
+        rows[METRIC_NAMES.get(metric, metric)] = {  # no mean: "–" here, not the tables' "missing"
             "mean ± std": "–" if pd.isna(mean) else format_mean_std(mean, std, decimals),
-            "median": "–" if pd.isna(median) else f"{median:.{decimals}f}",
+            "median": format_number(median, decimals),
             "count": int(count),
         }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -30,6 +30,7 @@ __all__ = [
     "MISSING",
     "compare_with_paper",
     "format_mean_std",
+    "format_number",
     "paper_table",
     "to_latex_booktabs",
     "write_table",
@@ -93,7 +94,8 @@ def format_mean_std(mean: float, std: float, decimals: int = 2) -> str:
     return f"{mean:.{decimals}f} (± {spread})"
 
 
-def _format_number(value: float, decimals: int, signed: bool = False) -> str:
+def format_number(value: float, decimals: int, signed: bool = False) -> str:
+    """One number with ``decimals`` decimals (with its sign when ``signed``); ``–`` when NaN."""
     if pd.isna(value):
         return _NOT_AVAILABLE
     return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
@@ -130,10 +132,10 @@ def _paper_format(numbers: pd.DataFrame, table: PublishedTable, decimals: int = 
         label = METRIC_LABELS[metric]
         display[label] = [format_mean_std(m, s, decimals)
                           for m, s in zip(numbers[f"{metric}_mean"], numbers[f"{metric}_std"])]
-        display[f"{label} median"] = numbers[f"{metric}_median"].map(lambda v: _format_number(v, decimals))
+        display[f"{label} median"] = numbers[f"{metric}_median"].map(lambda v: format_number(v, decimals))
         display[f"{label} paper"] = [format_mean_std(m, s, decimals) for m, s in
                                      zip(numbers[f"{metric}_paper_mean"], numbers[f"{metric}_paper_std"])]
-        display[f"{label} Δ"] = numbers[f"{metric}_diff"].map(lambda v: _format_number(v, decimals, True))
+        display[f"{label} Δ"] = numbers[f"{metric}_diff"].map(lambda v: format_number(v, decimals, True))
     return display
 
 
