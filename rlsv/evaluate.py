@@ -52,6 +52,7 @@ __all__ = [
     "load_test_dataset",
     "run_test_dataset",
     "run_test_segments",
+    "cached_test_segments",
     "evaluation_set_id",
     "iter_test_segments",
     "segment_metrics",
@@ -159,12 +160,25 @@ def iter_test_segments(dataset: MusdbDataset, segment_length: int, progress: boo
         yield track_segments(dataset.load(track), segment_length)
 
 
-def run_test_segments(run_dir: str | Path, tracks: Collection[str] | None = None,
-                      progress: bool = False) -> list[TrackSegments]:
-    """The evaluation segments of every test track of ``run_dir`` (as it was evaluated), in memory."""
-    config = load_run_config(run_dir)
+def run_test_segments(run_dir: str | Path, tracks: Collection[str] | None = None, progress: bool = False,
+                      config: Mapping[str, Any] | None = None) -> list[TrackSegments]:
+    """The evaluation segments of every test track of ``run_dir`` (as it was evaluated), in memory.
+
+    ``config``: the run's ``config.json`` when the caller has already read it (default: read here).
+    """
+    config = config if config is not None else load_run_config(run_dir)
     data = run_test_dataset(config, tracks=tracks, progress=progress)
     return list(iter_test_segments(data, int(config["model"]["segment_length"]), progress))
+
+
+def cached_test_segments(run_dir: str | Path, cache: dict[str, list[TrackSegments]]) -> list[TrackSegments]:
+    """:func:`run_test_segments` of ``run_dir``, read once per test set: ``cache`` (the caller's, keyed by
+    :func:`evaluation_set_id`) hands the same list to every run evaluated on the same test segments."""
+    config = load_run_config(run_dir)
+    key = evaluation_set_id(config)
+    if key not in cache:
+        cache[key] = run_test_segments(run_dir, config=config)
+    return cache[key]
 
 
 def _kept_batches(tracks: Iterable[TrackSegments], batch_size: int

@@ -200,14 +200,11 @@ class RepresentationExplorer:
         return self._models[key]
 
     def _test_tracks(self, run_dir: Path) -> list:
-        """The test segments ``run_dir`` was evaluated on (``rlsv.evaluate.run_test_segments``), read
-        once per test set."""
-        from .evaluate import evaluation_set_id, load_run_config, run_test_segments
+        """The test segments ``run_dir`` was evaluated on, read once per test set
+        (``rlsv.evaluate.cached_test_segments``)."""
+        from .evaluate import cached_test_segments
 
-        key = evaluation_set_id(load_run_config(run_dir))
-        if key not in self._tracks:
-            self._tracks[key] = run_test_segments(run_dir)
-        return self._tracks[key]
+        return cached_test_segments(run_dir, self._tracks)
 
     # ------------------------------------------------------------------ rendering
 

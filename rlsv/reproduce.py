@@ -137,15 +137,6 @@ class _SegmentSource:
         self._views: dict[RunSpec, Any] = {}
         self.label: str | None = None
 
-    def _test_segments(self, run_dir: Path) -> list:
-        """The run's test segments (``rlsv.evaluate.run_test_segments``), shared by runs with the same test set."""
-        from .evaluate import evaluation_set_id, load_run_config, run_test_segments
-
-        key = evaluation_set_id(load_run_config(run_dir))
-        if key not in self._tracks:
-            self._tracks[key] = run_test_segments(run_dir)
-        return self._tracks[key]
-
     def view(self, spec: RunSpec):
         """The chosen segment through the model of ``spec``'s run (``rlsv.pipeline.SegmentView``)."""
         if spec not in self._views:
@@ -154,6 +145,7 @@ class _SegmentSource:
         return self._views[spec]
 
     def _represent(self, spec: RunSpec):
+        from .evaluate import cached_test_segments
         from .model import load_model
         from .pipeline import pick_segment, represent_segment
 
@@ -161,7 +153,7 @@ class _SegmentSource:
         if not (run_dir / MODEL).is_file():
             raise FileNotFoundError(f"run {run_dir.name} has no model.pt (not trained yet)")
         model = load_model(run_dir / MODEL, map_location=self.device)
-        tracks = self._test_segments(run_dir)
+        tracks = cached_test_segments(run_dir, self._tracks)  # shared by runs with the same test set
         t, k = pick_segment(tracks, self.track, self.segment)
         label = f"{tracks[t].track}, segment {k} ({model.config.segment_length / model.config.sample_rate:g} s)"
         ts = tracks[t]
