@@ -201,6 +201,14 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
 
 
+def _rows(ids: list[tuple[str, int]], metrics: Mapping[str, torch.Tensor], **fixed: float) -> list[dict]:
+    """One row per segment of ``ids``: ``track``, ``segment``, the ``fixed`` values and its value of each
+    of ``metrics`` (``(b,)`` tensors, any device)."""
+    host = {name: v.cpu().numpy() for name, v in metrics.items()}
+    return [{"track": t, "segment": k, **fixed, **{n: float(host[n][i]) for n in host}}
+            for i, (t, k) in enumerate(ids)]
+
+
 class SegmentOutputs(NamedTuple):
     """What :func:`segment_metrics` computes for a batch of ``b`` segments.
 
@@ -249,9 +257,7 @@ def evaluate_model(model: DenoisingAutoencoder, tracks: Iterable[TrackSegments],
     rows: list[dict] = []
     for ids, *signals in _kept_batches(tracks, batch_size):
         mixture, vocals, accompaniment = (torch.from_numpy(x).to(device) for x in signals)
-        outputs = segment_metrics(model, mixture, vocals, accompaniment, mask_inclusive)
-        host = {name: v.cpu().numpy() for name, v in outputs.metrics.items()}
-        rows += [{"track": t, "segment": k, **{n: float(host[n][i]) for n in host}} for i, (t, k) in enumerate(ids)]
+        rows += _rows(ids, segment_metrics(model, mixture, vocals, accompaniment, mask_inclusive).metrics)
     return _frame(rows)
 
 
@@ -262,9 +268,7 @@ def evaluate_stft(tracks: Iterable[TrackSegments], baseline: StftBaseline | None
     rows: list[dict] = []
     for ids, mixture, vocals, accompaniment in _kept_batches(tracks, batch_size):
         out = baseline(*(torch.from_numpy(x) for x in (mixture, vocals, accompaniment)))
-        host = {name: v.cpu().numpy() for name, v in out.items()}
-        rows += [{"track": t, "segment": k, "si_sdr": math.nan, "si_sdr_mask": float(host["si_sdr_mask"][i]),
-                  "additivity": float(host["additivity"][i])} for i, (t, k) in enumerate(ids)]
+        rows += _rows(ids, out, si_sdr=math.nan)
     return _frame(rows)
 
 
@@ -296,7 +300,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | Path | None = None, device:
     model_path = run_dir / MODEL
     if not model_path.is_file():
         raise FileNotFoundError(f"No trained model at {model_path}; train the run first (rlsv train).")
-    config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8")) if (run_dir / CONFIG).is_file() else {}
+    config = load_run_config(run_dir) if (run_dir / CONFIG).is_file() else {}  # a model.pt saved without fit
     model = load_model(model_path, map_location=resolve_device(device))
     n = model.config.segment_length
     settings = EvaluationSettings(max_tracks, mask_inclusive, n, None if dataset is None else str(dataset))
