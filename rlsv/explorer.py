@@ -18,8 +18,9 @@ import html
 import json
 import os
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -95,7 +96,6 @@ class RepresentationExplorer:
         self._tracks: dict[str, list] = {}
         self._updating = False
         self._track_names: list[str] = []
-        self._lam_p_ready = False
         self.state: dict[str, Any] = {}
         self.renders = 0
 
@@ -129,41 +129,45 @@ class RepresentationExplorer:
 
     # ------------------------------------------------------------------ options
 
+    @contextmanager
+    def _updating_widgets(self) -> Iterator[None]:
+        """Widget changes made inside this block do not re-render (:meth:`_on_change` ignores them)."""
+        self._updating = True
+        try:
+            yield
+        finally:
+            self._updating = False
+
     def _sync_run_options(self, preferred: tuple[float, float, float] | None = None) -> None:
-        """Options of ω for the chosen objective, of λ and p for L_B (disabled for L_A)."""
+        """Options of ω for the chosen objective; with ``preferred`` (ω, λ, p; the first call, from
+        ``__init__``) also the options of λ and p, which come from every L_B run and never change.
+        λ and p are disabled for L_A."""
         runs = self.runs[self.runs["objective"] == self.objective.value]
         sinkhorn_runs = self.runs[self.runs["objective"] == "sinkhorn"]
         keep = preferred or (self.omega.value, self.lam.value, self.p.value)
-        self._updating = True
-        try:
+        with self._updating_widgets():
             omegas = _options(runs["omega"])
             self.omega.options = omegas
             self.omega.value = _pick(omegas, keep[0])
-            if preferred is not None or not self._lam_p_ready:
+            if preferred is not None:
                 lams = _options(sinkhorn_runs["lam"]) or [("–", 0.0)]
                 self.lam.options = lams
                 self.lam.value = _pick(lams, keep[1])
                 ps = _options(sinkhorn_runs["p"]) or [("–", 0.0)]
                 self.p.options = ps
                 self.p.value = _pick(ps, keep[2])
-                self._lam_p_ready = True
             self.lam.disabled = self.p.disabled = self.objective.value != "sinkhorn"
-        finally:
-            self._updating = False
 
     def _sync_track_options(self, run_dir: Path) -> None:
         """Track and segment options from the test set of ``run_dir`` (kept segments only)."""
         tracks = self._test_tracks(run_dir)
         names = [ts.track for ts in tracks]
-        self._updating = True
-        try:
+        with self._updating_widgets():
             if names != self._track_names:
                 self._track_names = names
                 self.track.options = [(name, i) for i, name in enumerate(names)]
                 self.track.value = 0
             self._sync_segment_options(tracks)
-        finally:
-            self._updating = False
 
     def _sync_segment_options(self, tracks: list) -> None:
         """Segment options: the kept segments of the chosen track (the loudest-vocals one by default)."""
@@ -216,11 +220,8 @@ class RepresentationExplorer:
         elif change["owner"] is self.track:
             run_dir = self._selected_run()
             if run_dir is not None:
-                self._updating = True
-                try:
+                with self._updating_widgets():
                     self._sync_segment_options(self._test_tracks(run_dir))
-                finally:
-                    self._updating = False
         self.render()
 
     def _missing_message(self) -> str:
@@ -252,11 +253,8 @@ class RepresentationExplorer:
         ts = tracks[self.track.value]
         k = self.segment.value
         if k >= len(ts):
-            self._updating = True
-            try:
+            with self._updating_widgets():
                 self._sync_segment_options(tracks)
-            finally:
-                self._updating = False
             k = self.segment.value
         label = f"{ts.track}, segment {k}"
         view = represent_segment(self._model(run_dir), ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=label)
