@@ -350,11 +350,12 @@ def _settled_outcome(job: SweepJob, verdict: str, training_differences: Sequence
         message = (f"{job.run_dir} holds a finished run with another configuration (differs in: {differences}); "
                    "left as it is. Delete that folder to redo it, or use another runs root.")
         return RunOutcome(job.run_id, "conflict", message, 0.0, str(job.run_dir))
-    holder = read_lock(job.run_dir)
+    # status.json first: under the sweep's own claim (``_execute_claimed``) the lock is the sweep's
+    status = read_status(job.run_dir) or {}
+    holder = None if _status_busy(status) else read_lock(job.run_dir)
     if holder is not None:
         message = f"locked by {holder.describe()}"
     else:
-        status = read_status(job.run_dir) or {}
         message = f"running in process {status.get('pid')} on {status.get('host')} since {status.get('updated')}"
     return RunOutcome(job.run_id, "busy", message, 0.0, str(job.run_dir))
 

@@ -165,6 +165,11 @@ def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None
         report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
         assert [o.state for o in report.outcomes] == ["busy"] and report.ok
         assert str(sleeper.pid) in report.outcomes[0].error
+        # Claimed directly: under the sweep's own lock the message still names the live process.
+        claimed = execute_run(SweepJob(params, str(root), engine="inline"))
+        assert claimed.state == "busy"
+        assert claimed.error.startswith(f"running in process {sleeper.pid} on ")
+        assert not (root / params.run_id / LOCK_FILE).exists()
     finally:
         sleeper.kill()
         sleeper.wait()
