@@ -14,13 +14,13 @@ Rows:
 
 * matmul peak: ``torch.mm`` of square float32 matrices, best of several repeats (see ``docs/benchmarks.md``).
 * training step, L_A (TV) and L_B (Sinkhorn p=1, lambda=1.5), paper size (B=8, C=800, L=2048,
-  S=256, N=44100): ``rlsv.train.train_step`` (forward, backward, Adam) on batches of the
+  S=256, N=44100): ``rlsv.core.step.train_step`` (forward, backward, Adam) on batches of the
   synthetic corpus from the real loader; achieved GFLOP/s from the analytic count (``step_flops``).
 * Sinkhorn loss, forward + backward at T frames, against POT's ``ot.sinkhorn2`` (torch backend,
   same M, same lambda, stopThr=1e-5) for lambda in {0.5, 1.5, 10}: speed ratio, value agreement.
-* loader: ``rlsv.segments.training_batches`` on the decode cache, segments/s, against what the
+* loader: ``rlsv.audio.segments.training_batches`` on the decode cache, segments/s, against what the
   training step consumes (B segments per step).
-* evaluation: ``rlsv.evaluate.evaluate_model`` at paper size, kept segments/s.
+* evaluation: ``rlsv.run.evaluate.evaluate_model`` at paper size, kept segments/s.
 * peak memory of an L_A and an L_B step, each in a fresh subprocess (``memory_case``).
 
 Then estimates (labelled as such): the wall time of the whole ``all`` grid at paper size from
@@ -48,17 +48,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from rlsv.data import MusdbDataset, fill_cache, resolve_dataset
-from rlsv.device import resolve_device
-from rlsv.evaluate import evaluate_model, iter_test_segments
-from rlsv.grids import get_grid
-from rlsv.losses import Objective
-from rlsv.model import DenoisingAutoencoder, ModelConfig
-from rlsv.segments import TrainingSegmentation, count_segments, training_batches
-from rlsv.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
-from rlsv.step import remove_batch_mean, sample_input_noise
-from rlsv.synth import make_corpus
-from rlsv.train import TrainConfig, make_optimizer, retain_freed_memory, train_step
+from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
+from rlsv.audio.segments import TrainingSegmentation, count_segments, training_batches
+from rlsv.audio.synth import make_corpus
+from rlsv.core.losses import Objective
+from rlsv.core.model import DenoisingAutoencoder, ModelConfig
+from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
+from rlsv.core.step import make_optimizer, remove_batch_mean, sample_input_noise, train_step
+from rlsv.run.device import resolve_device
+from rlsv.run.evaluate import evaluate_model, iter_test_segments
+from rlsv.run.train import TrainConfig, retain_freed_memory
+from rlsv.study.grids import get_grid
 
 SEED = 218
 LAMBDAS = (0.5, 1.5, 10.0)
@@ -419,7 +419,7 @@ def musdb_steps_per_epoch(sizes: Sizes) -> tuple[int, str]:
     root = os.environ.get("MUSDB_PATH")
     if root:
         try:
-            from rlsv.segments import count_training_batches
+            from rlsv.audio.segments import count_training_batches
 
             dataset = resolve_dataset(root, subsets=("train",), progress=False)
             return count_training_batches(dataset, seg), f"counted on $MUSDB_PATH={root}"
@@ -536,7 +536,7 @@ def report(results: dict[str, Any], smoke: bool) -> str:
              f"({'stable' if abs(r['peak_end'] / r['peak_gflops'] - 1) < 0.1 else 'they differ by > 10 %: the machine was busy, fractions of peak are unreliable'}).",
              f"steps: medians of {len(r['step_times']['L_A'])} interleaved repeats after warm-up; "
              f"L_B/L_A is the median of the per-round ratios.",
-             "Sinkhorn: ours = rlsv.sinkhorn.sinkhorn_loss(M, lam, tol=1e-5), float64 solve, exact gradient by "
+             "Sinkhorn: ours = rlsv.core.sinkhorn.sinkhorn_loss(M, lam, tol=1e-5), float64 solve, exact gradient by "
              "implicit differentiation; POT = ot.sinkhorn2(a, b, M.double(), reg=lam, stopThr=1e-5), torch backend, "
              "whose backward differentiates through all its iterations (autograd, no envelope shortcut), i.e. the "
              "same exact gradient of <P*(M), M>: like for like. Value (grad) = relative difference of the losses "
@@ -569,7 +569,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     if device.type == "cpu":
-        retain_freed_memory()  # as rlsv.train.fit does for CPU training
+        retain_freed_memory()  # as rlsv.run.train.fit does for CPU training
     clock = Clock(device)
     cfg = sizes.model
     results: dict[str, Any] = {"machine": machine(device, threads), "model": cfg.to_dict(), "batch": sizes.batch,

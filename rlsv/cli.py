@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
-from .run_files import LOSSES, MODEL, SEGMENTS, SUMMARY
+from rlsv.run.files import LOSSES, MODEL, SEGMENTS, SUMMARY
 
 __all__ = ["main", "build_parser"]
 
@@ -24,7 +24,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:
-    from .synth import default_synthetic_root, make_corpus
+    from rlsv.audio.synth import default_synthetic_root, make_corpus
 
     root = make_corpus(args.root or default_synthetic_root(), n_train=args.n_train, n_test=args.n_test,
                        duration_s=args.seconds, seed=args.seed, progress=not args.quiet)
@@ -32,9 +32,10 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 
 
 def _train_config(args: argparse.Namespace):
-    from .pipeline import dataset_root, or_default
-    from .profiles import get_profile
-    from .train import TrainConfig
+    from rlsv.run.config import or_default
+    from rlsv.run.data import dataset_root
+    from rlsv.run.profiles import get_profile
+    from rlsv.run.train import TrainConfig
 
     profile = get_profile(args.profile)
     dataset = dataset_root(profile, args.dataset, progress=not args.quiet)
@@ -51,7 +52,7 @@ def _train_config(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .train import fit
+    from rlsv.run.train import fit
 
     result = fit(_train_config(args), args.output, progress=not args.quiet)
     last = result.history.groupby("epoch")[["neg_snr", "regulariser", "loss"]].mean().iloc[-1]
@@ -61,7 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate_run
+    from rlsv.run.evaluate import evaluate_run
 
     result = evaluate_run(args.run, dataset=args.dataset, device=args.device, max_tracks=args.max_tracks,
                           batch_size=args.batch_size, mask_inclusive=args.mask_inclusive, progress=not args.quiet)
@@ -71,7 +72,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _slurm_options(args: argparse.Namespace):
-    from .sweeps import SlurmOptions
+    from rlsv.study.sweeps import SlurmOptions
 
     return SlurmOptions(partition=args.partition, time_min=args.time, gpus_per_job=args.gpus_per_job,
                         cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, account=args.account, qos=args.qos,
@@ -84,7 +85,7 @@ def _sweep_overrides(args: argparse.Namespace) -> dict:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweeps import run_sweep
+    from rlsv.study.sweeps import run_sweep
 
     report = run_sweep(args.grid, profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
                        executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
@@ -95,7 +96,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from .reproduce import make_tables
+    from rlsv.study.reproduce import make_tables
 
     # --out not given (or empty): make_tables' default, RUNS_ROOT/tables/PROFILE
     result = make_tables(args.runs_root, args.profile, args.out or None)
@@ -109,7 +110,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from .reproduce import make_figures
+    from rlsv.study.reproduce import make_figures
 
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     # --out not given (or empty): make_figures' default, figures/PROFILE
@@ -125,7 +126,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduce
+    from rlsv.study.reproduce import reproduce
 
     result = reproduce(profile=args.profile, jobs=args.jobs, root=args.runs_root, figures_root=args.figures_root,
                        engine=args.engine, executor=args.executor, device=args.device,
@@ -135,7 +136,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-# rlsv.sweeps.ENGINES / EXECUTORS, spelled out so that building the parser does not import torch.
+# rlsv.study.sweeps.ENGINES / EXECUTORS, spelled out so that building the parser does not import torch.
 _ENGINES, _EXECUTORS = ("papermill", "inline"), ("local", "slurm", "submitit-local")
 
 
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
-    from .grids import GRID_NAMES
+    from rlsv.study.grids import GRID_NAMES
 
     p = sub.add_parser("sweep", help="train and evaluate every run of a grid (notebooks 02 and 03 via papermill)",
                        description="Train and evaluate every run of a grid into RUNS_ROOT/<run-id>/. Finished "
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DatasetError
+    from rlsv.audio.musdb import DatasetError
 
     try:
         code = args.func(args)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rlsv.synth import make_corpus
+from rlsv.audio.synth import make_corpus
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def test_flop_count_at_paper_size() -> None:
     """The documented count: 9.07 G (conv 1), 17.7 G (context), 4.53 G (decoder) forward; 84.9 G per step."""
     import importlib.util
 
-    from rlsv.model import ModelConfig
+    from rlsv.core.model import ModelConfig
 
     spec = importlib.util.spec_from_file_location("rlsv_benchmark", SCRIPT)
     bench = importlib.util.module_from_spec(spec)

@@ -22,7 +22,8 @@ def test_every_subcommand_is_registered() -> None:
 def test_parser_is_cheap_and_agrees_with_the_sweeps() -> None:
     code = "import sys; from rlsv.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
-    from rlsv import cli, sweeps
+    from rlsv import cli
+    from rlsv.study import sweeps
 
     assert cli._ENGINES == sweeps.ENGINES and cli._EXECUTORS == sweeps.EXECUTORS
 
@@ -89,7 +90,7 @@ def test_train_refuses_a_zero_override(option: str, value: str, message: str, tm
 
 def test_slurm_without_a_cluster_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("rlsv.sweeps.shutil.which", lambda name: None)
+    monkeypatch.setattr("rlsv.study.sweeps.shutil.which", lambda name: None)
     assert main(["sweep", "table1", "--executor", "slurm", "--partition", "gpu", "--runs-root", str(tmp_path)]) == 2
     assert "sbatch" in capsys.readouterr().err
 

@@ -15,8 +15,8 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from rlsv.paper_values import TABLE1, TABLE2
-from rlsv.sweeps import execute_notebook, run_sweep
+from rlsv.study.paper_values import TABLE1, TABLE2
+from rlsv.study.sweeps import execute_notebook, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -91,7 +91,7 @@ def test_paper_vs_code_pointer_and_paper_items() -> None:
 def test_run_notebooks_declare_every_run_parameter() -> None:
     from dataclasses import fields
 
-    from rlsv.pipeline import RunParameters
+    from rlsv.run.config import RunParameters
 
     for name in ("02_train.ipynb", "03_evaluate.ipynb"):
         declared = set(pm.inspect_notebook(str(NOTEBOOKS / name)))
@@ -132,7 +132,7 @@ def test_02_train_then_03_evaluate(tmp_path: Path, tiny_corpus: Path) -> None:
 
 @pytest.mark.slow
 def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict], tmp_path: Path) -> None:
-    from rlsv.reproduce import reproduce
+    from rlsv.study.reproduce import reproduce
 
     root, overrides = tiny_runs
     result = reproduce("quick", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
@@ -167,13 +167,13 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
 @pytest.mark.slow
 def test_figures_load_each_model_and_the_test_segments_once(tiny_runs: tuple[Path, dict], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import rlsv.evaluate
-    import rlsv.model
-    from rlsv.reproduce import make_figures
+    import rlsv.run.evaluate
+    import rlsv.run.model_file
+    from rlsv.study.reproduce import make_figures
 
     root, _ = tiny_runs
     calls = {"models": [], "segments": 0}
-    load_model, run_test_segments = rlsv.model.load_model, rlsv.evaluate.run_test_segments
+    load_model, run_test_segments = rlsv.run.model_file.load_model, rlsv.run.evaluate.run_test_segments
 
     def counting_load_model(path, *args, **kwargs):
         calls["models"].append(Path(path).parent.name)
@@ -183,8 +183,8 @@ def test_figures_load_each_model_and_the_test_segments_once(tiny_runs: tuple[Pat
         calls["segments"] += 1
         return run_test_segments(*args, **kwargs)
 
-    monkeypatch.setattr(rlsv.model, "load_model", counting_load_model)
-    monkeypatch.setattr(rlsv.evaluate, "run_test_segments", counting_segments)
+    monkeypatch.setattr(rlsv.run.model_file, "load_model", counting_load_model)
+    monkeypatch.setattr(rlsv.run.evaluate, "run_test_segments", counting_segments)
     result = make_figures(root, "quick", tmp_path / "figures")
     assert not result.missing and {"figure2", "figure4"} <= set(result.figures)
     # Figure 2's run is one of Figure 4's three: three models, each loaded once; one test set
@@ -208,7 +208,7 @@ def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], t
 
 
 def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict]) -> None:
-    from rlsv.explorer import RepresentationExplorer
+    from rlsv.ui.explorer import RepresentationExplorer
 
     root, _ = tiny_runs
     explorer = RepresentationExplorer(root, profile="quick")
@@ -242,7 +242,7 @@ def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict
 
 
 def test_explorer_without_runs_says_what_to_do(tmp_path: Path) -> None:
-    from rlsv.explorer import RepresentationExplorer
+    from rlsv.ui.explorer import RepresentationExplorer
 
     (tmp_path / "runs").mkdir()
     with pytest.raises(ValueError, match="rlsv sweep"):

@@ -1,0 +1,464 @@
+"""MUSDB18 and MUSDB18-HQ through ``musdb``: finding and checking the dataset, mono tracks, decode cache.
+
+:func:`resolve_dataset` picks the dataset root (argument, else ``$MUSDB_PATH``, else the synthetic
+corpus of :mod:`rlsv.audio.synth`), detects its format and checks every track *before* any work starts,
+raising a :class:`DatasetError` subclass whose message says what to do. Supported layouts:
+
+* MUSDB18: ``root/{train,test}/<track>.stem.mp4`` (``is_wav=False``), decoded by ffmpeg;
+* MUSDB18-HQ: ``root/{train,test}/<track>/{mixture,vocals,...}.wav`` (``is_wav=True``), read by
+  soundfile; the synthetic corpus uses this layout.
+
+Tracks are listed by ``musdb.DB`` and sorted by name, as in the published code. A track is used
+as three mono signals (mean of the two channels), following the published code:
+``mixture`` (the track's ``mixture``), ``vocals`` and ``accompaniment = mixture - vocals``
+(not the sum of the other stems; in MUSDB18-HQ the two agree to rounding). Each track is decoded
+once into the :mod:`rlsv.audio.cache` and read back memory-mapped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import musdb
+import numpy as np
+import soundfile as sf
+import stempeg
+from tqdm.auto import tqdm
+
+from rlsv.audio.cache import DecodeCache, default_cache_dir
+from rlsv.audio.synth import MARKER_FILE, default_synthetic_root, make_corpus
+
+__all__ = [
+    "SUBSETS",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DatasetLayoutError",
+    "TrackTooShortError",
+    "UnreadableAudioError",
+    "Track",
+    "TrackAudio",
+    "MusdbDataset",
+    "resolve_dataset",
+    "fill_cache",
+    "decode_track",
+]
+
+SUBSETS = ("train", "test")
+_CACHED_SIGNALS = ("mixture", "vocals")
+_HOW_TO_GET_MUSDB = (
+    "Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html (Zenodo: MUSDB18 "
+    "https://doi.org/10.5281/zenodo.1117372 or MUSDB18-HQ https://doi.org/10.5281/zenodo.3338373), "
+    "unpack it and pass the folder holding train/ and test/ (or set MUSDB_PATH to it); "
+    "or give no root (and no MUSDB_PATH) to use the default synthetic corpus (rlsv.audio.synth.default_synthetic_root(), "
+    "written on first use or by `rlsv synth`)."
+)
+_FORMATS = {"wav": "MUSDB18-HQ wav track folders", "stem": "MUSDB18 .stem.mp4 files"}
+_LAYOUTS = (
+    "MUSDB18: <root>/train/<track>.stem.mp4 and <root>/test/<track>.stem.mp4; "
+    "MUSDB18-HQ: <root>/train/<track>/mixture.wav, vocals.wav, ... and the same under <root>/test/"
+)
+
+
+class DatasetError(ValueError):
+    """A problem with the dataset that the user has to fix; the message says how."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """The dataset root does not exist."""
+
+
+class DatasetLayoutError(DatasetError):
+    """The root is not laid out like MUSDB18 / MUSDB18-HQ, or a track lacks a file or a stream."""
+
+
+class TrackTooShortError(DatasetError):
+    """A track is shorter than one segment."""
+
+
+class UnreadableAudioError(DatasetError):
+    """An audio file cannot be read or decoded; ``path`` names it."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"Cannot read the audio file {self.path}: {reason.rstrip('.')}. {_how_to_repair(self.path)}")
+
+
+def _synthetic_corpus_holding(path: Path) -> Path | None:
+    """The synthetic corpus root (with its ``rlsv_synth.json``) that ``path`` lies in, or None."""
+    return next((folder for folder in path.parents[:3] if (folder / MARKER_FILE).is_file()), None)
+
+
+def _how_to_repair(path: Path) -> str:
+    """What to do about a damaged audio file: rewrite a synthetic corpus, or restore a MUSDB18 track."""
+    corpus = _synthetic_corpus_holding(path)
+    if corpus is not None:
+        return (f"The file is damaged or incomplete and belongs to the synthetic corpus {corpus}, which is not "
+                f"rewritten while it looks complete: delete that folder (or its {MARKER_FILE}) and rerun to "
+                "write it again.")
+    return "The file is damaged or incomplete: restore it from the original download, or remove the track."
+
+
+@dataclass(frozen=True)
+class Track:
+    """One multitrack as listed by musdb (no audio loaded).
+
+    Attributes:
+        name: track name, e.g. ``"The Easton Ellises - Falcon 69"``.
+        subset: ``"train"`` or ``"test"``.
+        files: audio files decoded for it: ``(<track>.stem.mp4,)`` or ``(mixture.wav, vocals.wav)``.
+        n_samples: length in samples per channel, from the file headers.
+        sample_rate: sampling rate in Hz.
+        channels: channels of the mixture and of the vocals.
+        streams: for a ``.stem.mp4``, the audio stream indices of the mixture and the vocals
+            (musdb's ``stem_ids``: 0 and 4); empty for wav files.
+    """
+
+    name: str
+    subset: str
+    files: tuple[Path, ...]
+    n_samples: int
+    sample_rate: int
+    channels: tuple[int, ...]
+    streams: tuple[int, ...] = ()
+
+    @property
+    def is_wav(self) -> bool:
+        return not self.streams
+
+
+@dataclass(frozen=True)
+class TrackAudio:
+    """The mono signals of one track, ``(n_samples,)`` float32 each (read-only memory maps)."""
+
+    name: str
+    mixture: np.ndarray
+    vocals: np.ndarray
+
+    @property
+    def accompaniment(self) -> np.ndarray:
+        """``mixture - vocals``, ``(n_samples,)`` float32 (computed on each access)."""
+        return np.asarray(self.mixture) - np.asarray(self.vocals)
+
+    def __len__(self) -> int:
+        return len(self.mixture)
+
+
+@dataclass(frozen=True)
+class MusdbDataset:
+    """A checked MUSDB18(-HQ) root: its tracks per subset and the decode cache that serves them.
+
+    Made by :func:`resolve_dataset`. ``synthetic`` is True for a corpus written by
+    :func:`rlsv.audio.synth.make_corpus` (it holds the ``rlsv_synth.json`` marker).
+    """
+
+    root: Path
+    is_wav: bool
+    synthetic: bool
+    sample_rate: int
+    cache: DecodeCache
+    subset_tracks: Mapping[str, tuple[Track, ...]] = field(repr=False)
+
+    def tracks(self, subset: str) -> tuple[Track, ...]:
+        """The tracks of ``subset``, sorted by name."""
+        if subset not in self.subset_tracks:
+            raise KeyError(f"subset {subset!r} was not loaded; pass subsets=({subset!r}, ...) to resolve_dataset.")
+        return self.subset_tracks[subset]
+
+    def load(self, track: Track) -> TrackAudio:
+        """Mono signals of ``track``: from the cache, else decoded once and cached."""
+        entry, signals = self._cached(track)
+        if signals is None:
+            self.cache.store(entry, decode_track(track))
+            signals = self.cache.load(entry, _CACHED_SIGNALS)
+        return TrackAudio(track.name, signals["mixture"], signals["vocals"])
+
+    def is_cached(self, track: Track) -> bool:
+        """Whether ``track`` is in the cache (loading it will not decode)."""
+        return self._cached(track)[1] is not None
+
+    def n_samples(self, track: Track) -> int:
+        """Length of ``track`` in samples: the decoded length once cached, else the header's."""
+        signals = self._cached(track)[1]
+        return len(signals["mixture"]) if signals is not None else track.n_samples
+
+    def with_first_tracks(self, subset: str, n_tracks: int | None) -> "MusdbDataset":
+        """The same dataset with only the first ``n_tracks`` tracks of ``subset`` (None: all)."""
+        tracks = dict(self.subset_tracks)
+        tracks[subset] = self.tracks(subset)[:n_tracks]
+        return replace(self, subset_tracks=tracks)
+
+    def with_named_tracks(self, subset: str, names: Collection[str]) -> "MusdbDataset":
+        """The same dataset with only the tracks of ``subset`` named in ``names`` (order kept)."""
+        wanted = set(names)
+        tracks = dict(self.subset_tracks)
+        tracks[subset] = tuple(t for t in self.tracks(subset) if t.name in wanted)
+        return replace(self, subset_tracks=tracks)
+
+    def describe(self) -> dict:
+        """What a run records about its data (``config.json``'s ``dataset``)."""
+        return {
+            "root": str(self.root),
+            "format": "MUSDB18-HQ (wav)" if self.is_wav else "MUSDB18 (stem.mp4)",
+            "synthetic": self.synthetic,
+            "tracks": {subset: len(tracks) for subset, tracks in self.subset_tracks.items()},
+        }
+
+    def _cached(self, track: Track) -> tuple[Path, dict[str, np.ndarray] | None]:
+        """The cache entry of ``track`` as its files are now, and its cached signals (``"mixture"``,
+        ``"vocals"``: ``(n_samples,)`` float32 read-only memory maps) or None when not cached."""
+        entry = self.cache.entry(track.subset, track.name, track.sample_rate, track.files)
+        return entry, self.cache.load(entry, _CACHED_SIGNALS)
+
+
+def resolve_dataset(
+    root: str | os.PathLike | None = None,
+    *,
+    is_wav: bool | None = None,
+    subsets: Iterable[str] = SUBSETS,
+    segment_length: int = 44100,
+    sample_rate: int = 44100,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> MusdbDataset:
+    """Find, check and list the dataset; nothing is decoded yet.
+
+    Args:
+        root: dataset folder (holding ``train/`` and ``test/``). ``None``: ``$MUSDB_PATH``, and
+            if that is unset too, the default synthetic corpus (the ``quick`` profile's,
+            :func:`rlsv.audio.synth.default_synthetic_root`; an existing one is used as it is, else one
+            of the default size is written; one line is printed saying so).
+        is_wav: ``True`` for MUSDB18-HQ wav folders, ``False`` for ``.stem.mp4`` files,
+            ``None`` to detect it from the layout.
+        subsets: the subsets to list and check.
+        segment_length: every track must hold at least this many samples.
+        sample_rate: the sampling rate every file must have (Hz).
+        cache_dir: decode cache root (default :func:`rlsv.audio.cache.default_cache_dir`).
+        progress: show a progress bar if the synthetic corpus has to be written.
+
+    Raises:
+        DatasetNotFoundError, DatasetLayoutError, TrackTooShortError, UnreadableAudioError
+        (all :class:`DatasetError`), PermissionError for an unwritable cache folder.
+    """
+    subsets = tuple(subsets)
+    root_path = _pick_root(root, progress)
+    is_wav = _detect_format(root_path, subsets, is_wav)
+    listed = _list_with_musdb(root_path, is_wav, subsets)
+    subset_tracks = {subset: tuple(_checked_track(t, sample_rate) for t in listed[subset]) for subset in subsets}
+    _require_one_segment(root_path, subset_tracks, segment_length)
+    cache = DecodeCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    cache.check_writable()
+    synthetic = (root_path / MARKER_FILE).is_file()
+    return MusdbDataset(root_path, is_wav, synthetic, sample_rate, cache, subset_tracks)
+
+
+def fill_cache(dataset: MusdbDataset, subsets: Iterable[str] | None = None, progress: bool = True) -> int:
+    """Decode every track of ``subsets`` (default: all listed) missing from the cache; return how many."""
+    subsets = tuple(subsets) if subsets is not None else tuple(dataset.subset_tracks)
+    missing = [t for subset in subsets for t in dataset.tracks(subset) if not dataset.is_cached(t)]
+    for track in tqdm(missing, desc="rlsv decode", unit="track", disable=not progress):
+        dataset.load(track)
+    return len(missing)
+
+
+def decode_track(track: Track) -> dict[str, np.ndarray]:
+    """Decode ``track`` from its files: ``{"mixture", "vocals"}`` -> ``(n_samples,)`` float32 mono."""
+    if track.is_wav:
+        mixture, vocals = (_read_wav(path) for path in track.files)
+    else:
+        mixture, vocals = _decode_stem_streams(track.files[0], track.streams, track.channels)
+    if len(mixture) != len(vocals):
+        raise DatasetLayoutError(
+            f"Track {track.name!r}: the mixture has {len(mixture)} samples but the vocals {len(vocals)}. "
+            "MUSDB18 stems have equal lengths; restore the track from the original download."
+        )
+    return {"mixture": _to_mono(mixture), "vocals": _to_mono(vocals)}
+
+
+# --------------------------------------------------------------------------- root and layout
+
+
+def _pick_root(root: str | os.PathLike | None, progress: bool) -> Path:
+    """The root from the argument, ``$MUSDB_PATH`` or the synthetic corpus; it must exist."""
+    if root is not None:
+        origin = "the root argument"
+    elif os.environ.get("MUSDB_PATH"):
+        root, origin = os.environ["MUSDB_PATH"], "MUSDB_PATH"
+    else:
+        root = default_synthetic_root()
+        print(f"rlsv: no MUSDB18 root given (argument or MUSDB_PATH); using the synthetic corpus at {root}")
+        if not (root / MARKER_FILE).is_file():  # keep a finished corpus, whatever its size
+            make_corpus(root, progress=progress)
+        return root
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DatasetNotFoundError(f"The dataset root {path} (from {origin}) does not exist. {_HOW_TO_GET_MUSDB}")
+    return path
+
+
+def _detect_format(root: Path, subsets: tuple[str, ...], is_wav: bool | None) -> bool:
+    """``True`` for MUSDB18-HQ wav folders, ``False`` for ``.stem.mp4`` files (present in every subset)."""
+    kinds = {subset: _track_kinds(root / subset) for subset in subsets}
+    if is_wav is None:
+        common = set.intersection(*kinds.values())
+        if len(common) == 2:
+            raise DatasetLayoutError(
+                f"{root} holds both MUSDB18-HQ wav folders and .stem.mp4 files; pass is_wav=True or is_wav=False."
+            )
+        if not common:
+            found = "; ".join(f"{subset}/: {', '.join(_FORMATS[k] for k in sorted(found)) or 'no tracks'}"
+                              for subset, found in kinds.items())
+            raise DatasetLayoutError(
+                f"{root} is not a MUSDB18 folder (found {found}). Expected {_LAYOUTS}. {_HOW_TO_GET_MUSDB}"
+            )
+        return common == {"wav"}
+    wanted = "wav" if is_wav else "stem"
+    lacking = [subset for subset, found in kinds.items() if wanted not in found]
+    if lacking:
+        other = f"; they hold {_FORMATS['stem' if is_wav else 'wav']}: pass is_wav={not is_wav} or leave is_wav unset" \
+            if all(kinds.values()) else f". Expected {_LAYOUTS}. {_HOW_TO_GET_MUSDB}"
+        folders = ", ".join(str(root / subset) for subset in lacking)
+        raise DatasetLayoutError(f"is_wav={is_wav}, but there are no {_FORMATS[wanted]} in {folders}{other}")
+    return is_wav
+
+
+def _track_kinds(folder: Path) -> set[str]:
+    """Which track formats ``folder`` holds: ``"wav"`` (track folders with a mixture.wav), ``"stem"``."""
+    if not folder.is_dir():
+        raise DatasetLayoutError(
+            f"{folder.parent} is not a MUSDB18 folder: {folder} is missing. Expected {_LAYOUTS}. {_HOW_TO_GET_MUSDB}"
+        )
+    kinds = set()
+    if any(path.is_dir() and (path / "mixture.wav").is_file() for path in folder.iterdir()):
+        kinds.add("wav")
+    if any(folder.glob("*.stem.mp4")):
+        kinds.add("stem")
+    return kinds
+
+
+def _list_with_musdb(root: Path, is_wav: bool, subsets: tuple[str, ...]) -> dict[str, list]:
+    """``musdb`` tracks per subset, sorted by name; a file ffprobe cannot read is named."""
+    try:
+        db = musdb.DB(root=str(root), is_wav=is_wav, subsets=list(subsets))
+    except Exception as exc:  # musdb probes every mixture with ffprobe; find the file it choked on
+        for path in _mixture_files(root, is_wav, subsets):
+            try:
+                stempeg.Info(str(path))
+            except Exception:
+                raise UnreadableAudioError(path, "ffprobe cannot read it") from exc
+        raise
+    listed: dict[str, list] = {subset: [] for subset in subsets}
+    for track in db.tracks:
+        listed[track.subset].append(track)
+    return {subset: sorted(tracks, key=lambda t: t.name) for subset, tracks in listed.items()}
+
+
+def _mixture_files(root: Path, is_wav: bool, subsets: tuple[str, ...]) -> list[Path]:
+    """The files musdb probes: each ``.stem.mp4`` or each track folder's ``mixture.wav``."""
+    pattern = "*/mixture.wav" if is_wav else "*.stem.mp4"
+    return sorted(path for subset in subsets for path in (root / subset).glob(pattern))
+
+
+def _require_one_segment(root: Path, subset_tracks: Mapping[str, tuple[Track, ...]], segment_length: int) -> None:
+    """Raise :class:`TrackTooShortError` naming the first track shorter than ``segment_length``."""
+    for track in (t for tracks in subset_tracks.values() for t in tracks):
+        if track.n_samples < segment_length:
+            raise TrackTooShortError(
+                f"Track {track.name!r} ({track.subset}) has {track.n_samples} samples, fewer than one segment "
+                f"({segment_length}). Remove it from {root / track.subset} or use a shorter segment length."
+            )
+
+
+def _checked_track(mus_track, sample_rate: int) -> Track:
+    """A :class:`Track` from a ``musdb`` track, its files and streams checked (headers only)."""
+    track = _wav_track(mus_track) if mus_track.is_wav else _stem_track(mus_track)
+    if track.sample_rate != sample_rate:
+        raise DatasetError(
+            f"Track {track.name!r} is sampled at {track.sample_rate} Hz, not {sample_rate} Hz. Resample the "
+            f"dataset to {sample_rate} Hz (MUSDB18 is 44100 Hz) or pass sample_rate={track.sample_rate}."
+        )
+    return track
+
+
+def _wav_track(mus_track) -> Track:
+    """Track of a MUSDB18-HQ folder: ``mixture.wav`` and ``vocals.wav`` must exist and be readable."""
+    folder = Path(mus_track.path).parent
+    files = (folder / "mixture.wav", folder / "vocals.wav")
+    infos = []
+    for path in files:
+        if not path.is_file():
+            raise DatasetLayoutError(
+                f"Track folder {folder} has no {path.name}. A MUSDB18-HQ track folder holds mixture.wav, "
+                "vocals.wav, drums.wav, bass.wav and other.wav; restore it or remove the folder."
+            )
+        try:
+            infos.append(sf.info(str(path)))
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise UnreadableAudioError(path, str(exc)) from exc
+    if infos[0].frames != infos[1].frames or infos[0].samplerate != infos[1].samplerate:
+        raise DatasetLayoutError(
+            f"Track folder {folder}: mixture.wav ({infos[0].frames} samples at {infos[0].samplerate} Hz) and "
+            f"vocals.wav ({infos[1].frames} at {infos[1].samplerate} Hz) differ; restore them from the download."
+        )
+    return Track(mus_track.name, mus_track.subset, files, infos[0].frames, infos[0].samplerate,
+                 tuple(info.channels for info in infos))
+
+
+def _stem_track(mus_track) -> Track:
+    """Track of a MUSDB18 ``.stem.mp4``: it must hold the mixture and vocals streams."""
+    path = Path(mus_track.path)
+    streams = (mus_track.stem_id, mus_track.sources["vocals"].stem_id)
+    info = mus_track.info
+    if info.nb_audio_streams <= max(streams):
+        raise DatasetLayoutError(
+            f"{path} has {info.nb_audio_streams} audio streams; a MUSDB18 stem file has 5 (mixture, drums, "
+            "bass, other, vocals). Restore it from the original download or remove it."
+        )
+    return Track(mus_track.name, mus_track.subset, (path,), info.samples(streams[0]), info.sample_rate(streams[0]),
+                 tuple(info.channels(s) for s in streams), streams)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _read_wav(path: Path) -> np.ndarray:
+    """``(n_samples, channels)`` float32 samples of a wav file."""
+    try:
+        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise UnreadableAudioError(path, str(exc)) from exc
+    return audio
+
+
+def _decode_stem_streams(path: Path, streams: tuple[int, ...], channels: tuple[int, ...]) -> list[np.ndarray]:
+    """Decode audio ``streams`` of a stem file in one ffmpeg run: ``[(n_samples, channels[i]) float32]``.
+
+    The streams are merged into one multichannel float32 PCM output (``amerge``), so the file is
+    demuxed and decoded once and only the streams asked for are decoded.
+    """
+    labels = "".join(f"[0:a:{stream}]" for stream in streams)
+    merge = f"{labels}amerge=inputs={len(streams)}" if len(streams) > 1 else f"{labels}anull"
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-filter_complex", merge + "[out]",
+               "-map", "[out]", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    try:
+        result = subprocess.run(command, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise DatasetError(
+            "ffmpeg is not installed but is needed to decode MUSDB18 .stem.mp4 files. Install it "
+            "(`make ffmpeg`, `apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`), "
+            "or use MUSDB18-HQ (wav)."
+        ) from exc
+    if result.returncode != 0 or not result.stdout:
+        reason = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio decoded"]
+        raise UnreadableAudioError(path, f"ffmpeg failed ({reason[0]})")
+    frames = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, sum(channels))
+    return np.split(frames, np.cumsum(channels)[:-1], axis=1)
+
+
+def _to_mono(audio: np.ndarray) -> np.ndarray:
+    """Mean over channels, ``(n_samples, channels) -> (n_samples,)`` float32 (summed in float64)."""
+    return audio.mean(axis=1, dtype=np.float64).astype(np.float32)

@@ -1,0 +1,84 @@
+"""Where the tracks of a run come from: a profile's synthetic corpus or MUSDB18, decoded into the cache.
+
+* :func:`dataset_root` -- the tracks of a profile: its synthetic corpus (written on first use) or
+  MUSDB18 (``$MUSDB_PATH``), or a root given by the user.
+* :func:`prepare_data` -- find (or write) a run's dataset, check it, and decode every track once.
+* :func:`set_threads` -- torch's CPU threads for this process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rlsv.audio.synth import corpus_root
+from rlsv.run.config import RunParameters
+from rlsv.run.profiles import Profile, get_profile
+
+__all__ = ["set_threads", "synthetic_root", "dataset_root", "prepare_data"]
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit torch's CPU threads for this process (None: leave torch's default)."""
+    if threads is None:
+        return
+    import torch
+
+    threads = int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1 or None, got {threads}.")
+    torch.set_num_threads(threads)
+
+
+def synthetic_root(profile: str | Profile) -> Path:
+    """Folder of a profile's synthetic corpus (absolute): ``rlsv.audio.synth.corpus_root`` of its name,
+    ``<$RLSV_DATA or checkout/data>/synthetic-<profile>``; the ``quick`` one is the default corpus
+    (``rlsv.audio.synth.default_synthetic_root``)."""
+    return corpus_root(profile.name if isinstance(profile, Profile) else get_profile(profile).name)
+
+
+def dataset_root(profile: str | Profile = "quick", dataset: str | os.PathLike | None = None,
+                 progress: bool = True) -> Path:
+    """The dataset folder of a run, absolute; writes the profile's synthetic corpus if needed.
+
+    ``dataset`` when given; else, for a profile with ``data="synthetic"`` (``quick``) its own
+    synthetic corpus (:func:`synthetic_root`, written on first use with the profile's
+    ``synthetic_tracks``); for ``data="musdb"`` (``paper``) ``$MUSDB_PATH``.
+
+    Raises:
+        rlsv.audio.musdb.DatasetNotFoundError: ``paper`` without ``dataset`` and without ``$MUSDB_PATH``.
+    """
+    from rlsv.audio.musdb import DatasetNotFoundError
+    from rlsv.audio.synth import make_corpus
+
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    if dataset is not None:
+        return Path(dataset).expanduser().resolve()
+    if profile.data == "synthetic":
+        root = synthetic_root(profile)
+        n_train, n_test, seconds = profile.synthetic_tracks
+        return make_corpus(root, n_train=n_train, n_test=n_test, duration_s=seconds, progress=progress).resolve()
+    musdb = os.environ.get("MUSDB_PATH")
+    if not musdb:
+        raise DatasetNotFoundError(
+            f"The {profile.name!r} profile trains on MUSDB18: set MUSDB_PATH to the folder holding train/ and "
+            "test/ (or pass a dataset root, --dataset). Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html. "
+            "To try the pipeline without it, use the quick profile (synthetic corpus)."
+        )
+    return Path(musdb).expanduser().resolve()
+
+
+def prepare_data(params: RunParameters, progress: bool = True) -> Path:
+    """Find (or write) the run's dataset, check it and decode every track into the cache.
+
+    Done once before a sweep starts, so that parallel runs never write the same corpus or cache
+    entry. Returns the absolute dataset root.
+    """
+    from rlsv.audio.musdb import fill_cache, resolve_dataset
+
+    root = dataset_root(params.profile, params.dataset, progress)
+    model = params.model_config()
+    data = resolve_dataset(root, segment_length=model.segment_length, sample_rate=model.sample_rate,
+                           progress=progress)
+    fill_cache(data, progress=progress)
+    return root

@@ -1,0 +1,19 @@
+"""File names inside a run folder (the contract of ``docs/run_layout.md``).
+
+Used by ``train``, ``evaluate`` (one run each) and by the layers over many runs (sweeps, results,
+tables, figures, the explorer), so that every module agrees on where a run keeps what. Plain
+names only: reading them needs no torch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CONFIG", "STATUS", "LOCK", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY"]
+
+CONFIG = "config.json"  # the run's configuration (TrainConfig, or the STFT row's description)
+STATUS = "status.json"  # pending / running / done / failed, with the error
+LOCK = "run.lock"  # held (host, pid, start) while a sweep trains and evaluates the run
+CHECKPOINT = "checkpoint.pt"  # latest epoch: model, optimiser, RNG states, history
+MODEL = "model.pt"  # the trained model (rlsv.run.model_file.save_model)
+LOSSES = "losses.csv"  # one row per optimisation step
+SEGMENTS = "segments.csv"  # one row per kept test segment
+SUMMARY = "summary.json"  # mean, std, median, count per metric

@@ -1,0 +1,133 @@
+"""One run, step by step, as notebooks 02 and 03, the sweeps and ``rlsv`` call it.
+
+* :func:`run_training` -- ``fit`` the run into ``<output_root>/<run-id>/`` (resumes from
+  ``checkpoint.pt``), ``status.json`` kept up to date (``rlsv.run.status``).
+* :func:`run_evaluation` -- evaluate a trained run, or the STFT baseline (objective ``"stft"``).
+* :func:`planned_config` -- the ``config.json`` a run will have (what a sweep compares before skipping).
+* :func:`stft_on_same_segments` -- the STFT baseline on the segments a run was evaluated on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from rlsv.atomic import write_json
+from rlsv.run.config import RunParameters
+from rlsv.run.data import dataset_root, set_threads
+from rlsv.run.evaluate import (
+    EVALUATION,
+    evaluate_run,
+    evaluate_stft,
+    iter_test_segments,
+    run_test_dataset,
+    run_test_segments,
+    write_evaluation,
+)
+from rlsv.run.files import CONFIG, SEGMENTS
+from rlsv.run.status import read_status, record_failure, write_status
+
+__all__ = ["run_training", "run_evaluation", "stft_config", "planned_config", "stft_on_same_segments"]
+
+
+def _run_dir(params: RunParameters, output_root: str | os.PathLike) -> Path:
+    return Path(output_root).expanduser().resolve() / params.run_id
+
+
+def run_training(params: RunParameters, output_root: str | os.PathLike = "papermill_runs", device: str = "auto",
+               progress: bool = True, callback: Callable[[pd.DataFrame], None] | None = None,
+               threads: int | None = None):
+    """Train the run into ``<output_root>/<run-id>/`` (resuming a checkpoint); return the ``FitResult``.
+
+    ``status.json``: ``running`` during training, ``pending`` afterwards (waiting for
+    :func:`run_evaluation`; a run that was ``done`` and had nothing left to train stays ``done``),
+    ``failed`` with the error if training raises (the exception is re-raised).
+    """
+    from rlsv.run.train import fit
+
+    set_threads(threads)
+    if not params.is_trained:
+        raise ValueError("The STFT baseline is not trained; run the evaluation step (03_evaluate) only.")
+    run_dir = _run_dir(params, output_root)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    before = read_status(run_dir) or {}
+    write_status(run_dir, "running")
+    try:
+        config = params.train_config(dataset_root(params.profile, params.dataset, progress), device)
+        result = fit(config, run_dir, progress=progress, callback=callback)
+    except Exception as error:
+        record_failure(run_dir, error)
+        raise
+    unchanged = before.get("state") == "done" and result.resumed_from_epoch >= config.epochs
+    write_status(run_dir, "done" if unchanged else "pending")
+    return result
+
+
+def stft_config(params: RunParameters, root: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of an STFT baseline run (``docs/run_layout.md``): segment length from the
+    profile's model, the evaluation settings under ``evaluation``."""
+    from rlsv.core.metrics import StftBaseline
+
+    baseline = StftBaseline()
+    return {"run_id": params.run_id, "profile": params.profile, "objective": "stft", "omega": None, "lam": None,
+            "p": None, "epochs": None, "seed": None, "model": params.model_config().to_dict(),
+            "dataset": str(root), EVALUATION: params.evaluation_settings().to_dict(),
+            "stft": {"n_fft": baseline.n_fft, "hop": baseline.hop, "window": baseline.window}}
+
+
+def planned_config(params: RunParameters, dataset: str | os.PathLike, device: str = "auto") -> dict[str, Any]:
+    """The ``config.json`` a run with ``params`` will have once evaluated (JSON values): the training
+    configuration and the evaluation settings, or the STFT baseline's (:func:`stft_config`)."""
+    if not params.is_trained:
+        return json.loads(json.dumps(stft_config(params, dataset)))
+    return params.train_config(dataset, device).to_json() | {EVALUATION: params.evaluation_settings().to_dict()}
+
+
+def _evaluate_stft_run(params: RunParameters, run_dir: Path, progress: bool):
+    """The STFT baseline run: write its ``config.json``, then evaluate it on that configuration's test tracks."""
+    config = stft_config(params, dataset_root(params.profile, params.dataset, progress))
+    write_json(config, run_dir / CONFIG)
+    data = run_test_dataset(config, progress=progress)
+    return write_evaluation(evaluate_stft(iter_test_segments(data, config["model"]["segment_length"], progress)),
+                            run_dir)
+
+
+def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "papermill_runs", device: str = "auto",
+                   progress: bool = True, threads: int | None = None):
+    """Evaluate the run in ``<output_root>/<run-id>/``; return the ``EvalResult`` (segments, summary).
+
+    A trained run needs its ``model.pt``; the STFT baseline (objective ``"stft"``) writes its own
+    ``config.json`` first. Writes ``segments.csv`` and ``summary.json`` and records the evaluation
+    settings (:meth:`RunParameters.evaluation_settings`) in ``config.json``; ``status.json``
+    becomes ``done`` (or ``failed`` with the error, re-raised).
+    """
+    set_threads(threads)
+    run_dir = _run_dir(params, output_root)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_status(run_dir, "running")
+    try:
+        if params.is_trained:
+            settings = params.evaluation_settings()
+            result = evaluate_run(run_dir, device=device, max_tracks=settings.max_test_tracks,
+                                  mask_inclusive=settings.mask_inclusive, progress=progress)
+        else:
+            result = _evaluate_stft_run(params, run_dir, progress)
+    except Exception as error:
+        record_failure(run_dir, error)
+        raise
+    write_status(run_dir, "done")
+    return result
+
+
+def stft_on_same_segments(run_dir: str | os.PathLike, progress: bool = False) -> pd.DataFrame:
+    """The STFT baseline on the test segments ``run_dir`` was evaluated on (same tracks, same N).
+
+    The tracks are those of the run's ``segments.csv`` (only they are read and decoded); the
+    segments kept are the same because the silence rule depends on the vocals only.
+    """
+    evaluated = set(pd.read_csv(Path(run_dir) / SEGMENTS, dtype={"track": str})["track"])
+    return evaluate_stft(run_test_segments(run_dir, tracks=evaluated, progress=progress))

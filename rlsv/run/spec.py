@@ -1,0 +1,133 @@
+"""A grid point: the objective of a run and the hyper-parameters it uses, and the run id it gives.
+
+A grid point is a :class:`RunSpec`: the objective (``"tv"`` = L_A, ``"sinkhorn"`` = L_B,
+``"stft"`` = the untrained STFT baseline of Table 2) and the hyper-parameters it uses
+(``omega`` weight of the regulariser, ``lam`` entropic regularisation, ``p`` norm of the
+Sinkhorn cost matrix; ``None`` where unused). The paper's named grids are ``rlsv.study.grids``.
+
+Run ids follow ``docs/run_layout.md``: ``<profile>-tv-w<omega>``,
+``<profile>-sinkhorn-p<p>-l<lam>-w<omega>``, ``<profile>-stft`` (numbers written with ``:g``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping
+
+__all__ = [
+    "ObjectiveName",
+    "OBJECTIVE_NAMES",
+    "USED_PARAMETERS",
+    "RunSpec",
+    "tv",
+    "sinkhorn",
+    "STFT",
+    "run_id",
+    "unique_specs",
+]
+
+
+ObjectiveName = Literal["tv", "sinkhorn", "stft"]
+
+
+OBJECTIVE_NAMES: tuple[str, ...] = ("tv", "sinkhorn", "stft")
+
+
+# Which hyper-parameters each objective uses (the others must be None).
+USED_PARAMETERS: dict[str, frozenset[str]] = {
+    "tv": frozenset({"omega"}),
+    "sinkhorn": frozenset({"omega", "lam", "p"}),
+    "stft": frozenset(),
+}
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One grid point: an objective and the hyper-parameters it uses.
+
+    Attributes:
+        objective: ``"tv"`` (L_A, Eq. 12), ``"sinkhorn"`` (L_B, Eq. 13) or ``"stft"`` (baseline).
+        omega: weight of the representation objective (tv, sinkhorn), else ``None``.
+        lam: entropic regularisation weight lambda of the Sinkhorn distance, else ``None``.
+        p: norm of the Sinkhorn cost matrix M (1 or 2 in the paper), else ``None``.
+    """
+
+    objective: ObjectiveName
+    omega: float | None = None
+    lam: float | None = None
+    p: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective not in USED_PARAMETERS:
+            raise ValueError(f"Unknown objective {self.objective!r}; expected one of {OBJECTIVE_NAMES}.")
+        used = USED_PARAMETERS[self.objective]
+        for name in ("omega", "lam", "p"):
+            value = getattr(self, name)
+            if name in used and (value is None or not value > 0):
+                raise ValueError(f"Objective {self.objective!r} needs a positive {name}, got {value!r}.")
+            if name not in used and value is not None:
+                raise ValueError(f"Objective {self.objective!r} does not use {name}; got {name}={value!r}.")
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether this grid point trains an autoencoder (every objective but the STFT baseline)."""
+        return self.objective != "stft"
+
+    def as_columns(self) -> dict[str, str | float]:
+        """``{"objective", "omega", "lam", "p"}`` for a DataFrame row: unused parameters as NaN."""
+        return {"objective": self.objective, "omega": _nan_if_none(self.omega),
+                "lam": _nan_if_none(self.lam), "p": _nan_if_none(self.p)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "RunSpec":
+        """Read ``objective``, ``omega``, ``lam``, ``p`` from a run's ``config.json`` mapping.
+
+        Unused parameters may be missing, ``None`` or NaN (as in a pandas row).
+        """
+
+        def value(name: str) -> float | None:
+            raw = config.get(name)
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+                return None
+            return float(raw)
+
+        return cls(str(config["objective"]), value("omega"), value("lam"), value("p"))
+
+
+def tv(omega: float) -> RunSpec:
+    """L_A: negative SNR + ``omega`` * total variation."""
+    return RunSpec("tv", omega=omega)
+
+
+def sinkhorn(omega: float, lam: float, p: float = 1) -> RunSpec:
+    """L_B: negative SNR + ``omega`` * Sinkhorn distance (entropic weight ``lam``, cost norm ``p``)."""
+    return RunSpec("sinkhorn", omega=omega, lam=lam, p=p)
+
+
+STFT = RunSpec("stft")
+"""The STFT baseline row of Table 2 (evaluated, not trained)."""
+
+
+def run_id(spec: RunSpec, profile: str) -> str:
+    """The run directory name of ``spec`` at ``profile`` (``docs/run_layout.md``).
+
+    >>> run_id(sinkhorn(omega=4, lam=1.5), "quick")
+    'quick-sinkhorn-p1-l1.5-w4'
+    """
+    if not profile or "/" in profile:
+        raise ValueError(f"A profile name must be non-empty and without '/', got {profile!r}.")
+    if spec.objective == "tv":
+        return f"{profile}-tv-w{spec.omega:g}"
+    if spec.objective == "sinkhorn":
+        return f"{profile}-sinkhorn-p{spec.p:g}-l{spec.lam:g}-w{spec.omega:g}"
+    return f"{profile}-stft"
+
+
+def unique_specs(specs: Iterable[RunSpec]) -> tuple[RunSpec, ...]:
+    """``specs`` without repeats, in order of first appearance."""
+    return tuple(dict.fromkeys(specs))

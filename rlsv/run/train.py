@@ -1,0 +1,344 @@
+"""Training of one run: ``fit(config, output_dir)``, resumable, with atomic per-epoch checkpoints.
+
+Procedure (published code, ``docs/paper_vs_code.md`` rows 15-17): Adam (lr 1e-4), batches of 8 one-second
+segments, vocals and accompaniment shuffled independently and re-mixed, Gaussian noise (std 1e-4)
+on the vocal input, scalar batch mean removed, ``L = neg-SNR + omega * regulariser``; 10 epochs
+(the shipped settings file says 8), seed 218.
+
+Files written in ``output_dir`` (see ``docs/run_layout.md``): ``config.json``, ``checkpoint.pt``
+(each epoch), ``losses.csv`` (each epoch), ``model.pt`` (at the end). All writes are atomic. Calling
+``fit`` again on the same folder resumes from the last checkpoint (or returns at once when the run
+is complete); on CPU the resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from rlsv.atomic import save_torch, write_json, write_text
+from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
+from rlsv.audio.segments import TrainingSegmentation, count_training_batches, training_batches
+from rlsv.core.losses import OBJECTIVES, Objective
+from rlsv.core.model import DenoisingAutoencoder, ModelConfig, model_from_payload, model_payload
+from rlsv.core.step import make_optimizer, sample_input_noise, train_step
+from rlsv.run.device import resolve_device
+from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
+from rlsv.run.model_file import save_model
+
+__all__ = ["TrainConfig", "FitResult", "fit", "retain_freed_memory", "config_differences", "RESUMABLE_FIELDS"]
+
+_CHECKPOINT_FORMAT = "rlsv-checkpoint/1"
+# Fields that may change between a run and its resumption without changing its result
+# (``dataset_info`` is what config.json records about the data, not a setting).
+RESUMABLE_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info"})
+HISTORY_COLUMNS = ["epoch", "step", "neg_snr", "regulariser", "loss"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (written to ``config.json``).
+
+    Attributes:
+        objective: ``"tv"`` (L_A) or ``"sinkhorn"`` (L_B).
+        omega: weight of the representation term.
+        lam, p: Sinkhorn entropic regularisation (> 0) and cost norm (1 or 2); None for ``"tv"``
+            (``p`` defaults to 1 for ``"sinkhorn"``).
+        epochs, batch_size, learning_rate, seed, noise_std: the published 10, 8, 1e-4, 218, 1e-4.
+        model: autoencoder sizes and initialisation.
+        hop: training segment hop in samples (None: half a segment, the published 50 % overlap).
+        set_size: tracks shuffled together (4).
+        pad_sets_with_silence: reproduce the published all-zero padding of each set (off).
+        dataset, is_wav, cache_dir: data root (None: ``$MUSDB_PATH``, else the synthetic corpus),
+            its format (None: detect) and the decode cache folder.
+        max_train_tracks: use only the first training tracks (None: all).
+        tv_form, sinkhorn_grad, sinkhorn_max_iter, sinkhorn_tol: loss options (see ``rlsv.core.losses``).
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        tf32: allow TF32 matmuls/convolutions on CUDA (off: full float32).
+        amp: bfloat16 autocast for the encoder/decoder on CUDA (off).
+        run_id, profile: labels, kept in ``config.json``.
+    """
+
+    objective: str = "tv"
+    omega: float = 1.0
+    lam: float | None = None
+    p: int | None = None
+    epochs: int = 10
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    seed: int = 218
+    noise_std: float = 1e-4
+    model: ModelConfig = field(default_factory=ModelConfig)
+    hop: int | None = None
+    set_size: int = 4
+    pad_sets_with_silence: bool = False
+    dataset: str | None = None
+    is_wav: bool | None = None
+    cache_dir: str | None = None
+    max_train_tracks: int | None = None
+    tv_form: str = "published"
+    sinkhorn_grad: str = "implicit"
+    sinkhorn_max_iter: int = 1000
+    sinkhorn_tol: float = 1e-5
+    device: str = "auto"
+    tf32: bool = False
+    amp: bool = False
+    run_id: str = ""
+    profile: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {self.objective!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
+        if self.objective == "sinkhorn":
+            if self.lam is None:
+                raise ValueError("The Sinkhorn objective needs lam (entropic regularisation), e.g. lam=1.5.")
+            if self.p is None:
+                object.__setattr__(self, "p", 1)
+        else:
+            object.__setattr__(self, "lam", None)
+            object.__setattr__(self, "p", None)
+        for name in ("epochs", "batch_size", "set_size", "sinkhorn_max_iter"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
+            raise ValueError(f"noise_std must be >= 0, got {self.noise_std!r}.")
+        if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
+            raise ValueError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
+        if self.max_train_tracks is not None and self.max_train_tracks < 1:
+            raise ValueError(f"max_train_tracks must be >= 1 or None, got {self.max_train_tracks}.")
+        self.loss_objective()  # validates omega, lam, p and the loss options
+
+    def loss_objective(self) -> Objective:
+        """The ``rlsv.core.losses.Objective`` of this run."""
+        return Objective(kind=self.objective, omega=self.omega, lam=self.lam if self.lam is not None else 1.0,
+                         p=self.p if self.p is not None else 1, tv_form=self.tv_form,
+                         sinkhorn_grad=self.sinkhorn_grad, max_iter=self.sinkhorn_max_iter, tol=self.sinkhorn_tol)
+
+    def segmentation(self) -> TrainingSegmentation:
+        n = self.model.segment_length
+        return TrainingSegmentation(segment_length=n, hop=self.hop or n // 2, set_size=self.set_size,
+                                    batch_size=self.batch_size, pad_sets_with_silence=self.pad_sets_with_silence)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The configuration as plain JSON types (as stored in checkpoints and ``config.json``)."""
+        return json.loads(json.dumps(self.to_dict()))
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the trained model, the loss history and where things were written."""
+
+    model: DenoisingAutoencoder
+    history: pd.DataFrame
+    output_dir: Path
+    resumed_from_epoch: int
+    seconds: float
+
+
+def retain_freed_memory() -> bool:
+    """Let this process's C allocator keep freed memory for reuse (glibc only); True if it was applied.
+
+    A CPU training step at paper size allocates and frees a few hundred MB of tensors. By default
+    glibc serves large blocks (all above 32 MB, and the others once it trims the heap) with fresh
+    pages from the kernel, so the next step touches new memory again: about 25,000 page faults per
+    step, some 50 ms of CPU time (2 us each here). With ``mmap`` for large blocks off and heap
+    trimming raised to 2 GB, steps after the first reuse the same memory and fault no more. The
+    process keeps its peak memory instead of returning it between steps. Process-wide; a no-op
+    on other platforms and C libraries.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+
+
+
+
+def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
+    dataset = resolve_dataset(config.dataset, is_wav=config.is_wav, subsets=("train",),
+                              segment_length=config.model.segment_length, sample_rate=config.model.sample_rate,
+                              cache_dir=config.cache_dir, progress=progress)
+    dataset = dataset.with_first_tracks("train", config.max_train_tracks)  # None: all
+    if not dataset.tracks("train"):
+        raise ValueError(f"No training tracks found under {dataset.root / 'train'}.")
+    return dataset
+
+
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Fields in which two run configurations (JSON dicts) differ, ignoring ``RESUMABLE_FIELDS``."""
+    keys = (stored.keys() | current.keys()) - RESUMABLE_FIELDS
+    return sorted(k for k in keys if stored.get(k) != current.get(k))
+
+
+def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device) -> dict | None:
+    if not path.is_file():
+        return None
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
+    changed = config_differences(ckpt["config"], config.to_json())
+    if changed:
+        raise ValueError(
+            f"{path.parent} holds a run with a different configuration (differs in {changed}). "
+            "Use another output folder, or delete that folder to start over."
+        )
+    return ckpt
+
+
+def _rng_state(data_rng: np.random.Generator, noise_rng: torch.Generator) -> dict[str, Any]:
+    return {"data": data_rng.bit_generator.state, "noise": noise_rng.get_state()}
+
+
+def _save_checkpoint(path: Path, model: DenoisingAutoencoder, optimizer: torch.optim.Optimizer, epoch: int,
+                     config: TrainConfig, rng: dict[str, Any], history: list[list[float]]) -> None:
+    save_torch({
+        "format": _CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "config": config.to_json(),
+        "model": model_payload(model),
+        "optimizer": optimizer.state_dict(),
+        "rng": rng,
+        "history": history,
+    }, path)
+
+
+def _history_frame(rows: list[list[float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return frame.astype({"epoch": int, "step": int})
+
+
+def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
+        callback: Callable[[pd.DataFrame], None] | None = None, callback_every: int = 25) -> FitResult:
+    """Train (or resume, or return a finished) run in ``output_dir``.
+
+    Args:
+        config: the run's configuration (validated when built).
+        output_dir: folder of the run; created if needed.
+        progress: tqdm bars (notebook-aware) with the running losses.
+        callback: called with the loss history so far every ``callback_every`` steps and at each
+            epoch's end (live plots in notebooks).
+
+    Raises:
+        ValueError / rlsv.audio.musdb.DatasetError before any training for bad configurations or data;
+        FloatingPointError if a loss becomes NaN/inf (the last checkpoint is kept).
+    """
+    start = time.perf_counter()
+    output_dir = Path(output_dir)
+    device = resolve_device(config.device)
+    objective = config.loss_objective()
+    segmentation = config.segmentation()
+    checkpoint_path = output_dir / CHECKPOINT
+    ckpt = _load_checkpoint(checkpoint_path, config, device)
+    if ckpt is not None and ckpt["epoch"] >= config.epochs and (output_dir / MODEL).is_file():
+        return _finished_run(ckpt, output_dir, device, start)  # nothing to train: no data work, no writes
+    dataset = _training_dataset(config, progress)
+    batches_per_epoch = count_training_batches(dataset, segmentation)
+    if batches_per_epoch == 0:
+        raise ValueError(
+            f"The training tracks give fewer segments than one batch ({config.batch_size}); "
+            "use more tracks or a smaller batch size."
+        )
+    fill_cache(dataset, ("train",), progress=progress)
+
+    if device.type == "cpu":
+        retain_freed_memory()
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = config.tf32
+        torch.backends.cudnn.allow_tf32 = config.tf32
+    precision = torch.autocast(device.type, dtype=torch.bfloat16) if config.amp else None
+
+    torch.manual_seed(config.seed)
+    model = DenoisingAutoencoder(config.model).to(device)
+    optimizer = make_optimizer(model, config.learning_rate)
+    data_rng = np.random.default_rng(config.seed)
+    noise_rng = torch.Generator().manual_seed(config.seed)
+    history: list[list[float]] = []
+    first_epoch = 1
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"]["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        data_rng.bit_generator.state = ckpt["rng"]["data"]
+        noise_rng.set_state(ckpt["rng"]["noise"])
+        history = ckpt["history"]
+        first_epoch = ckpt["epoch"] + 1
+    resumed_from = first_epoch - 1
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(config.to_json() | {"dataset_info": dataset.describe()}, output_dir / CONFIG)
+
+    step = len(history)
+    model.train()
+    for epoch in range(first_epoch, config.epochs + 1):
+        bar = tqdm(total=batches_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        pending: list[torch.Tensor] = []
+        for batch in training_batches(dataset, data_rng, segmentation):
+            vocals = torch.from_numpy(batch.vocals).to(device, non_blocking=True)
+            accompaniment = torch.from_numpy(batch.accompaniment).to(device, non_blocking=True)
+            noise = sample_input_noise(vocals.shape, config.noise_std, noise_rng).to(device, non_blocking=True)
+            out = train_step(model, optimizer, objective, vocals, accompaniment, noise, precision)
+            step += 1
+            pending.append(torch.stack([t.detach().float() for t in out.terms]))
+            bar.update(1)
+            if len(pending) >= callback_every:
+                _flush(pending, history, epoch, step, bar, callback)
+        _flush(pending, history, epoch, step, bar, callback)
+        bar.close()
+        _save_checkpoint(checkpoint_path, model, optimizer, epoch, config, _rng_state(data_rng, noise_rng), history)
+        frame = _history_frame(history)
+        write_text(frame.to_csv(index=False), output_dir / LOSSES)
+        if progress:
+            last = frame.query("epoch == @epoch")[["neg_snr", "regulariser", "loss"]].mean()
+            tqdm.write(f"epoch {epoch}/{config.epochs}: neg_snr {last.neg_snr:.3f} dB, "
+                       f"regulariser {last.regulariser:.4f}, loss {last.loss:.3f}")
+    save_model(model, output_dir / MODEL)
+    model.eval()
+    return FitResult(model, _history_frame(history), output_dir, resumed_from, time.perf_counter() - start)
+
+
+def _finished_run(ckpt: dict, output_dir: Path, device: torch.device, start: float) -> FitResult:
+    """The result of a run whose checkpoint already holds every epoch (and whose model file exists)."""
+    model = model_from_payload(ckpt["model"], str(output_dir / CHECKPOINT)).to(device).eval()
+    return FitResult(model, _history_frame(ckpt["history"]), output_dir, ckpt["epoch"], time.perf_counter() - start)
+
+
+def _flush(pending: list[torch.Tensor], history: list[list[float]], epoch: int, step: int, bar: tqdm,
+           callback: Callable[[pd.DataFrame], None] | None) -> None:
+    """Move the pending step losses to the host (one sync), check them, update the bar and callback."""
+    if not pending:
+        return
+    values = torch.stack(pending).cpu().tolist()
+    first = step - len(values) + 1
+    for offset, (rec, reg, loss) in enumerate(values):
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"The loss became {loss} at step {first + offset} (epoch {epoch}); the last checkpoint is kept. "
+                "Lower the learning rate or check the data for NaNs."
+            )
+        history.append([epoch, first + offset, rec, reg, loss])
+    pending.clear()
+    bar.set_postfix(neg_snr=f"{values[-1][0]:.2f}", reg=f"{values[-1][1]:.4f}", loss=f"{values[-1][2]:.3f}")
+    if callback is not None:
+        callback(_history_frame(history))

@@ -1,0 +1,323 @@
+"""Tables 1-2 and Figures 2-6 from the runs in ``papermill_runs/``, and the whole reproduction.
+
+* :func:`make_tables` -- Tables 1 and 2 (mean ± std as in the paper, median, the paper's values
+  and the difference) into ``<runs root>/tables/<profile>/`` as CSV, Markdown and LaTeX
+  (``rlsv.study.tables.write_paper_tables``). Notebook ``04_tables.ipynb`` and ``rlsv tables``.
+* :func:`make_figures` -- Figures 2-6 into ``figures/<profile>/figureN.{png,pdf}``. Figures 2
+  and 4 show one test segment through the trained encoders (channels sorted by carrier
+  frequency); 3, 5 and 6 are mean ± std error plots. Notebook ``05_figures.ipynb`` and ``rlsv figures``.
+* :func:`reproduce` -- ``rlsv reproduce``: the ``all`` sweep (30 runs + STFT), then notebooks 04
+  and 05 executed with papermill (so the notebooks are the single source of both), then a list of
+  where every result is (:meth:`ReproduceResult.text`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rlsv.atomic import write_json
+from rlsv.run.files import MODEL
+from rlsv.run.spec import RunSpec, run_id
+from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
+from rlsv.study.sweeps import SlurmOptions, SweepReport, execute_notebook, notebooks_dir, run_sweep
+
+__all__ = [
+    "TABLES_NOTEBOOK",
+    "FIGURES_NOTEBOOK",
+    "FIGURE_NAMES",
+    "tables_dir",
+    "figures_dir",
+    "reports_dir",
+    "TablesResult",
+    "FiguresResult",
+    "make_tables",
+    "make_figures",
+    "ReproduceResult",
+    "reproduce",
+    "read_manifest",
+]
+
+TABLES_NOTEBOOK, FIGURES_NOTEBOOK = "04_tables.ipynb", "05_figures.ipynb"
+FIGURE_NAMES: tuple[str, ...] = ("figure2", "figure3", "figure4", "figure5", "figure6")
+FIGURE2_SPEC = FIGURE4_PANELS[2][0]  # L_B, omega = 4, lambda = 1.5
+MANIFEST = "figures.json"
+
+
+def tables_dir(root: str | os.PathLike = "papermill_runs", profile: str = "quick") -> Path:
+    """Where the tables of ``profile`` go: ``<root>/tables/<profile>``."""
+    return Path(root) / "tables" / profile
+
+
+def figures_dir(figures_root: str | os.PathLike = "figures", profile: str = "quick") -> Path:
+    """Where the figures of ``profile`` go: ``<figures_root>/<profile>``."""
+    return Path(figures_root) / profile
+
+
+def reports_dir(root: str | os.PathLike = "papermill_runs", profile: str = "quick") -> Path:
+    """Where ``rlsv reproduce`` keeps the executed notebooks 04 and 05: ``<root>/reports/<profile>``."""
+    return Path(root) / "reports" / profile
+
+
+def _segments(runs: list, root: str | os.PathLike, profile: str) -> pd.DataFrame:
+    """The per-segment frame of the finished ``runs`` (``rlsv.study.results.scan_runs``) of ``profile``."""
+    from rlsv.study.results import segment_frame
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unfinished runs: listed by run_status()
+        return segment_frame(runs, profile=profile, source=str(root))
+
+
+def _load(root: str | os.PathLike, profile: str) -> pd.DataFrame:
+    """The per-segment frame of the finished runs of ``profile`` under ``root``."""
+    from rlsv.study.results import scan_runs
+
+    return _segments(scan_runs(root), root, profile)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class TablesResult:
+    """The regenerated tables: ``frames`` (paper format, by table name), ``paths`` written,
+    ``status`` (one row per run of the profile: state and error)."""
+
+    frames: dict[str, pd.DataFrame]
+    paths: list[Path]
+    status: pd.DataFrame
+
+
+def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = "quick",
+                out_dir: str | os.PathLike | None = None) -> TablesResult:
+    """Tables 1 and 2 from the finished runs of ``profile`` under ``root``, written to ``out_dir``.
+
+    Every row of the paper is present; a run that is not finished reads ``missing``. Files per
+    table ``name``: ``name.csv``, ``name.md``, ``name.tex`` (paper format) and ``name_numbers.csv``.
+    """
+    from rlsv.study.results import scan_runs, status_frame
+    from rlsv.study.tables import write_paper_tables
+
+    runs = scan_runs(root)  # every run folder read once, for the tables and the status
+    out = Path(out_dir) if out_dir is not None else tables_dir(root, profile)
+    frames, paths = write_paper_tables(_segments(runs, root, profile), out, profile=profile)
+    status = status_frame(runs)
+    return TablesResult(frames, paths, status[status["profile"] == profile].reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@dataclass
+class FiguresResult:
+    """``figures`` (name -> matplotlib Figure), ``paths`` (name -> PNG and PDF), ``missing``
+    (name -> why it could not be drawn), ``segment`` (track and index used for Figures 2 and 4)."""
+
+    figures: dict[str, Figure] = field(default_factory=dict)
+    paths: dict[str, list[Path]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    segment: str | None = None
+
+
+class _SegmentSource:
+    """The chosen test segment through the trained model of a run, once per run (Figures 2 and 4
+    share a run); the test segments are read once per test set."""
+
+    def __init__(self, root: Path, profile: str, track: str | int | None, segment: int | None, device: str):
+        self.root, self.profile, self.track, self.segment, self.device = root, profile, track, segment, device
+        self._tracks: dict[str, list] = {}
+        self._views: dict[RunSpec, Any] = {}
+        self.label: str | None = None
+
+    def view(self, spec: RunSpec):
+        """The chosen segment through the model of ``spec``'s run (``rlsv.run.segment_view.SegmentView``)."""
+        if spec not in self._views:
+            self._views[spec] = self._represent(spec)
+        self.label = self._views[spec].label
+        return self._views[spec]
+
+    def _represent(self, spec: RunSpec):
+        from rlsv.run.evaluate import cached_test_segments
+        from rlsv.run.model_file import load_model
+        from rlsv.run.segment_view import pick_segment, represent_segment
+
+        run_dir = self.root / run_id(spec, self.profile)
+        if not (run_dir / MODEL).is_file():
+            raise FileNotFoundError(f"run {run_dir.name} has no model.pt (not trained yet)")
+        model = load_model(run_dir / MODEL, map_location=self.device)
+        tracks = cached_test_segments(run_dir, self._tracks)  # shared by runs with the same test set
+        t, k = pick_segment(tracks, self.track, self.segment)
+        label = f"{tracks[t].track}, segment {k} ({model.config.segment_length / model.config.sample_rate:g} s)"
+        ts = tracks[t]
+        return represent_segment(model, ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=label)
+
+
+def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "quick",
+                 out_dir: str | os.PathLike | None = None, track: str | int | None = None,
+                 segment: int | None = None, device: str = "cpu") -> FiguresResult:
+    """Figures 2-6 from the runs of ``profile`` under ``root``, saved as PNG and PDF in ``out_dir``.
+
+    Args:
+        out_dir: default ``figures/<profile>``.
+        track, segment: the test segment of Figures 2 and 4 (default: the first test track, its
+            kept segment with the loudest vocals).
+        device: where the encoders run for Figures 2 and 4.
+
+    A figure whose runs are missing is skipped and listed in ``missing`` (never an exception).
+    ``figures.json`` in ``out_dir`` lists what was drawn and what is missing.
+    """
+    from rlsv.study.plots import (
+        RepresentationRow,
+        plot_figure3,
+        plot_figure5,
+        plot_figure6,
+        plot_representation_rows,
+        plot_representations,
+        save_figure,
+    )
+
+    root = Path(root)
+    out = Path(out_dir) if out_dir is not None else figures_dir("figures", profile)
+    segments = _load(root, profile)
+    source = _SegmentSource(root, profile, track, segment, device)
+    result = FiguresResult()
+
+    def figure2() -> Figure:
+        view = source.view(FIGURE2_SPEC)
+        return plot_representations(view.reps, view.carrier_hz, f"{FIGURE2_CAPTION}\n{view.label}",
+                                    frame_rate_hz=view.frame_rate_hz)
+
+    def figure4() -> Figure:
+        rows = []
+        for spec, caption in FIGURE4_PANELS:
+            view = source.view(spec)
+            rows.append(RepresentationRow(caption, view.reps, view.carrier_hz))
+        fig = plot_representation_rows(rows, frame_rate_hz=view.frame_rate_hz)
+        fig.suptitle(view.label, fontsize="small")
+        return fig
+
+    builders = {"figure2": figure2, "figure3": lambda: plot_figure3(segments, profile), "figure4": figure4,
+                "figure5": lambda: plot_figure5(segments, profile), "figure6": lambda: plot_figure6(segments, profile)}
+    for name in FIGURE_NAMES:
+        try:
+            fig = builders[name]()
+        except (FileNotFoundError, ValueError) as error:
+            result.missing[name] = str(error)
+            continue
+        result.figures[name] = fig
+        result.paths[name] = save_figure(fig, out / name)
+    result.segment = source.label
+    write_json({"profile": profile, "segment": result.segment,
+                "figures": {name: [str(p) for p in paths] for name, paths in result.paths.items()},
+                "missing": result.missing}, out / MANIFEST)
+    return result
+
+
+# --------------------------------------------------------------------------- reproduce
+
+
+@dataclass
+class ReproduceResult:
+    """What ``rlsv reproduce`` made and where it is."""
+
+    profile: str
+    report: SweepReport
+    tables: list[Path] = field(default_factory=list)
+    figures: dict[str, list[Path]] = field(default_factory=dict)
+    missing_figures: dict[str, str] = field(default_factory=dict)
+    notebooks: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and not self.errors and not self.missing_figures
+
+    def text(self) -> str:
+        """Where each result is, for the terminal."""
+        root = self.report.root
+        cwd = Path.cwd()
+
+        def show(path: Path) -> str:
+            path = Path(path).resolve()
+            return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+        lines = [self.report.text(), "", f"rlsv reproduce ({self.profile}) finished in {self.seconds:.0f} s. Results:",
+                 f"  runs (executed notebooks, metrics, checkpoints): {show(root)}/{self.profile}-*/"]
+        md = [p for p in self.tables if p.suffix == ".md"]
+        if md:
+            folder = show(md[0].parent)
+            lines.append(f"  tables: {folder}/ ({', '.join(p.stem for p in md)}: .md .csv .tex, *_numbers.csv)")
+        for name, paths in self.figures.items():
+            lines.append(f"  {name}: {' '.join(show(p) for p in paths)}")
+        for name, why in self.missing_figures.items():
+            lines.append(f"  {name}: NOT DRAWN ({why})")
+        if self.notebooks:
+            lines.append(f"  executed notebooks: {' '.join(show(p) for p in self.notebooks)}")
+        lines += [f"  ERROR: {e}" for e in self.errors]
+        return "\n".join(lines)
+
+
+def reproduce(profile: str = "quick", jobs: int = 2, root: str | os.PathLike = "papermill_runs",
+              figures_root: str | os.PathLike = "figures", engine: str = "papermill", executor: str = "local",
+              device: str = "auto", overrides: Mapping[str, Any] | None = None, slurm: SlurmOptions | None = None,
+              progress: bool = True, kernel_name: str = "python3", force: bool = False) -> ReproduceResult:
+    """The ``all`` sweep (30 runs + STFT), then Tables 1-2 and Figures 2-6.
+
+    With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
+    and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from
+    :func:`make_tables` / :func:`make_figures` directly. Tables and figures are made from
+    whatever finished, also when some runs failed (their rows read ``missing``). ``force``: as
+    in :func:`rlsv.study.sweeps.run_sweep` (run locks of other hosts).
+    """
+    start = time.perf_counter()
+    report = run_sweep("all", profile=profile, root=root, jobs=jobs, engine=engine, executor=executor,
+                       device=device, overrides=overrides, slurm=slurm, progress=progress, kernel_name=kernel_name,
+                       force=force)
+    result = ReproduceResult(profile, report)
+    root = report.root
+    out_tables, out_figures = tables_dir(root, profile), figures_dir(Path(figures_root).resolve(), profile)
+    if engine == "papermill":
+        folder = notebooks_dir()
+        reports = reports_dir(root, profile)
+        for notebook, parameters in (
+                (TABLES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "out_dir": str(out_tables)}),
+                (FIGURES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "out_dir": str(out_figures)})):
+            output = reports / notebook
+            try:
+                execute_notebook(folder / notebook, output, parameters, kernel_name)
+            except Exception as error:  # report and go on: the other notebook may still work
+                from rlsv.run.status import describe_error
+
+                result.errors.append(f"{notebook}: {describe_error(error)} (see {output})")
+            result.notebooks.append(output)
+        result.tables = sorted(p for p in out_tables.glob("*") if p.suffix in (".md", ".csv", ".tex"))
+        manifest = read_manifest(out_figures)
+        for name in FIGURE_NAMES:
+            if name in manifest.get("figures", {}):
+                result.figures[name] = [Path(p) for p in manifest["figures"][name]]
+            else:
+                why = manifest.get("missing", {}).get(name, "not drawn")
+                result.missing_figures[name] = f"{why}; see {reports / FIGURES_NOTEBOOK}"
+    else:
+        result.tables = make_tables(root, profile, out_tables).paths
+        figures = make_figures(root, profile, out_figures)
+        result.figures, result.missing_figures = figures.paths, figures.missing
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``figures.json`` that :func:`make_figures` wrote in ``out_dir`` (empty if none)."""
+    try:
+        return json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,318 @@
+"""Read run directories (``docs/run_layout.md``) into pandas frames.
+
+A run directory ``<root>/<run-id>/`` holds ``config.json``, ``status.json`` and, once
+evaluated, ``segments.csv``. This module only reads them; it never trains or evaluates.
+
+* :func:`load_run` -- one directory -> :class:`Run` (config, status; segments read on first use).
+* :func:`scan_runs` -- every run directory under a root, read once (:class:`Run` or :class:`InvalidRun`).
+* :func:`load_runs` / :func:`segment_frame` -- every finished run -> one row per test segment, with
+  the run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
+* :func:`run_status` / :func:`status_frame` -- one row per run directory: state and error.
+* :func:`read_status` -- a run's ``status.json`` as it is (None if absent), for the sweeps.
+* :func:`select_specs`, :func:`single_profile`, :func:`profile_rows` -- pick grid points / one
+  profile out of a :func:`load_runs` frame.
+* :func:`config_columns` -- a run's ``CONFIG_COLUMNS`` from its ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rlsv.run.evaluate import SEGMENT_COLUMNS
+from rlsv.run.files import CONFIG, SEGMENTS, STATUS
+from rlsv.run.spec import RunSpec, run_id
+from rlsv.run.summary import METRICS
+
+__all__ = [
+    "STATES",
+    "CONFIG_COLUMNS",
+    "SEGMENT_COLUMNS",
+    "SEGMENT_FRAME_COLUMNS",
+    "STATUS_COLUMNS",
+    "RunLayoutError",
+    "Run",
+    "InvalidRun",
+    "load_run",
+    "run_dirs",
+    "scan_runs",
+    "segment_frame",
+    "load_runs",
+    "status_frame",
+    "run_status",
+    "config_columns",
+    "select_specs",
+    "single_profile",
+    "profile_rows",
+]
+
+STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
+CONFIG_COLUMNS: tuple[str, ...] = ("run_id", "profile", "objective", "omega", "lam", "p")
+SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
+STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
+
+
+class RunLayoutError(ValueError):
+    """A run directory that does not follow ``docs/run_layout.md``."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The readable content of one run directory.
+
+    Attributes:
+        path: the run directory.
+        config: ``config.json`` (``run_id``, ``profile``, ``objective``, ``omega``, ``lam``, ``p``, ...).
+        status: ``status.json`` (``state``, ``error``, ``updated``).
+        segments: ``segments.csv`` (columns ``SEGMENT_COLUMNS``), ``None`` before evaluation; read
+            (and checked) on first access, so listing runs never parses their segments.
+    """
+
+    path: Path
+    config: dict[str, Any]
+    status: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.config["run_id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.status["state"])
+
+    @property
+    def spec(self) -> RunSpec:
+        return RunSpec.from_config(self.config)
+
+    @cached_property
+    def segments(self) -> pd.DataFrame | None:
+        return _read_segments(self.path)
+
+
+@dataclass(frozen=True)
+class InvalidRun:
+    """A run directory that could not be read: where, and why (:class:`RunLayoutError`)."""
+
+    path: Path
+    error: RunLayoutError
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunLayoutError(f"{path} is missing.") from None
+    except json.JSONDecodeError as err:
+        raise RunLayoutError(f"{path} is not valid JSON: {err}.") from None
+    if not isinstance(data, dict):
+        raise RunLayoutError(f"{path} must hold a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json``, checked: the config keys present and ``run_id`` = directory = grid run id."""
+    path = run_dir / CONFIG
+    config = _read_json(path)
+    missing = [key for key in ("run_id", "profile", "objective") if key not in config]
+    if missing:
+        raise RunLayoutError(f"{path} lacks {missing}.")
+    try:
+        expected = run_id(RunSpec.from_config(config), str(config["profile"]))
+    except ValueError as err:
+        raise RunLayoutError(f"{path}: {err}") from None
+    if config["run_id"] != expected or run_dir.name != expected:
+        raise RunLayoutError(f"{path}: run_id {config['run_id']!r} and directory {run_dir.name!r} "
+                             f"must both be {expected!r} for this configuration.")
+    return config
+
+
+
+
+def _read_status(run_dir: Path) -> dict[str, Any]:
+    """``status.json``, checked: a known ``state``; only ``state``, ``error`` and ``updated`` kept."""
+    path = run_dir / STATUS
+    status = _read_json(path)
+    if status.get("state") not in STATES:
+        raise RunLayoutError(f"{path}: state {status.get('state')!r} is not one of {STATES}.")
+    return {"state": status["state"], "error": status.get("error"), "updated": status.get("updated")}
+
+
+def _read_segments(run_dir: Path) -> pd.DataFrame | None:
+    path = run_dir / SEGMENTS
+    if not path.exists():
+        return None
+    segments = pd.read_csv(path, dtype={"track": str})
+    missing = [c for c in SEGMENT_COLUMNS if c not in segments.columns]
+    if missing:
+        raise RunLayoutError(f"{path} lacks columns {missing} (has {list(segments.columns)}).")
+    return segments.loc[:, list(SEGMENT_COLUMNS)]
+
+
+def load_run(path: str | Path) -> Run:
+    """Read one run directory; :class:`RunLayoutError` if its config or status breaks ``docs/run_layout.md``
+    (a broken ``segments.csv`` raises it when :attr:`Run.segments` is first read)."""
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"No run directory at {run_dir}.")
+    return Run(run_dir, _read_config(run_dir), _read_status(run_dir))
+
+
+def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
+    """The run directories under ``root`` (sub-directories with a ``config.json``), sorted by name."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"Run root {root} does not exist (a sweep creates it; "
+                                f"pass root= to point at another folder).")
+    if not root.is_dir():
+        raise NotADirectoryError(f"Run root {root} is not a directory.")
+    return sorted(d for d in root.iterdir() if d.is_dir() and (d / CONFIG).is_file())
+
+
+def config_columns(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``CONFIG_COLUMNS`` of a run, unused hyper-parameters as NaN."""
+    return {"run_id": config["run_id"], "profile": config["profile"],
+            **RunSpec.from_config(config).as_columns()}
+
+
+def _empty_segment_frame() -> pd.DataFrame:
+    dtypes = {"run_id": str, "profile": str, "objective": str, "omega": float, "lam": float,
+              "p": float, "track": str, "segment": int, **{m: float for m in METRICS}}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in SEGMENT_FRAME_COLUMNS})
+
+
+def scan_runs(root: str | Path = "papermill_runs") -> list[Run | InvalidRun]:
+    """Every run directory under ``root`` (:func:`run_dirs`), read once: a :class:`Run`, or an
+    :class:`InvalidRun` saying why it could not be read (so one broken folder hides nothing)."""
+    runs: list[Run | InvalidRun] = []
+    for run_dir in run_dirs(root):
+        try:
+            runs.append(load_run(run_dir))
+        except RunLayoutError as err:
+            runs.append(InvalidRun(run_dir, err))
+    return runs
+
+
+def _segments_or_reason(run: Run | InvalidRun, states: Sequence[str]) -> pd.DataFrame | str:
+    """The run's ``segments.csv`` joined with its configuration, or why it is skipped."""
+    if isinstance(run, InvalidRun):
+        return "invalid"
+    if run.state not in states:
+        return run.state
+    try:
+        segments = run.segments
+    except RunLayoutError:
+        return "invalid"
+    if segments is None:
+        return f"{run.state}, no {SEGMENTS}"
+    return segments.assign(**config_columns(run.config))
+
+
+def segment_frame(runs: Iterable[Run | InvalidRun], profile: str | None = None,
+                  states: Sequence[str] = ("done",), source: str = "") -> pd.DataFrame:
+    """:func:`load_runs` on runs already read (:func:`scan_runs`); ``source`` names them in the warning."""
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ValueError(f"Unknown states {unknown}; valid: {STATES}.")
+    frames, skipped = [], Counter()
+    for run in runs:
+        if profile is not None and isinstance(run, Run) and run.config["profile"] != profile:
+            continue
+        result = _segments_or_reason(run, states)
+        if isinstance(result, str):
+            skipped[result] += 1
+        else:
+            frames.append(result)
+    if skipped:
+        detail = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+        warnings.warn(f"load_runs({source!r}) skipped runs: {detail}; see run_status().", stacklevel=3)
+    if not frames:
+        return _empty_segment_frame()
+    return pd.concat(frames, ignore_index=True).loc[:, list(SEGMENT_FRAME_COLUMNS)]
+
+
+def load_runs(root: str | Path = "papermill_runs", profile: str | None = None,
+              states: Sequence[str] = ("done",)) -> pd.DataFrame:
+    """Per-segment results of every run under ``root`` in one of ``states``.
+
+    Runs of another ``profile`` (when given) are ignored. Runs whose state is not in ``states``,
+    runs in ``states`` without a ``segments.csv`` (not evaluated yet) and folders that break
+    ``docs/run_layout.md`` (counted as ``invalid``, e.g. one written by ``rlsv train`` outside
+    the grid) are skipped with one ``UserWarning`` naming them; :func:`run_status` lists every run.
+
+    Returns:
+        One row per test segment, columns ``SEGMENT_FRAME_COLUMNS``: ``run_id, profile,
+        objective, omega, lam, p`` (float, NaN where unused), ``track, segment, si_sdr,
+        si_sdr_mask, additivity``. Empty (same columns) when no run qualifies.
+    """
+    return segment_frame(scan_runs(root), profile, states, source=str(root))
+
+
+def status_frame(runs: Iterable[Run | InvalidRun]) -> pd.DataFrame:
+    """:func:`run_status` on runs already read (:func:`scan_runs`)."""
+    rows = []
+    for run in runs:
+        if isinstance(run, InvalidRun):
+            rows.append({"run_id": run.path.name, "profile": None, "state": "invalid",
+                         "error": str(run.error), "updated": None})
+        else:
+            rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.status})
+    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+
+
+def run_status(root: str | Path = "papermill_runs") -> pd.DataFrame:
+    """One row per run directory under ``root``: columns ``STATUS_COLUMNS``.
+
+    A directory whose files cannot be read gets state ``"invalid"`` and the reason as ``error``,
+    so a single broken run does not hide the others.
+    """
+    return status_frame(scan_runs(root))
+
+
+def _same(column: pd.Series, value: float | None) -> np.ndarray:
+    """Rows of ``column`` equal to ``value`` (both NaN/None counts as equal)."""
+    values = column.to_numpy(dtype=float)
+    if value is None:
+        return np.isnan(values)
+    return np.isclose(values, value, rtol=0.0, atol=1e-9)
+
+
+def select_specs(segments: pd.DataFrame, specs: Iterable[RunSpec]) -> pd.DataFrame:
+    """The rows of a :func:`load_runs` frame that belong to one of ``specs`` (e.g. a grid)."""
+    keep = np.zeros(len(segments), dtype=bool)
+    for spec in specs:
+        keep |= ((segments["objective"] == spec.objective).to_numpy()
+                 & _same(segments["omega"], spec.omega)
+                 & _same(segments["lam"], spec.lam)
+                 & _same(segments["p"], spec.p))
+    return segments.loc[keep]
+
+
+def single_profile(segments: pd.DataFrame, profile: str | None = None) -> str | None:
+    """The one profile of a :func:`load_runs` frame (``profile`` when given and present).
+
+    Returns ``None`` for an empty frame. Raises ``ValueError`` when the frame mixes profiles and
+    none was chosen, or when the chosen one is absent.
+    """
+    present = sorted(segments["profile"].dropna().unique())
+    if profile is not None:
+        if present and profile not in present:
+            raise ValueError(f"Profile {profile!r} not in the results (profiles: {present}).")
+        return profile
+    if len(present) > 1:
+        raise ValueError(f"The results mix profiles {present}; choose one with profile=.")
+    return present[0] if present else None
+
+
+def profile_rows(segments: pd.DataFrame, profile: str | None = None) -> tuple[str | None, pd.DataFrame]:
+    """The one profile of a :func:`load_runs` frame (:func:`single_profile`) and the rows of that
+    profile (none for an empty frame); pick grid points out of them with :func:`select_specs`."""
+    profile = single_profile(segments, profile)
+    return profile, segments[segments["profile"] == profile]

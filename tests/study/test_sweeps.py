@@ -1,0 +1,375 @@
+"""Sweeps: planning, skip-done, retry-failed, resume of a killed run, busy runs and run locks,
+evaluation settings, parallel papermill workers, and the submitit path (local executor)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from rlsv.atomic import save_torch, write_json
+from rlsv.audio.musdb import DatasetNotFoundError
+from rlsv.run.config import RunParameters
+from rlsv.run.data import dataset_root
+from rlsv.run.lock import LOCK_FILE
+from rlsv.run.pipeline import run_training
+from rlsv.run.profiles import get_profile
+from rlsv.run.spec import STFT, sinkhorn, tv
+from rlsv.run.status import read_status
+from rlsv.study.grids import get_grid
+from rlsv.study.sweeps import SweepJob, classify_run, execute_run, plan_runs, run_sweep, worker_threads
+
+TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
+
+
+@pytest.fixture
+def tiny(tiny_corpus: Path) -> dict:
+    """Overrides that make every run of a sweep take about a second."""
+    return {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "model": TINY_MODEL}
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+# --------------------------------------------------------------------------- planning and parameters
+
+
+def test_plan_all_grid_has_each_run_once() -> None:
+    runs = plan_runs("all", "quick")
+    ids = [r.run_id for r in runs]
+    assert len(ids) == len(set(ids)) == 31
+    assert "quick-stft" in ids and "quick-tv-w0.5" in ids and "quick-sinkhorn-p2-l10-w1" in ids
+    assert sum(r.is_trained for r in runs) == 30
+    assert [r.run_id for r in plan_runs("table2", "paper")][-1] == "paper-stft"
+    assert {r.run_id for r in plan_runs("figure3", "quick")} <= {r.run_id for r in plan_runs("table1", "quick")}
+    assert len(plan_runs("figure5", "quick")) == len(get_grid("figure5")) == 16
+
+
+def test_run_parameters_normalise_and_validate() -> None:
+    run = RunParameters(objective="tv", omega=2, lam=1.5, p=2)
+    assert (run.lam, run.p, run.run_id) == (None, None, "quick-tv-w2")
+    run = RunParameters(objective="sinkhorn", omega=4, lam=1.5)
+    assert run.p == 1 and run.run_id == "quick-sinkhorn-p1-l1.5-w4"
+    assert RunParameters.from_dict(run.to_dict()) == run
+    assert RunParameters(objective="stft").run_id == "quick-stft"
+    config = RunParameters(objective="sinkhorn", omega=1, lam=0.5, p=2, model={"channels": 8}).train_config()
+    assert (config.p, config.lam, config.model.channels, config.epochs) == (2, 0.5, 8, get_profile("quick").epochs)
+    with pytest.raises(ValueError, match="positive omega"):
+        RunParameters(objective="tv", omega=-1)
+    with pytest.raises(ValueError, match="needs a positive lam"):
+        RunParameters(objective="sinkhorn", omega=1)
+    with pytest.raises(ValueError, match="Unknown profile"):
+        RunParameters(profile="huge")
+    with pytest.raises(ValueError, match="Unknown ModelConfig fields"):
+        RunParameters(model={"chanels": 8})
+    with pytest.raises(ValueError, match="does not match"):
+        RunParameters(omega=1).check_run_id("my-run")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):  # 0 is not "the profile's"
+        RunParameters(epochs=0).train_config()
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        RunParameters(learning_rate=0.0).train_config()
+    namespace = {**run.to_dict(), "device": "cpu", "output_root": "x"}  # a notebook's globals()
+    assert RunParameters.from_namespace(namespace) == run
+    with pytest.raises(ValueError, match="does not set"):
+        RunParameters.from_namespace({"objective": "tv"})
+
+
+def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="MUSDB_PATH"):
+        dataset_root("paper")
+    monkeypatch.setenv("MUSDB_PATH", str(tmp_path))
+    assert dataset_root("paper") == tmp_path.resolve()
+    assert dataset_root("quick", tmp_path / "x") == (tmp_path / "x").resolve()
+
+
+# --------------------------------------------------------------------------- skip, retry, resume (inline engine)
+
+
+def test_failed_run_is_recorded_then_retried_and_done_runs_skipped(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    bad = root / "quick-tv-w2"
+    bad.mkdir(parents=True)
+    torch.save({"format": "something else"}, bad / "checkpoint.pt")  # fit() refuses it: this run fails
+
+    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, engine="inline", overrides=tiny, progress=False,
+                       run_progress=False)
+    states = {o.run_id: o.state for o in report.outcomes}
+    assert states == {"quick-tv-w1": "done", "quick-tv-w2": "failed"}
+    assert not report.ok and "FAILED quick-tv-w2" in report.text()
+    status = read_status(bad)
+    assert status["state"] == "failed" and "not an rlsv training checkpoint" in status["error"]
+    assert read_status(root / "quick-tv-w1")["state"] == "done"
+
+    done_segments = root / "quick-tv-w1" / "segments.csv"
+    stamp = done_segments.stat().st_mtime_ns
+    (bad / "checkpoint.pt").unlink()
+    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, engine="inline", overrides=tiny, progress=False,
+                       run_progress=False)
+    assert {o.run_id: o.state for o in report.outcomes} == {"quick-tv-w1": "skipped", "quick-tv-w2": "done"}
+    assert report.ok and done_segments.stat().st_mtime_ns == stamp
+    assert read_status(bad)["state"] == "done" and (bad / "segments.csv").is_file()
+
+    # Another configuration under the same run ids: the finished runs are left alone, and said so.
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny | {"epochs": 2}, progress=False)
+    assert [o.state for o in report.outcomes] == ["conflict"] and not report.ok
+    assert "differs in: epochs" in report.outcomes[0].error and "CONFLICT quick-tv-w1" in report.text()
+    assert read_status(root / "quick-tv-w1")["state"] == "done" and done_segments.stat().st_mtime_ns == stamp
+
+
+def test_running_leftover_resumes_from_its_checkpoint(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    params = RunParameters.for_spec(sinkhorn(1.0, 1.5), "quick", **(tiny | {"epochs": 2}))
+    run_dir = root / params.run_id
+
+    def killed_in_epoch_two(history: pd.DataFrame) -> None:
+        if history["epoch"].max() == 2:
+            raise KeyboardInterrupt  # like Ctrl-C / a killed process: no exception handler runs
+
+    with pytest.raises(KeyboardInterrupt):
+        run_training(params, root, progress=False, callback=killed_in_epoch_two)
+    assert read_status(run_dir)["state"] == "running" and not (run_dir / "model.pt").exists()
+    # The process that left "running" is gone; mark the checkpoint so that a restart would show.
+    write_json(read_status(run_dir) | {"pid": _dead_pid()}, run_dir / "status.json")
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert checkpoint["epoch"] == 1
+    checkpoint["history"][0][4] = 123.0  # loss of step 1, only in the checkpoint
+    save_torch(checkpoint, run_dir / "checkpoint.pt")
+
+    report = run_sweep([sinkhorn(1.0, 1.5)], "quick", root, engine="inline", overrides=tiny | {"epochs": 2},
+                       progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"]
+    losses = pd.read_csv(run_dir / "losses.csv")
+    assert losses["epoch"].max() == 2 and losses.loc[0, "loss"] == 123.0  # continued, not restarted
+    assert read_status(run_dir)["state"] == "done"
+
+
+def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    params = RunParameters.for_spec(tv(1.0), "quick", **tiny)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (root / params.run_id).mkdir(parents=True)
+        import socket
+
+        write_json({"state": "running", "error": None, "updated": "now", "pid": sleeper.pid,
+                    "host": socket.gethostname()}, root / params.run_id / "status.json")
+        report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+        assert [o.state for o in report.outcomes] == ["busy"] and report.ok
+        assert str(sleeper.pid) in report.outcomes[0].error
+        # Claimed directly: under the sweep's own lock the message still names the live process.
+        claimed = execute_run(SweepJob(params, str(root), engine="inline"))
+        assert claimed.state == "busy"
+        assert claimed.error.startswith(f"running in process {sleeper.pid} on ")
+        assert not (root / params.run_id / LOCK_FILE).exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    job_params = RunParameters.for_spec(tv(1.0), "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
+    assert classify_run(SweepJob(job_params, str(root.resolve()), engine="inline")) == "run"
+
+
+# --------------------------------------------------------------------------- run locks: one claim per run
+
+
+def _job(root: Path, tiny: dict, spec=tv(1.0), **fields) -> SweepJob:
+    """The job a sweep over ``root`` makes for ``spec`` (dataset resolved as run_sweep does)."""
+    params = RunParameters.for_spec(spec, "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
+    return SweepJob(params, str(root.resolve()), engine="inline", progress=False, **fields)
+
+
+def _write_lock(run_dir: Path, host: str, pid: int, age_s: float = 0.0) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    holder = {"host": host, "pid": pid, "started": time.time() - age_s, "token": "someone-else"}
+    (run_dir / LOCK_FILE).write_text(json.dumps(holder))
+
+
+def test_two_concurrent_claims_of_a_run_one_runs_the_other_is_busy(tmp_path: Path, tiny: dict,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlsv.run.pipeline
+
+    job = _job(tmp_path / "runs", tiny)
+    training, second_done = threading.Event(), threading.Event()
+    train = rlsv.run.pipeline.run_training
+
+    def train_while_the_other_claims(*args, **kwargs):
+        training.set()  # the first claim holds the lock and is training...
+        assert second_done.wait(60)  # ...while the second claim tries
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(rlsv.run.pipeline, "run_training", train_while_the_other_claims)
+    outcomes = {}
+    first = threading.Thread(target=lambda: outcomes.setdefault("first", execute_run(job)))
+    first.start()
+    assert training.wait(60)
+    outcomes["second"] = execute_run(job)  # like table1 and figure3 started in two terminals
+    second_done.set()
+    first.join(120)
+    assert (outcomes["first"].state, outcomes["second"].state) == ("done", "busy")
+    assert f"process {os.getpid()} on {socket.gethostname()}" in outcomes["second"].error
+    assert not (job.run_dir / LOCK_FILE).exists()  # released at the end of the run
+    # The next claim finds the run finished under the lock: skipped, not run again.
+    assert execute_run(job).state == "skipped"
+
+
+def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    job = _job(root, tiny)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_lock(job.run_dir, socket.gethostname(), sleeper.pid)  # a live process on this host
+        assert classify_run(job) == "busy" and execute_run(job).state == "busy"
+        report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+        assert [o.state for o in report.outcomes] == ["busy"] and report.ok
+        assert f"locked by process {sleeper.pid}" in report.outcomes[0].error
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # A SLURM node's lock: busy (its process cannot be checked from here) unless --force or too old.
+    _write_lock(job.run_dir, "some-node", 4242)
+    assert classify_run(job) == "busy" and execute_run(job).state == "busy"
+    assert classify_run(replace(job, force=True)) == "run"
+    _write_lock(job.run_dir, "some-node", 4242, age_s=49 * 3600)
+    assert classify_run(job) == "run"
+    # The process that took the lock died: the lock is stale, broken by the next sweep.
+    _write_lock(job.run_dir, socket.gethostname(), _dead_pid())
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"], report.text()
+    assert not (job.run_dir / LOCK_FILE).exists() and read_status(job.run_dir)["state"] == "done"
+
+
+def test_a_killed_slurm_job_leaves_no_lock_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlsv.run.lock import read_lock, release_lock_of_job, run_lock
+
+    run_dir = tmp_path / "quick-tv-w1"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    with run_lock(run_dir):
+        holder = read_lock(run_dir)
+        assert holder.job == "77_3" and "SLURM job 77_3" in holder.describe()
+        keep = (run_dir / LOCK_FILE).read_bytes()
+    # as if the job had been killed inside the block: its lock is left, seen from the login node
+    (run_dir / LOCK_FILE).write_bytes(keep.replace(socket.gethostname().encode(), b"some-node"))
+    assert not release_lock_of_job(run_dir, "77_4") and read_lock(run_dir) is not None  # another job's
+    assert release_lock_of_job(run_dir, "77_3") and read_lock(run_dir) is None
+    assert sorted(p.name for p in run_dir.iterdir()) == []
+
+
+def test_unique_names_for_the_notebook_being_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    from rlsv.study.sweeps import execute_notebook
+
+    written = []
+
+    def fake_execute(notebook, output, **kwargs):
+        written.append(Path(output).name)
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    execute_notebook("02_train.ipynb", tmp_path / "train.ipynb", {})
+    execute_notebook("02_train.ipynb", tmp_path / "train.ipynb", {})
+    assert len(set(written)) == 2 and all(name.startswith(".train.") for name in written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.ipynb"]
+
+
+# --------------------------------------------------------------------------- evaluation settings, data preparation
+
+
+def test_a_run_evaluated_on_fewer_test_tracks_is_evaluated_again(tmp_path: Path, tiny: dict,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "runs"
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny | {"max_test_tracks": 1},
+                       progress=False, run_progress=False)
+    run_dir = root / "quick-tv-w1"
+    assert [o.state for o in report.outcomes] == ["done"]
+    assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] == 1
+    assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 1
+    model_stamp = (run_dir / "model.pt").stat().st_mtime_ns
+
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"], report.text()  # not skipped: all test tracks asked
+    assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] is None
+    assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 2
+    assert (run_dir / "model.pt").stat().st_mtime_ns == model_stamp  # the training is kept
+
+    # Everything done: the sweep skips before it lists, checks or decodes any track.
+    monkeypatch.setattr("rlsv.study.sweeps.prepare_data", lambda *a, **k: pytest.fail("data prepared for nothing"))
+    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+    assert [o.state for o in report.outcomes] == ["skipped"]
+
+
+def test_worker_slots_get_their_own_gpu_and_threads() -> None:
+    from rlsv.study.sweeps import _slot_environments
+
+    envs = _slot_environments(3, ("0", "1"), 4)
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0"]
+    assert all(e["OMP_NUM_THREADS"] == e["MKL_NUM_THREADS"] == "4" for e in envs)
+    assert _slot_environments(2, (), None) == [{}, {}]
+    from rlsv.study.sweeps import SlurmOptions
+
+    assert worker_threads("local", 1) is None  # one local worker: the sweep's own process, torch's default
+    cores = len(os.sched_getaffinity(0))
+    assert worker_threads("local", 2) == worker_threads("submitit-local", 2) == max(1, cores // 2)
+    assert worker_threads("submitit-local", 1) == cores
+    assert worker_threads("slurm", 4, SlurmOptions(cpus_per_job=6)) == 6
+
+
+# --------------------------------------------------------------------------- papermill workers, submitit
+
+
+@pytest.mark.slow
+def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    bad = root / "quick-tv-w2"
+    bad.mkdir(parents=True)
+    torch.save({"format": "something else"}, bad / "checkpoint.pt")
+    report = run_sweep([tv(1.0), tv(2.0), STFT], "quick", root, jobs=2, engine="papermill", overrides=tiny,
+                       progress=False)
+    states = {o.run_id: o.state for o in report.outcomes}
+    assert states == {"quick-tv-w1": "done", "quick-tv-w2": "failed", "quick-stft": "done"}, report.text()
+    assert "not an rlsv training checkpoint" in read_status(bad)["error"]
+    assert (bad / "train.ipynb").is_file()  # the failing notebook is kept, with its traceback
+    good = root / "quick-tv-w1"
+    for name in ("train.ipynb", "evaluate.ipynb", "config.json", "checkpoint.pt", "model.pt", "losses.csv",
+                 "segments.csv", "summary.json", "status.json"):
+        assert (good / name).is_file(), name
+    assert not list(root.rglob(".*partial*"))
+    assert sorted(p.name for p in (root / "quick-stft").iterdir()) == [
+        "config.json", "evaluate.ipynb", "segments.csv", "status.json", "summary.json"]
+    injected = json.loads((good / "train.ipynb").read_text())["cells"]
+    source = "".join("".join(c["source"]) for c in injected if "injected-parameters" in c["metadata"].get("tags", []))
+    assert f"threads = {worker_threads('local', 2)}" in source and "live_plot = False" in source  # cores // 2
+    summary = json.loads((good / "summary.json").read_text())
+    assert summary["si_sdr"]["count"] > 0 and summary["additivity"]["mean"] > 0
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_at_most_jobs_at_a_time(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, jobs=1, engine="inline", executor="submitit-local",
+                       overrides=tiny, progress=False, run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done", "done"], report.text()
+    assert len(report.submitted) == 2 and (root / "_submitit").is_dir()
+    assert len(list((root / "_submitit").glob("*_result.pkl"))) == 2
+    spans = []
+    for name in ("quick-tv-w1", "quick-tv-w2"):
+        run_dir = root / name
+        assert read_status(run_dir)["state"] == "done"
+        assert len(pd.read_csv(run_dir / "segments.csv")) > 0
+        # training writes config.json when it starts, the evaluation segments.csv when the run ends
+        spans.append(((run_dir / "config.json").stat().st_mtime_ns, (run_dir / "segments.csv").stat().st_mtime_ns))
+    (start_a, end_a), (start_b, end_b) = sorted(spans)
+    assert end_a <= start_b, "with jobs=1 the two runs must not overlap"
