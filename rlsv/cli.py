@@ -15,11 +15,25 @@ from rlsv.run.files import LOSSES, MODEL, SEGMENTS, SUMMARY
 
 __all__ = ["main", "build_parser"]
 
+# rlsv.run.profiles.DEFAULT_PROFILE / PROFILES, spelled out so that building the parser does not import torch.
+DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None,
                    help="MUSDB18 / MUSDB18-HQ root (holding train/ and test/). Default: the profile's data "
-                        "(quick: its synthetic corpus, written on first use; paper: $MUSDB_PATH).")
+                        "(small, smoke: the synthetic corpus, written on first use; paper: $MUSDB_PATH).")
     p.add_argument("--cache-dir", default=None, help="decode cache folder (default: $RLSV_CACHE or ~/.cache/rlsv/decoded)")
 
 
@@ -89,7 +103,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     report = run_sweep(args.grid, profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
                        executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
-                       slurm=_slurm_options(args), progress=not args.quiet, run_progress=not args.quiet,
+                       seeds=args.seeds, slurm=_slurm_options(args), progress=not args.quiet,
+                       run_progress=not args.quiet,
                        timeout_s=args.timeout, force=args.force)
     print(report.text())
     return 0 if report.ok else 1
@@ -99,7 +114,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     from rlsv.study.reproduce import make_tables
 
     # --out not given (or empty): make_tables' default, RUNS_ROOT/tables/PROFILE
-    result = make_tables(args.runs_root, args.profile, args.out or None)
+    result = make_tables(args.runs_root, args.profile, args.out or None, variant=args.variant)
     for path in result.paths:
         if path.suffix == ".md":
             print(f"## {path.stem} ({path})\n\n{path.read_text(encoding='utf-8')}")
@@ -115,7 +130,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     track = int(args.track) if args.track is not None and args.track.isdigit() else args.track
     # --out not given (or empty): make_figures' default, figures/PROFILE
     result = make_figures(args.runs_root, args.profile, args.out or None, track=track, segment=args.segment,
-                          device=args.device)
+                          device=args.device, variant=args.variant)
     for name, paths in result.paths.items():
         print(f"{name}: {' '.join(str(p) for p in paths)}")
     for name, why in result.missing.items():
@@ -130,8 +145,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     result = reproduce(profile=args.profile, jobs=args.jobs, root=args.runs_root, figures_root=args.figures_root,
                        engine=args.engine, executor=args.executor, device=args.device,
-                       overrides=_sweep_overrides(args), slurm=_slurm_options(args), progress=not args.quiet,
-                       force=args.force)
+                       overrides=_sweep_overrides(args), seeds=args.seeds, slurm=_slurm_options(args),
+                       progress=not args.quiet, force=args.force)
     print(result.text())
     return 0 if result.ok else 1
 
@@ -142,7 +157,12 @@ _ENGINES, _EXECUTORS = ("papermill", "inline"), ("local", "slurm", "submitit-loc
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``sweep`` and ``reproduce``: where and how the runs execute."""
-    p.add_argument("--profile", default="quick", help="quick (synthetic corpus, CPU) or paper (MUSDB18, GPU); default quick")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
+                   help="small (default: synthetic corpus, the paper's C/T, shows its trends on a CPU), smoke "
+                        "(pipeline check, minutes) or paper (MUSDB18, GPU)")
+    p.add_argument("--seeds", type=_positive_int, default=1,
+                   help="training seeds per grid point: 218, 219, ... (default 1; 3 gives the tables' intervals "
+                        "their seed-to-seed part)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time: worker processes (one GPU each where there "
                    "are GPUs, else cores/jobs threads each) or the SLURM array's parallelism (default 1)")
     p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
@@ -154,7 +174,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         "(the same job array on this machine)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--dataset", default=None, help="dataset root for every run (default: the profile's: "
-                   "quick -> its synthetic corpus, paper -> $MUSDB_PATH)")
+                   "small, smoke -> the synthetic corpus, paper -> $MUSDB_PATH)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--force", action="store_true",
                    help="treat run locks left by other hosts as stale (a SLURM job that died without removing "
@@ -178,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write the synthetic corpus (MUSDB18-HQ layout)")
     p.add_argument("root", nargs="?", default=None,
-                   help="output folder (default: the default corpus, which the quick profile and a missing "
-                        "dataset use: $RLSV_DATA/synthetic-quick, else data/synthetic-quick of the checkout)")
+                   help="output folder (default: the default corpus, which the small and smoke profiles and a missing "
+                        "dataset use: $RLSV_DATA/synthetic-default, else data/synthetic-default of the checkout)")
     p.add_argument("--n-train", type=int, default=8, help="training tracks (default 8)")
     p.add_argument("--n-test", type=int, default=4, help="test tracks (default 4)")
     p.add_argument("--seconds", type=float, default=12.0, help="length of each track in seconds (default 12)")
@@ -193,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--omega", type=float, default=1.0, help="weight of the representation term")
     p.add_argument("--lam", type=float, default=None, help="Sinkhorn entropic regularisation (L_B only)")
     p.add_argument("--p", type=int, default=None, help="Sinkhorn cost norm, 1 or 2 (L_B only; default 1)")
-    p.add_argument("--profile", default="paper", help="sizes: quick or paper (default paper)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
+                   help=f"sizes, epochs and learning rate: small, smoke or paper (default {DEFAULT_PROFILE})")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -233,13 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("tables", help="Tables 1 and 2 from the finished runs (CSV, Markdown, LaTeX)")
-    p.add_argument("--profile", default="quick", help="whose runs (default quick)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose runs (default {DEFAULT_PROFILE})")
+    p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
+                   "default: the only one, else the profile's own settings")
     p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
     p.add_argument("--out", default=None, help="output folder (default RUNS_ROOT/tables/PROFILE)")
     p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("figures", help="Figures 2-6 from the finished runs (PNG and PDF)")
-    p.add_argument("--profile", default="quick", help="whose runs (default quick)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose runs (default {DEFAULT_PROFILE})")
+    p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
+                   "default: the only one, else the profile's own settings")
     p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
     p.add_argument("--out", default=None, help="output folder (default figures/PROFILE)")
     p.add_argument("--track", default=None, help="test track (name or index) of Figures 2 and 4 (default: the first)")

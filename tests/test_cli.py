@@ -23,9 +23,11 @@ def test_parser_is_cheap_and_agrees_with_the_sweeps() -> None:
     code = "import sys; from rlsv.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
     from rlsv import cli
+    from rlsv.run import profiles
     from rlsv.study import sweeps
 
     assert cli._ENGINES == sweeps.ENGINES and cli._EXECUTORS == sweeps.EXECUTORS
+    assert cli.DEFAULT_PROFILE == profiles.DEFAULT_PROFILE and cli.PROFILE_NAMES == tuple(profiles.PROFILES)
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -51,7 +53,8 @@ def test_console_script_runs() -> None:
     assert result.returncode == 0 and "--jobs" in result.stdout
 
 
-@pytest.mark.parametrize("argv", [["sweep", "tabel1"], ["sweep"], ["tables", "--bogus"], ["reproduce", "--jobs", "x"]])
+@pytest.mark.parametrize("argv", [["sweep", "tabel1"], ["sweep"], ["tables", "--bogus"], ["reproduce", "--jobs", "x"],
+                                  ["sweep", "table1", "--profile", "huge"]])
 def test_usage_errors_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -60,8 +63,6 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 
 def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = str(tmp_path / "runs")
-    assert main(["sweep", "table1", "--profile", "huge", "--runs-root", runs]) == 2
-    assert "Unknown profile 'huge'" in capsys.readouterr().err
     assert main(["sweep", "table2", "--profile", "paper", "--runs-root", runs, "--quiet"]) == 2
     assert "MUSDB_PATH" in capsys.readouterr().err
     assert main(["sweep", "table1", "--jobs", "0", "--runs-root", runs]) == 2
@@ -81,11 +82,18 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_train_refuses_a_zero_override(option: str, value: str, message: str, tmp_path: Path, tiny_corpus: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     # 0 is a value given, not "use the profile's": it is refused, and nothing is trained
-    argv = ["train", str(tmp_path / "run"), "--profile", "quick", "--dataset", str(tiny_corpus), "--quiet",
+    argv = ["train", str(tmp_path / "run"), "--profile", "smoke", "--dataset", str(tiny_corpus), "--quiet",
             option, value]
     assert main(argv) == 2
     assert f"rlsv train: error: {message}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "three"])
+def test_seeds_must_be_a_positive_count(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "tables", "--seeds", value])
+    assert exit_info.value.code == 2 and "--seeds: expected a whole number >= 1" in capsys.readouterr().err
 
 
 def test_slurm_without_a_cluster_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -107,7 +115,7 @@ def test_sweep_tables_figures(tmp_path: Path, tiny_corpus: Path, capsys: pytest.
     assert main(["tables", "--runs-root", runs]) == 0
     out = capsys.readouterr().out
     assert "## table1" in out and "## table2" in out and "missing" in out and "STFT" in out
-    assert (tmp_path / "runs" / "tables" / "quick" / "table2.tex").is_file()
+    assert (tmp_path / "runs" / "tables" / "small" / "table2.tex").is_file()
 
     out_dir = tmp_path / "figs"
     assert main(["figures", "--runs-root", runs, "--out", str(out_dir)]) == 1  # only Figure 2 has its runs

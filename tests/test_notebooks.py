@@ -46,7 +46,7 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> tu
     with pytest.MonkeyPatch.context() as mp:  # module fixture: the autouse env fixture is not active yet
         mp.delenv("MUSDB_PATH", raising=False)
         mp.setenv("RLSV_CACHE", str(tmp_path_factory.mktemp("cache_tiny_runs")))
-        report = run_sweep("all", "quick", root, jobs=2, engine="inline", overrides=overrides, progress=False,
+        report = run_sweep("all", "smoke", root, jobs=2, engine="inline", overrides=overrides, progress=False,
                            run_progress=False)
     assert report.ok and report.counts()["done"] == 31, report.text()
     return root, overrides
@@ -117,7 +117,10 @@ def test_02_train_then_03_evaluate(tmp_path: Path, tiny_corpus: Path) -> None:
               "model": TINY_MODEL, "dataset": str(tiny_corpus), "output_root": str(tmp_path / "runs"),
               "threads": 1}
     trained = execute_notebook(NOTEBOOKS / "02_train.ipynb", tmp_path / "02.ipynb", params | {"live_plot": True})
-    run_dir = tmp_path / "runs" / "quick-sinkhorn-p1-l1.5-w1"
+    from rlsv.run.config import RunParameters
+
+    run_parameters = {k: v for k, v in params.items() if k not in ("output_root", "threads")}
+    run_dir = tmp_path / "runs" / RunParameters(**run_parameters).run_id
     assert (run_dir / "model.pt").is_file() and len(pd.read_csv(run_dir / "losses.csv")) > 0
     assert json.loads((run_dir / "status.json").read_text())["state"] == "pending"
     assert _mime(_outputs(trained), "image/png"), "loss curves"
@@ -135,13 +138,13 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
     from rlsv.study.reproduce import reproduce
 
     root, overrides = tiny_runs
-    result = reproduce("quick", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
+    result = reproduce("smoke", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
                        progress=False)
     assert result.ok, result.text()
     assert result.report.counts()["skipped"] == 31  # nothing retrained: the sweep skips finished runs
     assert [p.name for p in result.notebooks] == ["04_tables.ipynb", "05_figures.ipynb"]
 
-    tables = root / "tables" / "quick"
+    tables = root / "tables" / "smoke"
     for table in (TABLE1, TABLE2):
         for suffix in (".csv", ".md", ".tex", "_numbers.csv"):
             assert (tables / f"{table.name}{suffix}").stat().st_size > 0
@@ -149,19 +152,24 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
         assert len(frame) == len(table.rows)  # every row of the paper, in its order
         ours = [c for c in frame.columns if c.endswith("(dB)") or c == "A(·)"]
         assert ours and not frame[ours].isin(["missing"]).any().any()
-        assert any(c.endswith(" paper") for c in frame.columns) and any(c.endswith(" Δ") for c in frame.columns)
-        assert any(c.endswith(" median") for c in frame.columns)
+        assert any(c.endswith(" paper") for c in frame.columns) and "seeds × segments" in frame.columns
+        numbers = pd.read_csv(tables / f"{table.name}_numbers.csv")
+        assert {"additivity_ci_low", "additivity_ci_high", "additivity_median", "additivity_diff"} <= set(numbers)
+        assert "smoke profile: synthetic corpus" in (tables / f"{table.name}.md").read_text()
     assert "STFT" in (tables / "table2.md").read_text()
     assert (tables / "table1.tex").read_text().count(r"\\") >= len(TABLE1.rows) + 1
 
-    figures = tmp_path / "figures" / "quick"
+    figures = tmp_path / "figures" / "smoke"
     for n in range(2, 7):
         for ext in ("png", "pdf"):
             assert (figures / f"figure{n}.{ext}").stat().st_size > 5000, f"figure{n}.{ext}"
     assert sorted(result.figures) == [f"figure{n}" for n in range(2, 7)] and not result.missing_figures
     shown = _outputs(result.notebooks[1])
     assert len(_mime(shown, "image/png")) == 5
-    assert "figure2" in result.text() and str(Path("tables") / "quick") in result.text()
+    assert "figure2" in result.text() and str(Path("tables") / "smoke") in result.text()
+    manifest = json.loads((figures / "figures.json").read_text())
+    assert manifest["figures"]["figure5"] == ["figure5.png", "figure5.pdf"]  # relative: the folder can move
+    assert manifest["runs"].startswith("smoke profile: synthetic corpus")
 
 
 @pytest.mark.slow
@@ -185,7 +193,7 @@ def test_figures_load_each_model_and_the_test_segments_once(tiny_runs: tuple[Pat
 
     monkeypatch.setattr(rlsv.run.model_file, "load_model", counting_load_model)
     monkeypatch.setattr(rlsv.run.evaluate, "run_test_segments", counting_segments)
-    result = make_figures(root, "quick", tmp_path / "figures")
+    result = make_figures(root, "smoke", tmp_path / "figures")
     assert not result.missing and {"figure2", "figure4"} <= set(result.figures)
     # Figure 2's run is one of Figure 4's three: three models, each loaded once; one test set
     assert sorted(calls["models"]) == sorted(set(calls["models"])) and len(calls["models"]) == 3
@@ -211,9 +219,9 @@ def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict
     from rlsv.ui.explorer import RepresentationExplorer
 
     root, _ = tiny_runs
-    explorer = RepresentationExplorer(root, profile="quick")
+    explorer = RepresentationExplorer(root, profile="smoke")
     assert explorer.objective.value == "sinkhorn" and explorer.lam.value == 1.5 and explorer.omega.value == 1.0
-    assert explorer.state["run_id"] == "quick-sinkhorn-p1-l1.5-w1"
+    assert explorer.state["run_id"].startswith("smoke-sinkhorn-p1-l1.5-w1-s218-")
     first_png = _mime(list(explorer.out.outputs), "image/png")
     assert len(first_png) == 1
     assert sum("<audio" in html for html in _mime(list(explorer.out.outputs), "text/html")) == 3
@@ -221,18 +229,18 @@ def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict
 
     explorer.lam.value = 0.5
     assert explorer.renders == renders + 1
-    assert explorer.state["run_id"] == "quick-sinkhorn-p1-l0.5-w1"
+    assert explorer.state["run_id"].startswith("smoke-sinkhorn-p1-l0.5-w1-s218-")
     assert _mime(list(explorer.out.outputs), "image/png") != first_png
     assert 0 < explorer.state["additivity"] <= 1 and pd.notna(explorer.state["si_sdr_mask"])
     assert base64.b64decode(_mime(list(explorer.out.outputs), "image/png")[0])[:4] == b"\x89PNG"
 
     explorer.p.value = 2.0
-    assert explorer.state["run_id"] == "quick-sinkhorn-p2-l0.5-w1"
+    assert explorer.state["run_id"].startswith("smoke-sinkhorn-p2-l0.5-w1-s218-")
     explorer.objective.value = "tv"
-    assert explorer.lam.disabled and explorer.state["run_id"] == "quick-tv-w1"
+    assert explorer.lam.disabled and explorer.state["run_id"].startswith("smoke-tv-w1-s218-")
     segment = explorer.state["segment"]
     explorer.segment.value = next(v for _, v in explorer.segment.options if v != segment)
-    assert explorer.state["segment"] != segment and explorer.state["run_id"] == "quick-tv-w1"
+    assert explorer.state["segment"] != segment and explorer.state["run_id"].startswith("smoke-tv-w1-s218-")
 
     explorer.objective.value = "sinkhorn"
     explorer.omega.value = 4.0

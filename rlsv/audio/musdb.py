@@ -229,7 +229,7 @@ def resolve_dataset(
 
     Args:
         root: dataset folder (holding ``train/`` and ``test/``). ``None``: ``$MUSDB_PATH``, and
-            if that is unset too, the default synthetic corpus (the ``quick`` profile's,
+            if that is unset too, the default synthetic corpus (the synthetic profiles',
             :func:`rlsv.audio.synth.default_synthetic_root`; an existing one is used as it is, else one
             of the default size is written; one line is printed saying so).
         is_wav: ``True`` for MUSDB18-HQ wav folders, ``False`` for ``.stem.mp4`` files,

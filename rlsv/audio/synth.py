@@ -19,8 +19,9 @@ the corpus unchanged. A corpus is a function of its parameters (same seed, same 
 file ``rlsv_synth.json``, written last, makes :func:`make_corpus` idempotent.
 
 There is one default corpus, :func:`default_synthetic_root` (``<$RLSV_DATA or checkout/data>/
-synthetic-quick``): ``rlsv synth`` without a folder writes it, ``rlsv.audio.musdb.resolve_dataset(None)``
-(without ``MUSDB_PATH``) and the ``quick`` profile (``rlsv.run.data.dataset_root``) read it.
+synthetic-default``): ``rlsv synth`` without a folder writes it, ``rlsv.audio.musdb.resolve_dataset(None)``
+(without ``MUSDB_PATH``) and the synthetic profiles ``small`` and ``smoke`` (``rlsv.run.data.dataset_root``)
+read it.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ __all__ = [
 ]
 
 MARKER_FILE = "rlsv_synth.json"
-DEFAULT_CORPUS = "quick"  # the default corpus is the quick profile's (rlsv.run.profiles)
-# Sizes of the default corpus (make_corpus's defaults, the quick profile's synthetic_tracks, `rlsv synth`):
+DEFAULT_CORPUS = "default"  # the corpus of the synthetic profiles (rlsv.run.profiles)
+# Sizes of the default corpus (make_corpus's defaults, the synthetic profiles' synthetic_tracks, `rlsv synth`):
 DEFAULT_N_TRAIN = 8  # tracks in train/
 DEFAULT_N_TEST = 4  # tracks in test/
 DEFAULT_DURATION_S = 12.0  # seconds per track
@@ -107,8 +108,8 @@ def corpus_root(name: str = DEFAULT_CORPUS) -> Path:
 
 
 def default_synthetic_root() -> Path:
-    """The default corpus, written and read by everything that is given no dataset: the ``quick``
-    profile's, ``<data_dir()>/synthetic-quick`` (:func:`make_corpus`'s default sizes are that profile's)."""
+    """The default corpus, written and read by everything that is given no dataset, and the corpus of the
+    synthetic profiles: ``<data_dir()>/synthetic-default`` (:func:`make_corpus`'s default sizes)."""
     return corpus_root(DEFAULT_CORPUS)
 
 
@@ -123,7 +124,7 @@ def make_corpus(
 ) -> Path:
     """Write the synthetic corpus to ``root`` (default :func:`default_synthetic_root`); return ``root``.
 
-    The default sizes (8 train + 4 test tracks of 12 s) are the ``quick`` profile's corpus. A
+    The default sizes (8 train + 4 test tracks of 12 s) are the default corpus's. A
     complete corpus with the same parameters is left untouched (only the presence of its files is
     checked: to rewrite a damaged one, delete its folder or its ``rlsv_synth.json``). Otherwise
     every track is (re)written and the marker file is written last, so an interrupted run is

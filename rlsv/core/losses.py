@@ -6,13 +6,13 @@ Defaults are the published code's forms (``docs/paper_vs_code.md`` rows 6-13); t
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from rlsv.core.hyperparameters import TRAINED_OBJECTIVES, check_objective
 from rlsv.core.metrics import EPS
 from rlsv.core.sinkhorn import GRADIENTS, cost_matrix, sinkhorn_loss, time_normalise
 
@@ -26,7 +26,7 @@ __all__ = [
     "TV_FORMS",
 ]
 
-OBJECTIVES = ("tv", "sinkhorn")
+OBJECTIVES = TRAINED_OBJECTIVES
 TV_FORMS = ("published", "paper")
 
 
@@ -106,15 +106,8 @@ class Objective:
     tol: float = 1e-5
 
     def __post_init__(self) -> None:
-        if self.kind not in OBJECTIVES:
-            raise ValueError(f"Unknown objective {self.kind!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
-        if not (math.isfinite(self.omega) and self.omega >= 0):
-            raise ValueError(f"omega must be a finite number >= 0, got {self.omega!r}.")
+        check_objective(self.kind, self.omega, self.lam, self.p)
         if self.kind == "sinkhorn":
-            if not (math.isfinite(self.lam) and self.lam > 0):
-                raise ValueError(f"lambda must be > 0 for the Sinkhorn objective, got {self.lam!r}.")
-            if self.p not in (1, 2):
-                raise ValueError(f"p must be 1 or 2 for the Sinkhorn cost matrix, got {self.p!r}.")
             if self.sinkhorn_grad not in GRADIENTS:
                 raise ValueError(f"sinkhorn_grad must be one of {GRADIENTS}, got {self.sinkhorn_grad!r}.")
             if self.max_iter < 1 or self.tol < 0:

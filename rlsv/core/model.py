@@ -11,8 +11,8 @@ Defaults follow the authors' published code (see ``docs/paper_vs_code.md``): zer
 gives ``T = ceil(N/S)``, ``kaiming_uniform_`` encoder initialisation, ``rho ~ N(0, 1)``. The
 paper's wording is available as ``ModelConfig(init="paper")``.
 
-The three convolutions are computed as large matrix products (``rlsv.core.conv``): equal to ``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off
-(``tests/core/test_conv_gemm.py``), and on CPU faster than oneDNN's convolutions at these shapes (a
+The three convolutions are computed as large matrix products (``rlsv.core.conv``): equal to
+``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``), and on CPU faster than oneDNN's convolutions at these shapes (a
 one-channel input with 2048-sample kernels; see ``docs/benchmarks.md``). Inside the encoder the
 representation is kept *time-major* in memory: ``Encoder`` returns a ``(B, C, T)`` tensor whose
 memory is laid out as ``(B, T, C)`` (``A.transpose(1, 2)`` is contiguous), which is what the

@@ -12,6 +12,7 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import numpy as np
@@ -19,8 +20,8 @@ import numpy as np
 from rlsv.core.fields import dataclass_kwargs
 from rlsv.core.model import ModelConfig
 from rlsv.run.evaluate import EvaluationSettings
-from rlsv.run.profiles import Profile, get_profile
-from rlsv.run.spec import OBJECTIVE_NAMES, USED_PARAMETERS, RunSpec, run_id
+from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
+from rlsv.run.spec import OBJECTIVE_NAMES, USED_PARAMETERS, RunSpec, run_id, variant_id
 
 __all__ = ["RunParameters", "or_default"]
 
@@ -36,6 +37,17 @@ def or_default(value: _T | None, default: _T) -> _T:
     An override of 0 stays 0, and is then refused as such (``--epochs 0`` is not "the profile's").
     """
     return default if value is None else value
+
+
+def _default_data(profile: Profile) -> tuple[str, Path | None]:
+    """A profile's own data: its identity in run ids and, where known without reading anything, its folder."""
+    if profile.data == "synthetic":
+        from rlsv.audio.synth import corpus_root
+
+        n_train, n_test, seconds = profile.synthetic_tracks
+        return f"synthetic:{profile.corpus}:{n_train}x{n_test}x{seconds:g}s", corpus_root(profile.corpus)
+    musdb = os.environ.get("MUSDB_PATH")
+    return "musdb", Path(musdb).expanduser().resolve() if musdb else None
 
 
 def _plain(value: Any) -> Any:
@@ -55,19 +67,19 @@ class RunParameters:
         objective: ``"tv"`` (L_A), ``"sinkhorn"`` (L_B) or ``"stft"`` (the untrained baseline).
         omega, lam, p: the grid point; parameters the objective does not use are set to None
             (``p`` defaults to 1 for ``"sinkhorn"``).
-        profile: ``"quick"`` or ``"paper"`` (``rlsv.run.profiles``): sizes, epochs and data.
+        profile: ``"small"`` (default), ``"smoke"`` or ``"paper"`` (``rlsv.run.profiles``): sizes, epochs and data.
         epochs, batch_size, learning_rate, max_train_tracks, max_test_tracks: override the
             profile's values (None: the profile's).
         model: ``ModelConfig`` fields overriding the profile's model, e.g. ``{"channels": 16}``.
-        dataset: dataset root; None: the profile's data (see :func:`dataset_root`).
-        seed: training seed (published: 218).
+        dataset: dataset root; None: the profile's data (see ``rlsv.run.data.dataset_root``).
+        seed: training seed (published: 218; a sweep with ``seeds=k`` uses ``218, 219, ...``).
     """
 
     objective: str = "tv"
     omega: float | None = 1.0
     lam: float | None = None
     p: int | None = None
-    profile: str = "quick"
+    profile: str = DEFAULT_PROFILE
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -97,12 +109,16 @@ class RunParameters:
             object.__setattr__(self, "model", dict(self.model))
         if self.dataset is not None:
             object.__setattr__(self, "dataset", str(self.dataset))
+        if isinstance(self.seed, float) and self.seed == int(self.seed):
+            object.__setattr__(self, "seed", int(self.seed))  # papermill may hand 218.0
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
         self.spec  # validates omega, lam, p for the objective
         self.profile_config  # validates the profile name
         self.model_config()  # validates the model overrides
 
     @classmethod
-    def for_spec(cls, spec: RunSpec, profile: str = "quick", **overrides: Any) -> "RunParameters":
+    def for_spec(cls, spec: RunSpec, profile: str = DEFAULT_PROFILE, **overrides: Any) -> "RunParameters":
         """The parameters of grid point ``spec`` at ``profile``, with optional overrides."""
         return cls(objective=spec.objective, omega=spec.omega, lam=spec.lam, p=spec.p, profile=profile, **overrides)
 
@@ -128,10 +144,36 @@ class RunParameters:
     def spec(self) -> RunSpec:
         return RunSpec(self.objective, self.omega, self.lam, None if self.p is None else float(self.p))
 
+    def data_identity(self) -> str:
+        """What the run trains and is evaluated on, independent of where it lies on this machine: the
+        profile's own data (``"synthetic:<corpus>..."`` or ``"musdb"``) when no other dataset is
+        given (or the one given is the profile's default folder), else the dataset's absolute path."""
+        profile = self.profile_config
+        default = _default_data(profile)
+        if self.dataset is None:
+            return default[0]
+        given = Path(self.dataset).expanduser().resolve()
+        return default[0] if default[1] is not None and given == default[1] else str(given)
+
+    def variant_settings(self) -> dict[str, Any]:
+        """Every setting besides the grid point and the seed that changes a trained run's results
+        (JSON values): the model sizes, epochs, batch size, learning rate, training tracks and data."""
+        profile = self.profile_config
+        return {"model": self.model_config().to_dict(), "epochs": or_default(self.epochs, profile.epochs),
+                "batch_size": or_default(self.batch_size, profile.batch_size),
+                "learning_rate": float(or_default(self.learning_rate, profile.learning_rate)),
+                "max_train_tracks": or_default(self.max_train_tracks, profile.max_train_tracks),
+                "data": self.data_identity()}
+
+    @property
+    def variant(self) -> str:
+        """Short hash of :meth:`variant_settings` (``rlsv.run.spec.variant_id``): runs of one sweep share it."""
+        return variant_id(self.variant_settings())
+
     @property
     def run_id(self) -> str:
-        """The run folder name, ``docs/run_layout.md`` (e.g. ``quick-sinkhorn-p1-l1.5-w4``)."""
-        return run_id(self.spec, self.profile)
+        """The run folder name, ``docs/run_layout.md`` (e.g. ``small-sinkhorn-p1-l1.5-w4-s218-3fa2c1``)."""
+        return run_id(self.spec, self.profile, self.seed, self.variant)
 
     def check_run_id(self, expected: str | None) -> str:
         """The run id, checked against a requested one (None: no request).
@@ -184,5 +226,5 @@ class RunParameters:
             learning_rate=or_default(self.learning_rate, profile.learning_rate), seed=self.seed,
             model=self.model_config(), dataset=None if root is None else str(root),
             max_train_tracks=or_default(self.max_train_tracks, profile.max_train_tracks),
-            device=device, run_id=self.run_id, profile=self.profile,
+            device=device, run_id=self.run_id, profile=self.profile, variant=self.variant,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rlsv.audio.synth import corpus_root
 from rlsv.run.config import RunParameters
-from rlsv.run.profiles import Profile, get_profile
+from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
 
 __all__ = ["set_threads", "synthetic_root", "dataset_root", "prepare_data"]
 
@@ -31,17 +31,17 @@ def set_threads(threads: int | None) -> None:
 
 
 def synthetic_root(profile: str | Profile) -> Path:
-    """Folder of a profile's synthetic corpus (absolute): ``rlsv.audio.synth.corpus_root`` of its name,
-    ``<$RLSV_DATA or checkout/data>/synthetic-<profile>``; the ``quick`` one is the default corpus
-    (``rlsv.audio.synth.default_synthetic_root``)."""
-    return corpus_root(profile.name if isinstance(profile, Profile) else get_profile(profile).name)
+    """Folder of a profile's synthetic corpus (absolute): ``rlsv.audio.synth.corpus_root`` of its
+    ``corpus``, ``<$RLSV_DATA or checkout/data>/synthetic-<corpus>`` (``small`` and ``smoke``: the
+    default corpus, ``rlsv.audio.synth.default_synthetic_root``)."""
+    return corpus_root((profile if isinstance(profile, Profile) else get_profile(profile)).corpus)
 
 
-def dataset_root(profile: str | Profile = "quick", dataset: str | os.PathLike | None = None,
+def dataset_root(profile: str | Profile = DEFAULT_PROFILE, dataset: str | os.PathLike | None = None,
                  progress: bool = True) -> Path:
     """The dataset folder of a run, absolute; writes the profile's synthetic corpus if needed.
 
-    ``dataset`` when given; else, for a profile with ``data="synthetic"`` (``quick``) its own
+    ``dataset`` when given; else, for a profile with ``data="synthetic"`` (``small``, ``smoke``) its
     synthetic corpus (:func:`synthetic_root`, written on first use with the profile's
     ``synthetic_tracks``); for ``data="musdb"`` (``paper``) ``$MUSDB_PATH``.
 
@@ -63,7 +63,7 @@ def dataset_root(profile: str | Profile = "quick", dataset: str | os.PathLike | 
         raise DatasetNotFoundError(
             f"The {profile.name!r} profile trains on MUSDB18: set MUSDB_PATH to the folder holding train/ and "
             "test/ (or pass a dataset root, --dataset). Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html. "
-            "To try the pipeline without it, use the quick profile (synthetic corpus)."
+            "To try the method without it, use the small profile (synthetic corpus, the default)."
         )
     return Path(musdb).expanduser().resolve()
 

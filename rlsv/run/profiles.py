@@ -1,17 +1,28 @@
-"""Named sizes for runs: ``quick`` (synthetic corpus, CPU, minutes) and ``paper`` (MUSDB18, GPU).
+"""Named sizes for runs: ``small`` (the default), ``smoke`` and ``paper``.
 
 A profile fixes the model size, the training length and the data; the hyper-parameters of a run
-(objective, omega, lambda, p) come from the grid (``rlsv.run.spec``).
+(objective, omega, lambda, p) come from the grid (``rlsv.study.grids``).
+
+* ``small`` (default, ``make reproduce``): the paper's method on the synthetic corpus with a model
+  that keeps the paper's ratio of channels to frames, ``C / T = 200 / 44 = 4.5`` (paper
+  ``800 / 173 = 4.6``), so that the Sinkhorn cost matrix ``M`` and the entropic weight lambda act
+  on the paper's scale (``docs/scale_study.md``). It shows the paper's two trends on 2 CPU cores.
+* ``smoke``: a labelled pipeline check, ``C / T = 96 / 87 = 1.1`` and 282 steps: every command
+  and notebook end to end in minutes. Too small to show any effect of lambda or omega: all its
+  rows score alike (``docs/scale_study.md``).
+* ``paper``: the published sizes, on MUSDB18 (a GPU).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlsv.audio.synth import DEFAULT_DURATION_S, DEFAULT_N_TEST, DEFAULT_N_TRAIN
+from rlsv.audio.synth import DEFAULT_CORPUS, DEFAULT_DURATION_S, DEFAULT_N_TEST, DEFAULT_N_TRAIN
 from rlsv.core.model import ModelConfig
 
-__all__ = ["Profile", "PROFILES", "get_profile"]
+__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile"]
+
+DEFAULT_PROFILE = "small"
 
 
 @dataclass(frozen=True)
@@ -19,19 +30,20 @@ class Profile:
     """Sizes of a run.
 
     Attributes:
-        name: ``"quick"`` or ``"paper"``.
+        name: ``"small"``, ``"smoke"`` or ``"paper"``.
         model: autoencoder sizes (``C, L, S, N``).
         epochs: passes over the training tracks.
-        batch_size, learning_rate: Adam settings (``paper``: the published 8 and 1e-4; ``quick``:
-            batch 8, lr 1e-3, so that its 3 short epochs get somewhere).
+        batch_size, learning_rate: Adam settings (``paper``: the published 8 and 1e-4; the
+            synthetic profiles: batch 8 and a larger rate, so that their short runs get somewhere).
         data: where the runs' tracks come from when no dataset root is given: ``"synthetic"``
-            (the profile's own synthetic corpus, ``<$RLSV_DATA or checkout/data>/synthetic-<name>``,
-            written on first use; ``$MUSDB_PATH`` is ignored; the ``quick`` one is the default corpus,
-            ``rlsv.audio.synth.default_synthetic_root``) or ``"musdb"`` (``$MUSDB_PATH``, required).
-        synthetic_tracks: ``(n_train, n_test, seconds)`` of the profile's synthetic corpus, read only
-            when ``data="synthetic"`` (default, and ``quick``'s: the default corpus sizes
-            ``rlsv.audio.synth.DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S``, ``make_corpus``'s
-            defaults, so that every writer of the default corpus agrees).
+            (the synthetic corpus ``corpus``, ``<$RLSV_DATA or checkout/data>/synthetic-<corpus>``,
+            written on first use; ``$MUSDB_PATH`` is ignored) or ``"musdb"`` (``$MUSDB_PATH``, required).
+        corpus: name of the synthetic corpus (``"default"``: the default corpus,
+            ``rlsv.audio.synth.default_synthetic_root``, shared by ``small`` and ``smoke``).
+        synthetic_tracks: ``(n_train, n_test, seconds)`` of that corpus, read only when
+            ``data="synthetic"`` (the default corpus sizes ``rlsv.audio.synth.DEFAULT_N_TRAIN,
+            DEFAULT_N_TEST, DEFAULT_DURATION_S``, ``make_corpus``'s defaults, so that every writer of
+            the default corpus agrees).
         max_train_tracks, max_test_tracks: use only the first tracks (None: all).
         description: one line for ``--help`` and the README.
     """
@@ -42,22 +54,38 @@ class Profile:
     batch_size: int = 8
     learning_rate: float = 1e-4
     data: str = "musdb"
+    corpus: str = DEFAULT_CORPUS
     synthetic_tracks: tuple[int, int, float] = (DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S)
     max_train_tracks: int | None = None
     max_test_tracks: int | None = None
     description: str = field(default="", compare=False)
 
+    @property
+    def frames(self) -> int:
+        """``T`` of the profile's model."""
+        return self.model.frames
+
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile(
-        name="quick",
+    "small": Profile(
+        name="small",
+        model=ModelConfig(channels=200, kernel_size=1024, stride=256, segment_length=11025),
+        epochs=20,
+        learning_rate=1e-3,
+        data="synthetic",
+        description="default: synthetic corpus (8 train + 4 test tracks of 12 s), C=200 L=1024 S=256 N=11025 "
+                    "(0.25 s, T=44: the paper's C/T), 20 epochs (1880 Adam steps), lr 1e-3, batch 8; shows the "
+                    "paper's trends; `make reproduce` (the 31 runs of `all`) in about 14 minutes on 2 CPU cores",
+    ),
+    "smoke": Profile(
+        name="smoke",
         model=ModelConfig(channels=96, kernel_size=512, stride=128, segment_length=11025),
         epochs=3,
         learning_rate=1e-3,
         data="synthetic",
-        description="synthetic corpus (8 train + 4 test tracks of 12 s), C=96 L=512 S=128 N=11025 (0.25 s), "
-                    "3 epochs (282 Adam steps), lr 1e-3, batch 8: `make reproduce` (the 31 runs of the `all` "
-                    "grid through notebooks 02/03, tables, figures) in about 6-8 minutes on 2 CPU cores",
+        description="pipeline check only: synthetic corpus, C=96 L=512 S=128 N=11025 (C/T=1.1), 3 epochs "
+                    "(282 Adam steps); every row scores alike (too small for the paper's trends); `all` in "
+                    "about 6 minutes on 2 CPU cores",
     ),
     "paper": Profile(
         name="paper",

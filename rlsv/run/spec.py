@@ -5,15 +5,23 @@ A grid point is a :class:`RunSpec`: the objective (``"tv"`` = L_A, ``"sinkhorn"`
 (``omega`` weight of the regulariser, ``lam`` entropic regularisation, ``p`` norm of the
 Sinkhorn cost matrix; ``None`` where unused). The paper's named grids are ``rlsv.study.grids``.
 
-Run ids follow ``docs/run_layout.md``: ``<profile>-tv-w<omega>``,
-``<profile>-sinkhorn-p<p>-l<lam>-w<omega>``, ``<profile>-stft`` (numbers written with ``:g``).
+Run ids follow ``docs/run_layout.md``: ``<profile>-<grid point>-s<seed>-<variant>``, for example
+``small-sinkhorn-p1-l1.5-w4-s218-3fa2c1``: the grid point (``tv-w<omega>``,
+``sinkhorn-p<p>-l<lam>-w<omega>`` or ``stft``, numbers written with ``:g``), the training seed (not for
+the STFT baseline), and ``variant``, a short hash of every other setting that changes the results
+(sizes, epochs, batch size, learning rate, data; :func:`variant_id`). Two runs that could differ in
+their results never share a folder, and the runs of one sweep share their variant.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
+
+from rlsv.core.hyperparameters import check_objective
 
 __all__ = [
     "ObjectiveName",
@@ -23,9 +31,14 @@ __all__ = [
     "tv",
     "sinkhorn",
     "STFT",
+    "spec_label",
+    "variant_id",
+    "VARIANT_LENGTH",
     "run_id",
     "unique_specs",
 ]
+
+VARIANT_LENGTH = 6
 
 
 ObjectiveName = Literal["tv", "sinkhorn", "stft"]
@@ -68,10 +81,12 @@ class RunSpec:
         used = USED_PARAMETERS[self.objective]
         for name in ("omega", "lam", "p"):
             value = getattr(self, name)
-            if name in used and (value is None or not value > 0):
-                raise ValueError(f"Objective {self.objective!r} needs a positive {name}, got {value!r}.")
+            if name in used and value is None:
+                raise ValueError(f"Objective {self.objective!r} needs {name}.")
             if name not in used and value is not None:
                 raise ValueError(f"Objective {self.objective!r} does not use {name}; got {name}={value!r}.")
+        if self.is_trained:  # the values themselves: the one check of rlsv.core.hyperparameters
+            check_objective(self.objective, self.omega, self.lam, self.p)
 
     @property
     def is_trained(self) -> bool:
@@ -113,19 +128,41 @@ STFT = RunSpec("stft")
 """The STFT baseline row of Table 2 (evaluated, not trained)."""
 
 
-def run_id(spec: RunSpec, profile: str) -> str:
-    """The run directory name of ``spec`` at ``profile`` (``docs/run_layout.md``).
+def spec_label(spec: RunSpec) -> str:
+    """The grid point's part of a run id: ``tv-w4``, ``sinkhorn-p1-l1.5-w4`` or ``stft``."""
+    if spec.objective == "tv":
+        return f"tv-w{spec.omega:g}"
+    if spec.objective == "sinkhorn":
+        return f"sinkhorn-p{spec.p:g}-l{spec.lam:g}-w{spec.omega:g}"
+    return "stft"
 
-    >>> run_id(sinkhorn(omega=4, lam=1.5), "quick")
-    'quick-sinkhorn-p1-l1.5-w4'
+
+def variant_id(settings: Mapping[str, Any]) -> str:
+    """A short, stable hash of a run's settings (JSON values): the same settings give the same id on
+    every machine and in every session (SHA-256 of the key-sorted JSON, first ``VARIANT_LENGTH`` hex digits)."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:VARIANT_LENGTH]
+
+
+def run_id(spec: RunSpec, profile: str, seed: int | None = None, variant: str | None = None) -> str:
+    """The run directory name of ``spec`` at ``profile`` with ``seed``, for the settings ``variant``
+    (:func:`variant_id`; ``docs/run_layout.md``).
+
+    The seed is left out for the STFT baseline (nothing is trained), and so is anything passed as None.
+
+    >>> run_id(sinkhorn(omega=4, lam=1.5), "small", seed=218, variant="3fa2c1")
+    'small-sinkhorn-p1-l1.5-w4-s218-3fa2c1'
+    >>> run_id(STFT, "small", seed=218, variant="3fa2c1")
+    'small-stft-3fa2c1'
     """
     if not profile or "/" in profile:
         raise ValueError(f"A profile name must be non-empty and without '/', got {profile!r}.")
-    if spec.objective == "tv":
-        return f"{profile}-tv-w{spec.omega:g}"
-    if spec.objective == "sinkhorn":
-        return f"{profile}-sinkhorn-p{spec.p:g}-l{spec.lam:g}-w{spec.omega:g}"
-    return f"{profile}-stft"
+    parts = [profile, spec_label(spec)]
+    if spec.is_trained and seed is not None:
+        parts.append(f"s{seed}")
+    if variant:
+        parts.append(variant)
+    return "-".join(parts)
 
 
 def unique_specs(specs: Iterable[RunSpec]) -> tuple[RunSpec, ...]:

@@ -6,7 +6,7 @@ this module imports nothing from rlsv.
 Standard deviation: ``ddof=0`` (population std, ``STD_DDOF``). The paper does not say which it
 reports; ``ddof=0`` is numpy's ``np.std`` default, which is what the authors' numpy-based
 evaluation scripts compute. With the ~1000+ kept test segments of the full evaluation the
-difference to ``ddof=1`` is below 0.1 %, but small quick-profile runs do show it.
+difference to ``ddof=1`` is below 0.1 %, but the few hundred segments of the synthetic profiles do show it.
 
 NaN handling: NaN values (e.g. ``si_sdr`` of the STFT baseline, which has no reconstruction)
 are skipped; ``count`` is the number of non-NaN values, and a metric with no value at all gets

@@ -67,7 +67,7 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         tf32: allow TF32 matmuls/convolutions on CUDA (off: full float32).
         amp: bfloat16 autocast for the encoder/decoder on CUDA (off).
-        run_id, profile: labels, kept in ``config.json``.
+        run_id, profile, variant: labels, kept in ``config.json`` (``rlsv.run.config.RunParameters``).
     """
 
     objective: str = "tv"
@@ -96,6 +96,7 @@ class TrainConfig:
     amp: bool = False
     run_id: str = ""
     profile: str = "custom"
+    variant: str = ""
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

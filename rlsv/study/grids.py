@@ -15,6 +15,7 @@ name         runs                                                               
 ``figure5``  L_B omega=1, lam in {0.1, 0.5, 1, 1.3, 1.5, 2, 5, 10}, p in {1, 2}    16
 ``figure6``  L_B p=1, lam in {1.3, 1.5, 2} x omega in {1, 1.5, 2, 4}               12
 ``all``      union of the above, each run once                                     30 + 1
+``tables``   union of ``table1`` and ``table2`` (``rlsv sweep tables --seeds 3``)   13 + 1
 ===========  ==================================================================  ======
 """
 
@@ -46,6 +47,7 @@ def _paper_grids() -> dict[str, tuple[RunSpec, ...]]:
         "figure6": tuple(sinkhorn(w, lam) for lam, w in product(_LAMS_FIGURE6, _OMEGAS_TABLE2)),
     }
     grids["all"] = unique_specs(spec for specs in grids.values() for spec in specs)
+    grids["tables"] = unique_specs(grids["table1"] + grids["table2"])
     return grids
 
 

@@ -1,4 +1,4 @@
-"""The numbers and captions published in the paper (Mimilakis, Drossos, Schuller 2020, Tables 1 and 2 and the figure captions), transcribed verbatim.
+"""The numbers and captions published in the paper (Mimilakis, Drossos, Schuller 2020), transcribed verbatim.
 
 Each published table is a :class:`PublishedTable`: its rows in the paper's order, each a grid
 point (:class:`rlsv.run.spec.RunSpec`) with the published mean and standard deviation of each
@@ -21,6 +21,7 @@ __all__ = [
     "PUBLISHED_TABLES",
     "FIGURE2_CAPTION",
     "FIGURE4_PANELS",
+    "paper_value",
 ]
 
 
@@ -89,3 +90,13 @@ FIGURE4_PANELS: tuple[tuple[RunSpec, str], ...] = (
     (sinkhorn(4.0, 1.5), r"(c) $\mathcal{L}_B$ ($\mathcal{L}_{SK}$: $\omega = 4.0, \lambda = 1.5$)"),
 )
 """Figure 4's three rows: the run and its sub-caption (mathtext), in the paper's order."""
+
+
+def paper_value(spec: RunSpec, metric: str) -> tuple[float, float] | None:
+    """The paper's ``(mean, std)`` of ``metric`` for the grid point ``spec``, from Table 1 or Table 2; None
+    where the paper gives no number (its Figures 5 and 6 are plots only)."""
+    for table in (TABLE1, TABLE2):
+        for row in table.rows:
+            if row.spec == spec and metric in row.values:
+                return row.values[metric]
+    return None

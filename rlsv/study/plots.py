@@ -17,19 +17,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rlsv.atomic import atomic_path
 from rlsv.run.spec import RunSpec
 from rlsv.run.summary import METRICS, STD_DDOF
 from rlsv.study.grids import get_grid
-from rlsv.study.results import profile_rows, select_specs
+from rlsv.study.intervals import interval_by_seed
+from rlsv.study.paper_values import paper_value
+from rlsv.study.results import run_set_rows, select_specs
 
 __all__ = [
     "SOURCES",
@@ -39,6 +42,9 @@ __all__ = [
     "carrier_ticks",
     "plot_representations",
     "plot_representation_rows",
+    "PointStatistics",
+    "point_statistics",
+    "metric_points",
     "plot_metric_errorbars",
     "plot_figure3",
     "plot_figure5",
@@ -181,13 +187,26 @@ def plot_representations(reps: Mapping[str, np.ndarray], carrier_hz: np.ndarray,
                                      frame_rate_hz, n_ticks)
 
 
-# --- Figures 3, 5, 6: mean ± std over a hyper-parameter --------------------------------------
+# --- Figures 3, 5, 6: mean, interval and spread over a hyper-parameter ------------------------
 
 
-def _mean_plus_minus_std(values: pd.Series) -> tuple[float, float]:
-    """seaborn error-bar interval: mean ± std (``ddof=STD_DDOF``, as in the tables)."""
-    mean, std = values.mean(), values.std(ddof=STD_DDOF)
-    return mean - std, mean + std
+@dataclass(frozen=True)
+class PointStatistics:
+    """One grid point's statistics of one metric (:func:`point_statistics`)."""
+
+    mean: float  # mean over seeds of each seed's mean over test segments
+    ci_low: float  # 95 % bootstrap interval of that mean over seeds and segments (rlsv.study.intervals)
+    ci_high: float
+    std: float  # std over all test segments of all seeds (ddof = STD_DDOF, the paper's spread)
+    n_seeds: int
+
+
+def point_statistics(rows: pd.DataFrame, metric: str) -> PointStatistics:
+    """:class:`PointStatistics` of ``metric`` over ``rows`` (one grid point: segments of one or more seeds)."""
+    interval = interval_by_seed(rows, metric)
+    values = rows[metric].dropna()
+    std = float(values.std(ddof=STD_DDOF)) if len(values) > STD_DDOF else float("nan")
+    return PointStatistics(interval["mean"], interval["ci_low"], interval["ci_high"], std, interval["n_seeds"])
 
 
 def _parameter_levels(specs: Sequence[RunSpec], column: str) -> list[float]:
@@ -198,69 +217,159 @@ def _level_label(column: str, value: float) -> str:
     return f"{_PARAMETER_LABELS[column]} = {value:g}"
 
 
-def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str,
-                          hue: str | None = None, layout: Literal["row", "paper"] = "paper",
-                          profile: str | None = None) -> Figure:
-    """Mean ± std of each metric (one panel per metric) over the hyper-parameter ``x``.
+def _spec_at(specs: Sequence[RunSpec], x: str, x_value: float, hue: str | None, hue_value: float | None
+             ) -> RunSpec | None:
+    for spec in specs:
+        if getattr(spec, x) == x_value and (hue is None or getattr(spec, hue) == hue_value):
+            return spec
+    return None
+
+
+def _paper_overlaps(ours: Sequence[float], paper: Sequence[float]) -> bool:
+    """Whether the paper's values fall in (or near) the range of ours: then they share the axis."""
+    ours = [v for v in ours if np.isfinite(v)]
+    paper = [v for v in paper if np.isfinite(v)]
+    if not ours or not paper:
+        return True
+    low, high = min(ours), max(ours)
+    margin = max(high - low, 1e-9)
+    return min(paper) <= high + 2 * margin and max(paper) >= low - 2 * margin
+
+
+def metric_points(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str, hue: str | None = None,
+                  profile: str | None = None, variant: str | None = None) -> pd.DataFrame:
+    """What Figures 3, 5 and 6 draw: one row per metric and grid point of ``specs``.
 
     Args:
-        segments: :func:`rlsv.study.results.load_runs` output (one row per segment).
-        specs: the grid points to show (others in ``segments`` are ignored).
-        x: hyper-parameter column on the x axis (``"omega"`` or ``"lam"``), categorical, with
-            every level of ``specs`` shown (a missing run leaves a gap).
-        hue: hyper-parameter column for the colours (``"p"``, ``"lam"``) or ``None``.
-        layout: ``"row"`` (three panels side by side, Figure 3) or ``"paper"`` (two on top,
-            additivity below, Figures 5 and 6).
-        profile: which profile to plot when ``segments`` mixes profiles.
+        segments: :func:`rlsv.study.results.load_runs` output (one row per seed and test segment).
+        specs: the grid points (others in ``segments`` are ignored).
+        x, hue: hyper-parameter columns of the x axis and of the colours (``None``: one colour).
+        profile, variant: which runs when ``segments`` holds several run sets
+            (:func:`rlsv.study.results.run_set_rows`).
 
     Returns:
-        A figure with three axes (``si_sdr``, ``si_sdr_mask``, ``additivity``); markers at the
-        means, vertical bars ± one standard deviation.
+        Columns ``metric, x, hue`` (the levels), ``position`` (categorical x index plus the colour's
+        dodge), ``mean, ci_low, ci_high, std, n_seeds`` (:func:`point_statistics`, NaN for a run not
+        finished) and ``paper`` (the paper's mean, NaN where it published none). Raises a
+        ``ValueError`` when none of ``specs`` has results.
     """
-    profile, rows = profile_rows(segments, profile)
+    profile, variant, rows = run_set_rows(segments, profile, variant)
     data = select_specs(rows, specs)
     if data.empty:
         raise ValueError(f"None of the {len(specs)} requested runs is in the results "
                          f"(profile {profile!r}); see rlsv.study.results.run_status().")
     x_levels = _parameter_levels(specs, x)
-    data = data.assign(_x=data[x].map(lambda v: f"{v:g}"))
-    hue_kwargs: dict = {}
-    if hue is not None:
-        hue_levels = _parameter_levels(specs, hue)
-        data = data.assign(_hue=data[hue].map(lambda v: _level_label(hue, v)))
-        hue_kwargs = {"hue": "_hue", "hue_order": [_level_label(hue, v) for v in hue_levels],
-                      "dodge": 0.3}
-    fig = Figure(figsize=(12, 3.6) if layout == "row" else (10, 7), layout="constrained")
+    hue_levels: list[float | None] = _parameter_levels(specs, hue) if hue is not None else [None]
+    offsets = np.linspace(-0.25, 0.25, len(hue_levels)) if len(hue_levels) > 1 else [0.0]
+    points = []
+    for metric in METRICS:
+        for offset, level in zip(offsets, hue_levels):
+            for i, value in enumerate(x_levels):
+                spec = _spec_at(specs, x, value, hue, level)
+                if spec is None:
+                    continue
+                point_rows = select_specs(data, [spec])
+                finished = not (point_rows.empty or point_rows[metric].isna().all())
+                stats = point_statistics(point_rows, metric) if finished else PointStatistics(*[np.nan] * 4, 0)
+                published = paper_value(spec, metric)
+                points.append({"metric": metric, "x": value, "hue": level, "position": i + offset,
+                               "mean": stats.mean, "ci_low": stats.ci_low, "ci_high": stats.ci_high,
+                               "std": stats.std, "n_seeds": stats.n_seeds,
+                               "paper": published[0] if published else np.nan})
+    return pd.DataFrame(points)
+
+
+def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str,
+                          hue: str | None = None, layout: Literal["row", "paper"] = "paper",
+                          profile: str | None = None, variant: str | None = None, title: str | None = None,
+                          paper: bool = True) -> Figure:
+    """Each metric (one panel per metric) over the hyper-parameter ``x``: our mean, its 95 % interval over
+    seeds and test segments, the spread over test segments, and the paper's mean (:func:`metric_points`).
+
+    Args:
+        segments, specs, x, hue, profile, variant: as in :func:`metric_points`; every level of ``x``
+            keeps its place on the categorical axis (a missing run leaves a gap).
+        layout: ``"row"`` (three panels side by side, Figure 3) or ``"paper"`` (two on top,
+            additivity below, Figures 5 and 6).
+        title: the figure's title (say what the runs were: data, sizes, steps, seeds).
+        paper: overlay the paper's means where it published them (Tables 1 and 2): open black
+            diamonds, on a second y axis (right, labelled) when they lie far outside our range.
+
+    Returns:
+        A figure with three metric axes (``si_sdr``, ``si_sdr_mask``, ``additivity``, in that order;
+        twin axes for the paper's values come after them): per grid point a dot at our mean, a thick
+        bar for the 95 % interval of the mean (rows whose thick bars overlap do not differ beyond the
+        noise), a thin bar for ± one standard deviation over the test segments (the paper's error
+        bars), and one legend below the panels.
+    """
+    points = metric_points(segments, specs, x, hue, profile, variant)
+    x_levels = _parameter_levels(specs, x)
+    hue_levels: list[float | None] = _parameter_levels(specs, hue) if hue is not None else [None]
+    colours = dict(zip(hue_levels, sns.color_palette("colorblind", len(hue_levels))))
+    fig = Figure(figsize=(12, 4.6) if layout == "row" else (10, 8.2), layout="constrained")
     axes = fig.subplot_mosaic(_ROW_LAYOUT if layout == "row" else _PAPER_LAYOUT)
+    handles: dict[str, Any] = {}
     for metric in METRICS:
         ax = axes[metric]
-        sns.pointplot(data=data, x="_x", y=metric, order=[f"{v:g}" for v in x_levels],
-                      errorbar=_mean_plus_minus_std, markers="_", markersize=14,
-                      capsize=0.1, ax=ax, **hue_kwargs)
+        of_metric = points[points["metric"] == metric]
+        for level in hue_levels:
+            label = _level_label(hue, level) if hue is not None else "ours"
+            drawn = of_metric[(of_metric["hue"] == level) if hue is not None else slice(None)].dropna(subset=["mean"])
+            if drawn.empty:
+                continue
+            colour = colours[level]
+            ax.vlines(drawn["position"], drawn["mean"] - drawn["std"], drawn["mean"] + drawn["std"], color=colour,
+                      linewidth=0.9, alpha=0.6)
+            ax.vlines(drawn["position"], drawn["ci_low"], drawn["ci_high"], color=colour, linewidth=4.5)
+            handles[label] = ax.plot(drawn["position"], drawn["mean"], marker="o", markersize=5, color=colour,
+                                     markeredgecolor="white", linestyle="none", label=label)[0]
+        published = of_metric.dropna(subset=["paper"]).sort_values("position") if paper else of_metric.iloc[:0]
+        if not published.empty:
+            target = ax
+            if not _paper_overlaps(of_metric["mean"].tolist(), published["paper"].tolist()):
+                target = ax.twinx()
+                target.set_ylabel(f"paper: {METRIC_AXIS_LABELS[metric]}", color="0.25")
+            name = "paper (MUSDB18, C=800): mean"
+            handles[name] = target.plot(published["position"], published["paper"], marker="D", markersize=6,
+                                        markerfacecolor="none", markeredgecolor="black", linestyle="none",
+                                        label=name)[0]
+        ax.set_xticks(range(len(x_levels)), [f"{v:g}" for v in x_levels])
+        ax.set_xlim(-0.6, len(x_levels) - 0.4)
         ax.set_xlabel(_PARAMETER_AXIS_LABELS.get(x, x))
         ax.set_ylabel(METRIC_AXIS_LABELS[metric])
         ax.grid(axis="y", alpha=0.3)
-        if hue is not None and metric != "additivity":
-            ax.get_legend().remove()
-    if hue is not None:
-        axes["additivity"].legend(title=None, loc="best")
+    handles["95 % interval of the mean (seeds × segments)"] = Line2D([], [], color="0.3", linewidth=4.5)
+    handles["± 1 std over test segments"] = Line2D([], [], color="0.3", linewidth=0.9, alpha=0.6)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(4, len(handles)),
+               frameon=False, fontsize="small")
+    if title:
+        fig.suptitle(title, fontsize="medium")
     return fig
 
 
-def plot_figure3(segments: pd.DataFrame, profile: str | None = None) -> Figure:
-    """Figure 3: L_A (total variation) over omega; three panels side by side."""
-    return plot_metric_errorbars(segments, get_grid("figure3"), x="omega", layout="row",
-                                 profile=profile)
+def _figure_title(name: str, label: str | None) -> str:
+    return f"{name}" + (f"\n{label}" if label else "")
 
 
-def plot_figure5(segments: pd.DataFrame, profile: str | None = None) -> Figure:
+def plot_figure3(segments: pd.DataFrame, profile: str | None = None, variant: str | None = None,
+                 label: str | None = None) -> Figure:
+    """Figure 3: L_A (total variation) over omega; three panels side by side. ``label``: what the runs were."""
+    return plot_metric_errorbars(segments, get_grid("figure3"), x="omega", layout="row", profile=profile,
+                                 variant=variant, title=_figure_title("Figure 3: L_A (total variation) over ω", label))
+
+
+def plot_figure5(segments: pd.DataFrame, profile: str | None = None, variant: str | None = None,
+                 label: str | None = None) -> Figure:
     """Figure 5: L_B, omega = 1, over lambda, one colour per cost norm p."""
-    return plot_metric_errorbars(segments, get_grid("figure5"), x="lam", hue="p", profile=profile)
+    return plot_metric_errorbars(segments, get_grid("figure5"), x="lam", hue="p", profile=profile, variant=variant,
+                                 title=_figure_title("Figure 5: L_B (Sinkhorn), ω = 1, over λ", label))
 
 
-def plot_figure6(segments: pd.DataFrame, profile: str | None = None) -> Figure:
+def plot_figure6(segments: pd.DataFrame, profile: str | None = None, variant: str | None = None,
+                 label: str | None = None) -> Figure:
     """Figure 6: L_B, p = 1, over omega, one colour per lambda in {1.3, 1.5, 2}."""
-    return plot_metric_errorbars(segments, get_grid("figure6"), x="omega", hue="lam", profile=profile)
+    return plot_metric_errorbars(segments, get_grid("figure6"), x="omega", hue="lam", profile=profile,
+                                 variant=variant, title=_figure_title("Figure 6: L_B (Sinkhorn), p = 1, over ω", label))
 
 
 # --- output -----------------------------------------------------------------------------------

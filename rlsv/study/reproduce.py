@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from rlsv.atomic import write_json
 from rlsv.run.files import MODEL
+from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, run_id
 from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
 from rlsv.study.sweeps import SlurmOptions, SweepReport, execute_notebook, notebooks_dir, run_sweep
@@ -52,35 +52,19 @@ FIGURE2_SPEC = FIGURE4_PANELS[2][0]  # L_B, omega = 4, lambda = 1.5
 MANIFEST = "figures.json"
 
 
-def tables_dir(root: str | os.PathLike = "papermill_runs", profile: str = "quick") -> Path:
+def tables_dir(root: str | os.PathLike = "papermill_runs", profile: str = DEFAULT_PROFILE) -> Path:
     """Where the tables of ``profile`` go: ``<root>/tables/<profile>``."""
     return Path(root) / "tables" / profile
 
 
-def figures_dir(figures_root: str | os.PathLike = "figures", profile: str = "quick") -> Path:
+def figures_dir(figures_root: str | os.PathLike = "figures", profile: str = DEFAULT_PROFILE) -> Path:
     """Where the figures of ``profile`` go: ``<figures_root>/<profile>``."""
     return Path(figures_root) / profile
 
 
-def reports_dir(root: str | os.PathLike = "papermill_runs", profile: str = "quick") -> Path:
+def reports_dir(root: str | os.PathLike = "papermill_runs", profile: str = DEFAULT_PROFILE) -> Path:
     """Where ``rlsv reproduce`` keeps the executed notebooks 04 and 05: ``<root>/reports/<profile>``."""
     return Path(root) / "reports" / profile
-
-
-def _segments(runs: list, root: str | os.PathLike, profile: str) -> pd.DataFrame:
-    """The per-segment frame of the finished ``runs`` (``rlsv.study.results.scan_runs``) of ``profile``."""
-    from rlsv.study.results import segment_frame
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # unfinished runs: listed by run_status()
-        return segment_frame(runs, profile=profile, source=str(root))
-
-
-def _load(root: str | os.PathLike, profile: str) -> pd.DataFrame:
-    """The per-segment frame of the finished runs of ``profile`` under ``root``."""
-    from rlsv.study.results import scan_runs
-
-    return _segments(scan_runs(root), root, profile)
 
 
 # --------------------------------------------------------------------------- tables
@@ -89,28 +73,32 @@ def _load(root: str | os.PathLike, profile: str) -> pd.DataFrame:
 @dataclass
 class TablesResult:
     """The regenerated tables: ``frames`` (paper format, by table name), ``paths`` written,
-    ``status`` (one row per run of the profile: state and error)."""
+    ``status`` (one row per run of the run set: state and error), ``label`` (what the runs were)."""
 
     frames: dict[str, pd.DataFrame]
     paths: list[Path]
     status: pd.DataFrame
+    label: str = ""
 
 
-def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = "quick",
-                out_dir: str | os.PathLike | None = None) -> TablesResult:
+def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAULT_PROFILE,
+                out_dir: str | os.PathLike | None = None, variant: str | None = None) -> TablesResult:
     """Tables 1 and 2 from the finished runs of ``profile`` under ``root``, written to ``out_dir``.
 
-    Every row of the paper is present; a run that is not finished reads ``missing``. Files per
-    table ``name``: ``name.csv``, ``name.md``, ``name.tex`` (paper format) and ``name_numbers.csv``.
+    Every row of the paper is present; a run that is not finished reads ``missing``. The runs are one
+    run set (``rlsv.study.results.load_run_set``: ``variant`` chooses among several settings); every
+    seed of a grid point counts. Files per table ``name``: ``name.csv``, ``name.md``, ``name.tex``
+    (paper format, captioned with what the runs were) and ``name_numbers.csv``.
     """
-    from rlsv.study.results import scan_runs, status_frame
+    from rlsv.study.results import load_run_set, status_frame
     from rlsv.study.tables import write_paper_tables
 
-    runs = scan_runs(root)  # every run folder read once, for the tables and the status
+    run_set = load_run_set(root, profile, variant)
     out = Path(out_dir) if out_dir is not None else tables_dir(root, profile)
-    frames, paths = write_paper_tables(_segments(runs, root, profile), out, profile=profile)
-    status = status_frame(runs)
-    return TablesResult(frames, paths, status[status["profile"] == profile].reset_index(drop=True))
+    label = run_set.label()
+    frames, paths = write_paper_tables(run_set.segments, out, profile=run_set.profile, variant=run_set.variant,
+                                       label=label)
+    return TablesResult(frames, paths, status_frame(run_set.runs), label)
 
 
 # --------------------------------------------------------------------------- figures
@@ -119,20 +107,22 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = "quic
 @dataclass
 class FiguresResult:
     """``figures`` (name -> matplotlib Figure), ``paths`` (name -> PNG and PDF), ``missing``
-    (name -> why it could not be drawn), ``segment`` (track and index used for Figures 2 and 4)."""
+    (name -> why it could not be drawn), ``segment`` (track and index used for Figures 2 and 4),
+    ``label`` (what the runs were)."""
 
     figures: dict[str, Figure] = field(default_factory=dict)
     paths: dict[str, list[Path]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     segment: str | None = None
+    label: str = ""
 
 
 class _SegmentSource:
     """The chosen test segment through the trained model of a run, once per run (Figures 2 and 4
     share a run); the test segments are read once per test set."""
 
-    def __init__(self, root: Path, profile: str, track: str | int | None, segment: int | None, device: str):
-        self.root, self.profile, self.track, self.segment, self.device = root, profile, track, segment, device
+    def __init__(self, run_set, track: str | int | None, segment: int | None, device: str):
+        self.run_set, self.track, self.segment, self.device = run_set, track, segment, device
         self._tracks: dict[str, list] = {}
         self._views: dict[RunSpec, Any] = {}
         self.label: str | None = None
@@ -149,30 +139,36 @@ class _SegmentSource:
         from rlsv.run.model_file import load_model
         from rlsv.run.segment_view import pick_segment, represent_segment
 
-        run_dir = self.root / run_id(spec, self.profile)
-        if not (run_dir / MODEL).is_file():
-            raise FileNotFoundError(f"run {run_dir.name} has no model.pt (not trained yet)")
+        run_dir = self.run_set.run_dir(spec)
+        if run_dir is None:
+            raise FileNotFoundError(f"no trained run {run_id(spec, str(self.run_set.profile))}-* "
+                                    f"(variant {self.run_set.variant}) with a model.pt in {self.run_set.root}")
         model = load_model(run_dir / MODEL, map_location=self.device)
         tracks = cached_test_segments(run_dir, self._tracks)  # shared by runs with the same test set
         t, k = pick_segment(tracks, self.track, self.segment)
-        label = f"{tracks[t].track}, segment {k} ({model.config.segment_length / model.config.sample_rate:g} s)"
+        seed = run_dir.name.rsplit("-s", 1)[-1].split("-")[0]
+        label = (f"{tracks[t].track}, segment {k} ({model.config.segment_length / model.config.sample_rate:g} s), "
+                 f"seed {seed}")
         ts = tracks[t]
         return represent_segment(model, ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=label)
 
 
-def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "quick",
+def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFAULT_PROFILE,
                  out_dir: str | os.PathLike | None = None, track: str | int | None = None,
-                 segment: int | None = None, device: str = "cpu") -> FiguresResult:
+                 segment: int | None = None, device: str = "cpu", variant: str | None = None) -> FiguresResult:
     """Figures 2-6 from the runs of ``profile`` under ``root``, saved as PNG and PDF in ``out_dir``.
 
     Args:
         out_dir: default ``figures/<profile>``.
         track, segment: the test segment of Figures 2 and 4 (default: the first test track, its
-            kept segment with the loudest vocals).
+            kept segment with the loudest vocals), through the published seed's model (218) when
+            several seeds were trained.
         device: where the encoders run for Figures 2 and 4.
+        variant: which settings' runs, when the runs folder holds several (``load_run_set``).
 
     A figure whose runs are missing is skipped and listed in ``missing`` (never an exception).
-    ``figures.json`` in ``out_dir`` lists what was drawn and what is missing.
+    Every figure's title says what the runs were. ``figures.json`` in ``out_dir`` lists what was
+    drawn and what is missing (paths relative to ``out_dir``).
     """
     from rlsv.study.plots import (
         RepresentationRow,
@@ -183,16 +179,17 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "qui
         plot_representations,
         save_figure,
     )
+    from rlsv.study.results import load_run_set
 
-    root = Path(root)
     out = Path(out_dir) if out_dir is not None else figures_dir("figures", profile)
-    segments = _load(root, profile)
-    source = _SegmentSource(root, profile, track, segment, device)
-    result = FiguresResult()
+    run_set = load_run_set(root, profile, variant)
+    segments, label = run_set.segments, run_set.label()
+    source = _SegmentSource(run_set, track, segment, device)
+    result = FiguresResult(label=label)
 
     def figure2() -> Figure:
         view = source.view(FIGURE2_SPEC)
-        return plot_representations(view.reps, view.carrier_hz, f"{FIGURE2_CAPTION}\n{view.label}",
+        return plot_representations(view.reps, view.carrier_hz, f"{FIGURE2_CAPTION}\n{view.label}; {label}",
                                     frame_rate_hz=view.frame_rate_hz)
 
     def figure4() -> Figure:
@@ -201,11 +198,12 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "qui
             view = source.view(spec)
             rows.append(RepresentationRow(caption, view.reps, view.carrier_hz))
         fig = plot_representation_rows(rows, frame_rate_hz=view.frame_rate_hz)
-        fig.suptitle(view.label, fontsize="small")
+        fig.suptitle(f"Figure 4: {view.label}\n{label}", fontsize="medium")
         return fig
 
-    builders = {"figure2": figure2, "figure3": lambda: plot_figure3(segments, profile), "figure4": figure4,
-                "figure5": lambda: plot_figure5(segments, profile), "figure6": lambda: plot_figure6(segments, profile)}
+    kwargs = {"profile": run_set.profile, "variant": run_set.variant, "label": label}
+    builders = {"figure2": figure2, "figure3": lambda: plot_figure3(segments, **kwargs), "figure4": figure4,
+                "figure5": lambda: plot_figure5(segments, **kwargs), "figure6": lambda: plot_figure6(segments, **kwargs)}
     for name in FIGURE_NAMES:
         try:
             fig = builders[name]()
@@ -215,8 +213,8 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = "qui
         result.figures[name] = fig
         result.paths[name] = save_figure(fig, out / name)
     result.segment = source.label
-    write_json({"profile": profile, "segment": result.segment,
-                "figures": {name: [str(p) for p in paths] for name, paths in result.paths.items()},
+    write_json({"profile": run_set.profile, "variant": run_set.variant, "runs": label, "segment": result.segment,
+                "figures": {name: [p.name for p in paths] for name, paths in result.paths.items()},
                 "missing": result.missing}, out / MANIFEST)
     return result
 
@@ -266,22 +264,24 @@ class ReproduceResult:
         return "\n".join(lines)
 
 
-def reproduce(profile: str = "quick", jobs: int = 2, root: str | os.PathLike = "papermill_runs",
+def reproduce(profile: str = DEFAULT_PROFILE, jobs: int = 2, root: str | os.PathLike = "papermill_runs",
               figures_root: str | os.PathLike = "figures", engine: str = "papermill", executor: str = "local",
-              device: str = "auto", overrides: Mapping[str, Any] | None = None, slurm: SlurmOptions | None = None,
-              progress: bool = True, kernel_name: str = "python3", force: bool = False) -> ReproduceResult:
-    """The ``all`` sweep (30 runs + STFT), then Tables 1-2 and Figures 2-6.
+              device: str = "auto", overrides: Mapping[str, Any] | None = None, seeds: int | Sequence[int] = 1,
+              slurm: SlurmOptions | None = None, progress: bool = True, kernel_name: str = "python3",
+              force: bool = False) -> ReproduceResult:
+    """The ``all`` sweep (30 runs + STFT per seed), then Tables 1-2 and Figures 2-6 of its runs.
 
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
     and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from
     :func:`make_tables` / :func:`make_figures` directly. Tables and figures are made from
-    whatever finished, also when some runs failed (their rows read ``missing``). ``force``: as
-    in :func:`rlsv.study.sweeps.run_sweep` (run locks of other hosts).
+    whatever finished, also when some runs failed (their rows read ``missing``), and only from the
+    runs of this sweep's settings (its variant). ``seeds``, ``force``: as in
+    :func:`rlsv.study.sweeps.run_sweep` (seeds per grid point; run locks of other hosts).
     """
     start = time.perf_counter()
     report = run_sweep("all", profile=profile, root=root, jobs=jobs, engine=engine, executor=executor,
-                       device=device, overrides=overrides, slurm=slurm, progress=progress, kernel_name=kernel_name,
-                       force=force)
+                       device=device, overrides=overrides, seeds=seeds, slurm=slurm, progress=progress,
+                       kernel_name=kernel_name, force=force)
     result = ReproduceResult(profile, report)
     root = report.root
     out_tables, out_figures = tables_dir(root, profile), figures_dir(Path(figures_root).resolve(), profile)
@@ -289,8 +289,10 @@ def reproduce(profile: str = "quick", jobs: int = 2, root: str | os.PathLike = "
         folder = notebooks_dir()
         reports = reports_dir(root, profile)
         for notebook, parameters in (
-                (TABLES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "out_dir": str(out_tables)}),
-                (FIGURES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "out_dir": str(out_figures)})):
+                (TABLES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "variant": report.variant,
+                                   "out_dir": str(out_tables)}),
+                (FIGURES_NOTEBOOK, {"runs_root": str(root), "profile": profile, "variant": report.variant,
+                                    "out_dir": str(out_figures)})):
             output = reports / notebook
             try:
                 execute_notebook(folder / notebook, output, parameters, kernel_name)
@@ -303,13 +305,13 @@ def reproduce(profile: str = "quick", jobs: int = 2, root: str | os.PathLike = "
         manifest = read_manifest(out_figures)
         for name in FIGURE_NAMES:
             if name in manifest.get("figures", {}):
-                result.figures[name] = [Path(p) for p in manifest["figures"][name]]
+                result.figures[name] = [out_figures / p for p in manifest["figures"][name]]
             else:
                 why = manifest.get("missing", {}).get(name, "not drawn")
                 result.missing_figures[name] = f"{why}; see {reports / FIGURES_NOTEBOOK}"
     else:
-        result.tables = make_tables(root, profile, out_tables).paths
-        figures = make_figures(root, profile, out_figures)
+        result.tables = make_tables(root, profile, out_tables, variant=report.variant).paths
+        figures = make_figures(root, profile, out_figures, variant=report.variant)
         result.figures, result.missing_figures = figures.paths, figures.missing
     result.seconds = time.perf_counter() - start
     return result

@@ -8,15 +8,15 @@ evaluated, ``segments.csv``. This module only reads them; it never trains or eva
 * :func:`load_runs` / :func:`segment_frame` -- every finished run -> one row per test segment, with
   the run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
 * :func:`run_status` / :func:`status_frame` -- one row per run directory: state and error.
-* :func:`read_status` -- a run's ``status.json`` as it is (None if absent), for the sweeps.
-* :func:`select_specs`, :func:`single_profile`, :func:`profile_rows` -- pick grid points / one
-  profile out of a :func:`load_runs` frame.
+* :func:`select_specs`, :func:`single_profile`, :func:`run_set_rows` -- pick grid points / one
+  profile / one run set (profile and settings) out of a :func:`load_runs` frame.
 * :func:`config_columns` -- a run's ``CONFIG_COLUMNS`` from its ``config.json``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from rlsv.run.evaluate import SEGMENT_COLUMNS
-from rlsv.run.files import CONFIG, SEGMENTS, STATUS
+from rlsv.run.files import CONFIG, LOSSES, MODEL, SEGMENTS, STATUS
 from rlsv.run.spec import RunSpec, run_id
 from rlsv.run.summary import METRICS
 
@@ -51,11 +51,15 @@ __all__ = [
     "config_columns",
     "select_specs",
     "single_profile",
-    "profile_rows",
+    "default_variant",
+    "run_set_rows",
+    "DEFAULT_SEED",
+    "RunSet",
+    "load_run_set",
 ]
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
-CONFIG_COLUMNS: tuple[str, ...] = ("run_id", "profile", "objective", "omega", "lam", "p")
+CONFIG_COLUMNS: tuple[str, ...] = ("run_id", "profile", "variant", "objective", "omega", "lam", "p", "seed")
 SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
 STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
 
@@ -124,8 +128,12 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     missing = [key for key in ("run_id", "profile", "objective") if key not in config]
     if missing:
         raise RunLayoutError(f"{path} lacks {missing}.")
+    if not config.get("variant"):
+        raise RunLayoutError(f"{path}: a run made by an older rlsv, whose run ids carried neither the seed nor a "
+                             "hash of the settings (docs/run_layout.md); its results cannot be told apart from "
+                             "other settings' runs. Delete the folder, or rerun the sweep into another runs root.")
     try:
-        expected = run_id(RunSpec.from_config(config), str(config["profile"]))
+        expected = run_id(RunSpec.from_config(config), str(config["profile"]), _seed(config), str(config["variant"]))
     except ValueError as err:
         raise RunLayoutError(f"{path}: {err}") from None
     if config["run_id"] != expected or run_dir.name != expected:
@@ -176,15 +184,22 @@ def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
     return sorted(d for d in root.iterdir() if d.is_dir() and (d / CONFIG).is_file())
 
 
+def _seed(config: dict[str, Any]) -> int | None:
+    """The training seed of a run's ``config.json`` (None for the STFT baseline)."""
+    seed = config.get("seed")
+    return None if seed is None else int(seed)
+
+
 def config_columns(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``CONFIG_COLUMNS`` of a run, unused hyper-parameters as NaN."""
-    return {"run_id": config["run_id"], "profile": config["profile"],
-            **RunSpec.from_config(config).as_columns()}
+    """The ``CONFIG_COLUMNS`` of a run, unused hyper-parameters and the STFT baseline's seed as NaN."""
+    seed = _seed(config)
+    return {"run_id": config["run_id"], "profile": config["profile"], "variant": config.get("variant"),
+            **RunSpec.from_config(config).as_columns(), "seed": math.nan if seed is None else float(seed)}
 
 
 def _empty_segment_frame() -> pd.DataFrame:
-    dtypes = {"run_id": str, "profile": str, "objective": str, "omega": float, "lam": float,
-              "p": float, "track": str, "segment": int, **{m: float for m in METRICS}}
+    dtypes = {"run_id": str, "profile": str, "variant": str, "objective": str, "omega": float, "lam": float,
+              "p": float, "seed": float, "track": str, "segment": int, **{m: float for m in METRICS}}
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in SEGMENT_FRAME_COLUMNS})
 
 
@@ -311,8 +326,129 @@ def single_profile(segments: pd.DataFrame, profile: str | None = None) -> str | 
     return present[0] if present else None
 
 
-def profile_rows(segments: pd.DataFrame, profile: str | None = None) -> tuple[str | None, pd.DataFrame]:
-    """The one profile of a :func:`load_runs` frame (:func:`single_profile`) and the rows of that
-    profile (none for an empty frame); pick grid points out of them with :func:`select_specs`."""
+def default_variant(profile: str) -> str | None:
+    """The variant of ``profile``'s runs made with its own settings and data (no overrides); None for an
+    unknown profile name."""
+    from rlsv.run.config import RunParameters
+
+    try:
+        return RunParameters(profile=profile).variant
+    except ValueError:
+        return None
+
+
+def run_set_rows(segments: pd.DataFrame, profile: str | None = None, variant: str | None = None
+                 ) -> tuple[str | None, str | None, pd.DataFrame]:
+    """One run set of a :func:`load_runs` frame: its profile, its variant and its rows.
+
+    A run set is the runs of one profile made with the same settings (sizes, epochs, learning rate,
+    data: the ``variant`` of their run ids), over grid points and seeds: what a table or a figure
+    compares. ``profile``: :func:`single_profile`. ``variant``: when None, the only one present, else
+    the profile's own (:func:`default_variant`, the runs made without overrides); a ``ValueError``
+    lists the variants when none of these applies.
+    """
     profile = single_profile(segments, profile)
-    return profile, segments[segments["profile"] == profile]
+    rows = segments[segments["profile"] == profile]
+    present = sorted(rows["variant"].dropna().unique())
+    if variant is None and len(present) > 1:
+        variant = default_variant(profile) if profile else None
+        if variant not in present:
+            counts = ", ".join(f"{v} ({(rows['variant'] == v).groupby(rows['run_id']).any().sum()} runs)"
+                               for v in present)
+            raise ValueError(f"The {profile!r} runs were made with {len(present)} different settings (variants "
+                             f"{counts}; see each run's config.json); choose one with variant= (--variant).")
+    elif variant is None:
+        variant = present[0] if present else None
+    elif present and variant not in present:
+        raise ValueError(f"No {profile!r} runs of variant {variant!r}; variants present: {present}.")
+    return profile, variant, rows[rows["variant"] == variant] if variant is not None else rows
+
+
+DEFAULT_SEED = 218  # the published seed: the run a figure or the explorer shows when several seeds exist
+
+
+@dataclass
+class RunSet:
+    """The runs of one profile made with the same settings (one ``variant``), over grid points and seeds.
+
+    Attributes:
+        root: the runs folder.
+        profile, variant: what the runs share (None when no run was found).
+        runs: every readable run of the set, whatever its state.
+        segments: the per-segment results of its finished runs (:func:`segment_frame`).
+    """
+
+    root: Path
+    profile: str | None
+    variant: str | None
+    runs: list[Run]
+    segments: pd.DataFrame
+
+    def seeds(self) -> list[int]:
+        """The training seeds present (sorted)."""
+        return sorted({int(run.config["seed"]) for run in self.runs if run.config.get("seed") is not None})
+
+    def run_dir(self, spec: RunSpec, seed: int | None = None) -> Path | None:
+        """The folder of ``spec``'s trained run (with a ``model.pt``): of ``seed`` when given, else of the
+        published seed 218 when present, else of the lowest seed; None when there is none."""
+        trained = sorted(((int(run.config.get("seed") or 0), run.path) for run in self.runs
+                          if run.spec == spec and (run.path / MODEL).is_file()), key=lambda item: item[0])
+        if seed is not None:
+            trained = [item for item in trained if item[0] == seed]
+        preferred = [item for item in trained if item[0] == DEFAULT_SEED]
+        chosen = preferred or trained
+        return chosen[0][1] if chosen else None
+
+    def label(self) -> str:
+        """What the runs were, for captions and titles, e.g. ``small profile: synthetic corpus (8 train / 4
+        test tracks), C=200 L=1024 S=256 N=11025, 20 epochs = 1880 steps, lr 0.001, batch 8, 3 seeds``."""
+        trained = [run for run in self.runs if run.spec.is_trained]
+        if not self.runs:
+            return "no runs"
+        config = (trained or self.runs)[0].config
+        info = config.get("dataset_info") or {}
+        tracks = info.get("tracks") or {}
+        data = "synthetic corpus" if info.get("synthetic") else "MUSDB18" if info else "data"
+        if tracks:
+            data += f" ({tracks.get('train', '?')} train / {tracks.get('test', '?')} test tracks)"
+        model = config.get("model") or {}
+        sizes = " ".join(f"{k}={model[n]}" for k, n in (("C", "channels"), ("L", "kernel_size"), ("S", "stride"),
+                                                        ("N", "segment_length")) if n in model)
+        parts = [f"{self.profile} profile: {data}", sizes]
+        if trained:
+            steps = _steps(trained[0].path)
+            epochs = config.get("epochs")
+            parts.append(f"{epochs} epochs" + (f" = {steps} steps" if steps else ""))
+            parts.append(f"lr {config.get('learning_rate'):g}, batch {config.get('batch_size')}")
+            seeds = self.seeds()
+            parts.append(f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+        return ", ".join(p for p in parts if p)
+
+
+def _steps(run_dir: Path) -> int | None:
+    """Optimisation steps of a run (rows of its ``losses.csv``), None when unknown."""
+    try:
+        with open(run_dir / LOSSES, encoding="utf-8") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+    except OSError:
+        return None
+
+
+def load_run_set(root: str | Path = "papermill_runs", profile: str | None = None, variant: str | None = None
+                 ) -> RunSet:
+    """The run set of ``profile`` (and ``variant``, chosen as :func:`run_set_rows` does) under ``root``:
+    every folder read once; unfinished runs are in ``runs`` but not in ``segments``."""
+    scanned = scan_runs(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unfinished runs: listed by run_status()
+        segments = segment_frame(scanned, profile=profile, source=str(root))
+    readable = [run for run in scanned if isinstance(run, Run)]
+    if segments.empty:  # nothing finished yet: choose among the readable runs' configurations
+        profiles = sorted({run.config["profile"] for run in readable})
+        profile = profile or (profiles[0] if len(profiles) == 1 else profile)
+        variants = sorted({run.config.get("variant") for run in readable if run.config["profile"] == profile})
+        variant = variant or (variants[0] if len(variants) == 1 else default_variant(profile) if profile else None)
+    else:
+        profile, variant, segments = run_set_rows(segments, profile, variant)
+    runs = [run for run in readable if run.config["profile"] == profile and run.config.get("variant") == variant]
+    return RunSet(Path(root), profile, variant, runs, segments.reset_index(drop=True))

@@ -1,6 +1,6 @@
 """Hyper-parameter sweeps: every run of a grid through ``02_train.ipynb`` and ``03_evaluate.ipynb``.
 
-``run_sweep("table1", profile="quick", jobs=2)`` executes, for each grid point (``rlsv.run.spec``),
+``run_sweep("table1", profile="small", jobs=2)`` executes, for each grid point (``rlsv.run.spec``),
 notebook 02 (training) then notebook 03 (evaluation) with papermill into
 ``<root>/<run-id>/{train,evaluate}.ipynb``, next to the run's ``config.json``, ``checkpoint.pt``,
 ``model.pt``, ``losses.csv``, ``segments.csv``, ``summary.json`` and ``status.json``
@@ -69,10 +69,12 @@ from rlsv.run.lock import (
     run_lock,
 )
 from rlsv.run.pipeline import planned_config
+from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, unique_specs
 from rlsv.run.status import describe_error, read_status, record_failure, write_status
 from rlsv.run.train import config_differences
 from rlsv.study.grids import get_grid
+from rlsv.study.results import DEFAULT_SEED
 
 __all__ = [
     "ENGINES",
@@ -85,6 +87,7 @@ __all__ = [
     "SweepJob",
     "RunOutcome",
     "SweepReport",
+    "sweep_seeds",
     "plan_runs",
     "worker_threads",
     "classify_run",
@@ -214,6 +217,7 @@ class SweepReport:
     outcomes: list[RunOutcome] = field(default_factory=list)
     seconds: float = 0.0
     submitted: list[str] = field(default_factory=list)
+    variant: str | None = None  # the settings hash the sweep's runs share (rlsv.run.spec.variant_id)
 
     def _with(self, state: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.state == state]
@@ -250,15 +254,39 @@ class SweepReport:
 # --------------------------------------------------------------------------- planning
 
 
-def plan_runs(grid: str | Sequence[RunSpec], profile: str = "quick",
-              overrides: Mapping[str, Any] | None = None) -> list[RunParameters]:
-    """The runs of ``grid`` (a name of ``rlsv.run.spec`` or run specs), each once, at ``profile``.
+def sweep_seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """The training seeds of a sweep: ``k`` -> the published seed 218 and the next ``k - 1`` integers
+    (``218, 219, ...``), or an explicit sequence of seeds (each once, in order)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, Sequence)):
+        raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}.")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds (--seeds) must be >= 1, got {seeds}.")
+        return tuple(DEFAULT_SEED + k for k in range(seeds))
+    chosen = tuple(dict.fromkeys(int(s) for s in seeds))
+    if not chosen or any(s < 0 for s in chosen):
+        raise ValueError(f"seeds must be non-negative integers, at least one, got {list(seeds)!r}.")
+    return chosen
+
+
+def plan_runs(grid: str | Sequence[RunSpec], profile: str = DEFAULT_PROFILE,
+              overrides: Mapping[str, Any] | None = None, seeds: int | Sequence[int] = 1) -> list[RunParameters]:
+    """The runs of ``grid`` (a name of ``rlsv.study.grids`` or run specs) at ``profile``: each grid point
+    once per seed of :func:`sweep_seeds` (the STFT baseline, which trains nothing, once), seeds outermost
+    (a sweep interrupted after its first seed has one complete set).
 
     ``overrides`` are :class:`rlsv.run.config.RunParameters` fields applied to every run
-    (e.g. ``{"epochs": 1, "model": {"channels": 16}}``).
+    (e.g. ``{"epochs": 1, "model": {"channels": 16}}``); ``seed`` is set by ``seeds``.
     """
     specs = get_grid(grid) if isinstance(grid, str) else unique_specs(grid)
-    return [RunParameters.for_spec(spec, profile, **dict(overrides or {})) for spec in specs]
+    overrides = dict(overrides or {})
+    if "seed" in overrides:
+        raise ValueError("Give the seeds with seeds= (--seeds), not as an override.")
+    runs: list[RunParameters] = []
+    for k, seed in enumerate(sweep_seeds(seeds)):
+        runs += [RunParameters.for_spec(spec, profile, seed=seed, **overrides) for spec in specs
+                 if spec.is_trained or k == 0]
+    return runs
 
 
 # config.json fields that only say how a run is evaluated: a run differing in them alone is evaluated
@@ -620,9 +648,10 @@ def _run_submitit_local(jobs_to_run: list[SweepJob], ex, slots: list[dict[str, s
 # --------------------------------------------------------------------------- the sweep
 
 
-def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", root: str | os.PathLike = "papermill_runs",
+def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROFILE, root: str | os.PathLike = "papermill_runs",
               jobs: int = 1, engine: str = "papermill", executor: str = "local", device: str = "auto",
-              overrides: Mapping[str, Any] | None = None, slurm: SlurmOptions | None = None,
+              overrides: Mapping[str, Any] | None = None, seeds: int | Sequence[int] = 1,
+              slurm: SlurmOptions | None = None,
               progress: bool = True, run_progress: bool = True, kernel_name: str = "python3",
               timeout_s: float | None = None, notebooks: str | os.PathLike | None = None,
               force: bool = False) -> SweepReport:
@@ -631,13 +660,14 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
     Args:
         grid: a grid name (``table1``, ``table2``, ``figure3``, ``figure5``, ``figure6``, ``all``, ...)
             or a sequence of ``RunSpec``.
-        profile: ``quick`` or ``paper`` (``rlsv.run.profiles``).
+        profile: ``small`` (default), ``smoke`` or ``paper`` (``rlsv.run.profiles``).
         root: the runs folder (``papermill_runs``).
         jobs: runs at a time (local worker processes or submitit-local jobs, or the SLURM array's parallelism).
         engine: ``"papermill"`` (execute notebooks 02 and 03) or ``"inline"`` (call their functions).
         executor: ``"local"``, ``"slurm"`` or ``"submitit-local"``.
         device: ``"auto"`` (a GPU per worker when present), ``"cpu"``, ``"cuda"``.
         overrides: ``RunParameters`` fields for every run (e.g. a dataset root, smaller models).
+        seeds: training seeds per grid point: a count ``k`` (218, 219, ...; :func:`sweep_seeds`) or a list.
         slurm: resources for the SLURM executors.
         progress: a tqdm bar over the runs; ``run_progress``: progress bars inside each run.
         kernel_name, timeout_s, notebooks: papermill kernel, time limit per notebook cell, notebook folder.
@@ -653,7 +683,7 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
     """
     _check_arguments(engine, executor, jobs)
     start = time.perf_counter()
-    runs = plan_runs(grid, profile, overrides)
+    runs = plan_runs(grid, profile, overrides, seeds)
     grid_name = grid if isinstance(grid, str) else "custom"
     root = Path(root).expanduser().resolve()
     notebook_folder = None
@@ -664,7 +694,7 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = "quick", roo
                          None, run_progress, kernel_name, timeout_s, force) for params in runs]
     decided = {job.run_id: _settled_outcome(job, *_verdict(job)) for job in all_jobs}
     todo = [job for job in all_jobs if decided[job.run_id] is None]
-    report = SweepReport(grid_name, profile, root)
+    report = SweepReport(grid_name, profile, root, variant=runs[0].variant)
     if todo:
         prepare_data(todo[0].params, progress=progress)  # once, before any worker starts
         with tqdm(total=len(todo), desc=f"sweep {grid_name} ({profile})", unit="run", disable=not progress,

@@ -13,16 +13,17 @@ Statistics come from :mod:`rlsv.run.summary` (std with ``ddof=0``, NaN skipped).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from rlsv.atomic import write_text
-from rlsv.run.spec import run_id
 from rlsv.run.summary import STATISTICS, summarise
+from rlsv.study.intervals import interval_by_seed
 from rlsv.study.paper_values import PUBLISHED_TABLES, PublishedTable
-from rlsv.study.results import profile_rows, select_specs
+from rlsv.study.results import run_set_rows, select_specs
 
 __all__ = [
     "OBJECTIVE_LABELS",
@@ -30,7 +31,10 @@ __all__ = [
     "MISSING",
     "compare_with_paper",
     "format_mean_std",
+    "format_interval",
     "format_number",
+    "seeds_count",
+    "table_caption",
     "paper_table",
     "to_latex_booktabs",
     "write_table",
@@ -53,37 +57,50 @@ def _resolve(table: str | PublishedTable) -> PublishedTable:
         raise ValueError(f"Unknown table {table!r}; valid: {', '.join(PUBLISHED_TABLES)}.") from None
 
 
-def compare_with_paper(segments: pd.DataFrame, table: str | PublishedTable,
-                       profile: str | None = None) -> pd.DataFrame:
+def compare_with_paper(segments: pd.DataFrame, table: str | PublishedTable, profile: str | None = None,
+                       variant: str | None = None) -> pd.DataFrame:
     """Our statistics next to the published ones, one row per row of ``table`` (paper order).
 
     Args:
-        segments: :func:`rlsv.study.results.load_runs` output (one profile, or choose one with ``profile``).
+        segments: :func:`rlsv.study.results.load_runs` output (one row per seed and test segment).
         table: ``"table1"``, ``"table2"`` or a :class:`~rlsv.study.paper_values.PublishedTable`.
-        profile: which profile's runs to use; needed only when ``segments`` mixes profiles.
+        profile, variant: which runs to use (:func:`rlsv.study.results.run_set_rows`): needed only
+            when ``segments`` holds several.
 
     Returns:
-        Columns ``run_id`` (None if no profile is known), ``objective, omega, lam, p`` (NaN where
-        unused), ``n_segments``, and for each metric ``m`` of the table: ``m_mean, m_std,
-        m_median, m_count`` (ours; NaN / 0 for an absent run), ``m_paper_mean, m_paper_std`` and
-        ``m_diff = m_mean - m_paper_mean``.
+        Columns ``objective, omega, lam, p`` (NaN where unused), ``n_seeds``, ``seeds`` (e.g.
+        ``"218 219 220"``), ``n_segments`` (rows over all seeds), and for each metric ``m`` of the
+        table: ``m_mean, m_std, m_median, m_count`` (over all segments of all seeds, the paper's
+        statistics; NaN / 0 for an absent run), ``m_ci_low, m_ci_high`` (95 % bootstrap interval of
+        the mean over seeds and segments, :mod:`rlsv.study.intervals`), ``m_paper_mean,
+        m_paper_std`` and ``m_diff = m_mean - m_paper_mean``.
     """
     table = _resolve(table)
-    profile, of_profile = profile_rows(segments, profile)
+    _, _, of_set = run_set_rows(segments, profile, variant)
     rows = []
     for published in table.rows:
         spec = published.spec
-        ours = select_specs(of_profile, [spec])
+        ours = select_specs(of_set, [spec])
         stats = summarise(ours, table.metrics)
-        row = {"run_id": run_id(spec, profile) if profile else None, **spec.as_columns(),
+        seeds = sorted(int(s) for s in ours["seed"].dropna().unique())
+        row = {**spec.as_columns(), "n_seeds": seeds_count(ours), "seeds": " ".join(map(str, seeds)),
                "n_segments": len(ours)}
         for metric in table.metrics:
             paper_mean, paper_std = published.values[metric]
+            interval = interval_by_seed(ours, metric) if len(ours) else {"ci_low": math.nan, "ci_high": math.nan}
             row |= {f"{metric}_{stat}": stats.at[metric, stat] for stat in STATISTICS}
+            row |= {f"{metric}_ci_low": interval["ci_low"], f"{metric}_ci_high": interval["ci_high"]}
             row |= {f"{metric}_paper_mean": paper_mean, f"{metric}_paper_std": paper_std,
                     f"{metric}_diff": stats.at[metric, "mean"] - paper_mean}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def seeds_count(rows: pd.DataFrame) -> int:
+    """Training seeds among ``rows`` (the STFT baseline, with no seed, counts as one when present)."""
+    if rows.empty:
+        return 0
+    return max(1, int(rows["seed"].nunique()))
 
 
 def format_mean_std(mean: float, std: float, decimals: int = 2) -> str:
@@ -92,6 +109,13 @@ def format_mean_std(mean: float, std: float, decimals: int = 2) -> str:
         return MISSING
     spread = _NOT_AVAILABLE if pd.isna(std) else f"{std:.{decimals}f}"
     return f"{mean:.{decimals}f} (± {spread})"
+
+
+def format_interval(low: float, high: float, decimals: int = 2) -> str:
+    """A confidence interval, e.g. ``[12.41, 13.70]``; empty when unknown."""
+    if pd.isna(low) or pd.isna(high):
+        return ""
+    return f"[{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 def format_number(value: float, decimals: int, signed: bool = False) -> str:
@@ -106,18 +130,18 @@ def _format_parameter(value: float) -> str:
     return "N/A" if pd.isna(value) else f"{value:.1f}"
 
 
-def paper_table(segments: pd.DataFrame, table: str | PublishedTable,
-                profile: str | None = None, decimals: int = 2) -> pd.DataFrame:
-    """A published table regenerated from ``segments``, formatted like the paper.
+def paper_table(segments: pd.DataFrame, table: str | PublishedTable, profile: str | None = None,
+                variant: str | None = None, decimals: int = 2) -> pd.DataFrame:
+    """A published table regenerated from ``segments``, formatted like the paper, narrow enough to read.
 
     Returns:
-        String columns ``Objective, ω, λ, n`` (segments), then for each metric label ``M``
-        (e.g. ``SI-SDR (dB)``): ``M`` (ours, ``mean (± std)`` or ``missing``), ``M median``,
-        ``M paper`` (published ``mean (± std)``) and ``M Δ`` (our mean − the paper's mean).
-        One row per row of the paper, in its order.
+        String columns ``Objective, ω, λ, seeds × segments``, then for each metric label ``M``
+        (e.g. ``SI-SDR (dB)``): ``M`` (ours: ``mean (± std) [95 % interval]``, or ``missing``) and
+        ``M paper`` (published ``mean (± std)``). One row per row of the paper, in its order. The
+        medians and the differences to the paper are in :func:`compare_with_paper`'s numbers.
     """
     table = _resolve(table)
-    return _paper_format(compare_with_paper(segments, table, profile), table, decimals)
+    return _paper_format(compare_with_paper(segments, table, profile, variant), table, decimals)
 
 
 def _paper_format(numbers: pd.DataFrame, table: PublishedTable, decimals: int = 2) -> pd.DataFrame:
@@ -126,16 +150,17 @@ def _paper_format(numbers: pd.DataFrame, table: PublishedTable, decimals: int = 
         "Objective": numbers["objective"].map(OBJECTIVE_LABELS),
         "ω": numbers["omega"].map(_format_parameter),
         "λ": numbers["lam"].map(_format_parameter),
-        "n": numbers["n_segments"].astype(str),
+        "seeds × segments": [f"{k} × {n // k}" if k else "0"
+                             for k, n in zip(numbers["n_seeds"], numbers["n_segments"])],
     })
     for metric in table.metrics:
         label = METRIC_LABELS[metric]
-        display[label] = [format_mean_std(m, s, decimals)
-                          for m, s in zip(numbers[f"{metric}_mean"], numbers[f"{metric}_std"])]
-        display[f"{label} median"] = numbers[f"{metric}_median"].map(lambda v: format_number(v, decimals))
+        display[label] = [
+            f"{format_mean_std(m, s, decimals)} {format_interval(lo, hi, decimals)}".strip()
+            for m, s, lo, hi in zip(numbers[f"{metric}_mean"], numbers[f"{metric}_std"],
+                                    numbers[f"{metric}_ci_low"], numbers[f"{metric}_ci_high"])]
         display[f"{label} paper"] = [format_mean_std(m, s, decimals) for m, s in
                                      zip(numbers[f"{metric}_paper_mean"], numbers[f"{metric}_paper_std"])]
-        display[f"{label} Δ"] = numbers[f"{metric}_diff"].map(lambda v: format_number(v, decimals, True))
     return display
 
 
@@ -160,36 +185,36 @@ def _latex_cell(value: object) -> str:
 
 def to_latex_booktabs(frame: pd.DataFrame, caption: str | None = None,
                       label: str | None = None) -> str:
-    """``frame`` (index dropped) as a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``).
+    """``frame`` (index dropped) as a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), by pandas'
+    ``Styler.to_latex``; cells and headers go through :func:`_latex_cell` (escapes and maths symbols).
 
     The first three columns are left-aligned, the rest right-aligned. With a ``caption`` the
     tabular is wrapped in a ``table`` float (with ``\\label{label}`` when given).
     """
     align = "".join("l" if i < 3 else "r" for i in range(frame.shape[1]))
-    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
-             " & ".join(_latex_cell(c) for c in frame.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(_latex_cell(v) for v in row) + r" \\" for row in frame.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    if caption is not None:
-        head = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_cell(caption)}}}"]
-        head += [rf"\label{{{label}}}"] if label else []
-        lines = head + lines + [r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    styler = frame.style.hide(axis="index").format(_latex_cell).format_index(_latex_cell, axis=1)
+    if caption is None:
+        return styler.to_latex(column_format=align, hrules=True)
+    return styler.to_latex(column_format=align, hrules=True, caption=_latex_cell(caption), label=label,
+                           position="t", position_float="centering")
 
 
-def _to_markdown(frame: pd.DataFrame) -> str:
-    """``frame`` as a Markdown table, cells kept exactly as formatted (no re-parsing of numbers)."""
+def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
+    """``frame`` as a Markdown table, cells kept exactly as formatted (no re-parsing of numbers), with the
+    caption as a paragraph above it."""
     align = ["left" if i < 3 else "right" for i in range(frame.shape[1])]
-    return frame.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+    table = frame.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+    return f"{caption}\n\n{table}" if caption else table
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str | None = None) -> list[Path]:
-    """Write ``frame`` to ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` (atomically); the paths."""
+    """Write ``frame`` to ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` (atomically; the caption above the
+    Markdown table and in the LaTeX float); the paths."""
     stem = Path(stem)
     label = f"tab:{stem.name}"
     contents = {
         ".csv": frame.to_csv(index=False),
-        ".md": _to_markdown(frame),
+        ".md": _to_markdown(frame, caption),
         ".tex": to_latex_booktabs(frame, caption=caption, label=label),
     }
     paths = []
@@ -200,22 +225,29 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str | None = Non
     return paths
 
 
+def table_caption(table: PublishedTable, label: str) -> str:
+    """The caption of a regenerated table: what the runs were (``label``), then the paper's caption."""
+    return (f"Ours: {label}; mean (± std over test segments) [95 % interval of the mean over seeds and segments]. "
+            f"Paper (MUSDB18, C=800, published code): {table.caption}")
+
+
 def write_paper_tables(segments: pd.DataFrame, out_dir: str | Path, profile: str | None = None,
-                       tables: Sequence[str] = tuple(PUBLISHED_TABLES)
-                       ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+                       tables: Sequence[str] = tuple(PUBLISHED_TABLES), variant: str | None = None,
+                       label: str = "") -> tuple[dict[str, pd.DataFrame], list[Path]]:
     """Regenerate each published table into ``out_dir``; the tables (:func:`paper_table`, by name)
     and the paths written.
 
-    Per table ``name``: ``name.{csv,md,tex}`` (:func:`paper_table`) and ``name_numbers.csv``
-    (:func:`compare_with_paper`, unrounded).
+    Per table ``name``: ``name.{csv,md,tex}`` (:func:`paper_table`, captioned with ``label``, which says
+    what the runs were: data, sizes, steps, seeds) and ``name_numbers.csv`` (:func:`compare_with_paper`,
+    unrounded).
     """
     out_dir = Path(out_dir)
     frames, paths = {}, []
     for name in tables:
         table = _resolve(name)
-        numbers = compare_with_paper(segments, table, profile)
+        numbers = compare_with_paper(segments, table, profile, variant)
         frames[name] = _paper_format(numbers, table)
-        paths += write_table(frames[name], out_dir / name, caption=f"{table.caption} Ours vs. published.")
+        paths += write_table(frames[name], out_dir / name, caption=table_caption(table, label or "rlsv runs"))
         numbers_path = out_dir / f"{name}_numbers.csv"
         write_text(numbers.to_csv(index=False), numbers_path)
         paths.append(numbers_path)

@@ -6,10 +6,10 @@ JupyterLab 4 and Notebook 7 without installing any extension. The output is rend
 MIME data (a PNG, HTML tables and ``<audio>`` players) assigned to ``Output.outputs``, so it also
 renders outside a live kernel (tests, static viewers keep the last view).
 
->>> explorer = RepresentationExplorer("papermill_runs", profile="quick")   # doctest: +SKIP
+>>> explorer = RepresentationExplorer("papermill_runs", profile="small")   # doctest: +SKIP
 >>> explorer            # in a notebook: shows the widgets              # doctest: +SKIP
 >>> explorer.lam.value = 0.5; explorer.state["run_id"]                     # doctest: +SKIP
-'quick-sinkhorn-p1-l0.5-w1'
+'small-sinkhorn-p1-l0.5-w1-s218-219a5a'
 """
 
 from __future__ import annotations
@@ -34,24 +34,30 @@ __all__ = ["trained_runs", "RepresentationExplorer"]
 _OBJECTIVE_NAMES = {"tv": "L_A (total variation)", "sinkhorn": "L_B (Sinkhorn)"}
 
 
-def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None = None) -> pd.DataFrame:
-    """Runs under ``root`` with a trained ``model.pt`` (STFT excluded), one row each.
+def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None = None,
+                 variant: str | None = None) -> pd.DataFrame:
+    """Runs under ``root`` with a trained ``model.pt`` (STFT excluded), one row each, of one run set.
 
-    Columns ``run_id, profile, objective, omega, lam, p, state, path``. With ``profile=None`` the
-    profile with the most trained runs is used.
+    Columns ``CONFIG_COLUMNS`` (``run_id, profile, variant, objective, omega, lam, p, seed``), ``state``,
+    ``path``. With ``profile=None`` the profile with the most trained runs is used; with
+    ``variant=None`` its settings with the most trained runs.
     """
-    from rlsv.study.results import Run, config_columns, scan_runs
+    from rlsv.study.results import CONFIG_COLUMNS, Run, config_columns, scan_runs
 
     rows = []
     for run in scan_runs(root):
         if not isinstance(run, Run) or not run.spec.is_trained or not (run.path / MODEL).is_file():
             continue
         rows.append({**config_columns(run.config), "state": run.state, "path": run.path})
-    runs = pd.DataFrame(rows, columns=["run_id", "profile", "objective", "omega", "lam", "p", "state", "path"])
+    runs = pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, "state", "path"])
     if profile is None and len(runs):
         profile = Counter(runs["profile"]).most_common(1)[0][0]
     if profile is not None:
         runs = runs[runs["profile"] == profile]
+    if variant is None and len(runs):
+        variant = Counter(runs["variant"]).most_common(1)[0][0]
+    if variant is not None:
+        runs = runs[runs["variant"] == variant]
     return runs.reset_index(drop=True)
 
 
@@ -89,7 +95,7 @@ class RepresentationExplorer:
         if self.runs.empty:
             raise ValueError(f"No trained run with a model.pt under {self.root}"
                              f"{f' for profile {profile!r}' if profile else ''}; run a sweep first "
-                             "(rlsv sweep figure5 --profile quick) or train a run with 02_train.ipynb.")
+                             "(rlsv sweep figure5, or make reproduce) or train a run with 02_train.ipynb.")
         self.profile = str(self.runs["profile"].iloc[0])
         self.device, self.dpi = device, dpi
         self._models: dict[str, Any] = {}
@@ -192,8 +198,15 @@ class RepresentationExplorer:
         return RunSpec("sinkhorn", omega=self.omega.value, lam=self.lam.value, p=self.p.value)
 
     def _selected_run(self) -> Path | None:
-        path = self.root / run_id(self.spec(), self.profile)
-        return path if (path / MODEL).is_file() else None
+        """The trained run of the selected grid point: the published seed's (218) when there, else the lowest."""
+        from rlsv.study.results import DEFAULT_SEED, select_specs
+
+        runs = select_specs(self.runs, [self.spec()])
+        if runs.empty:
+            return None
+        preferred = runs[runs["seed"] == DEFAULT_SEED]
+        chosen = preferred if len(preferred) else runs.sort_values("seed")
+        return Path(chosen["path"].iloc[0])
 
     def _model(self, run_dir: Path):
         from rlsv.run.model_file import load_model
@@ -229,7 +242,7 @@ class RepresentationExplorer:
         runs = self.runs[self.runs["objective"] == spec.objective]
         same = runs[(runs["omega"] == spec.omega) & ((runs["p"] == spec.p) if spec.p else True)]
         hint = ", ".join(f"{v:g}" for v in sorted(same["lam"].dropna().unique())) if spec.lam else ""
-        text = (f"No trained run {run_id(spec, self.profile)} in {self.root} (not in the sweeps run so far, "
+        text = (f"No trained run {run_id(spec, self.profile)}-* in {self.root} (not in the sweeps run so far, "
                 f"or not finished).")
         if hint:
             text += f" λ with a run at ω = {spec.omega:g}, p = {spec.p:g}: {hint}."

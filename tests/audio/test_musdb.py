@@ -140,10 +140,10 @@ def test_default_root_is_the_synthetic_corpus(monkeypatch, capsys):
                         functools.partial(make_corpus, n_train=1, n_test=1, duration_s=3.0, progress=False))
     dataset = resolve_dataset()
     assert "no MUSDB18 root given (argument or MUSDB_PATH); using the synthetic corpus" in capsys.readouterr().out
-    assert dataset.synthetic and dataset.root == Path(os.environ["RLSV_DATA"]) / "synthetic-quick"
+    assert dataset.synthetic and dataset.root == Path(os.environ["RLSV_DATA"]) / "synthetic-default"
     from rlsv.run.data import synthetic_root
 
-    assert dataset.root == synthetic_root("quick")  # one default corpus: the quick profile's
+    assert dataset.root == synthetic_root("small") == synthetic_root("smoke")  # one default corpus: theirs
     monkeypatch.setattr(rlsv.audio.musdb, "make_corpus", None)  # a finished corpus is used as it is
     assert resolve_dataset(subsets=("test",)).tracks("test") == dataset.tracks("test")
 

@@ -150,25 +150,25 @@ def test_rejects_tracks_too_short_for_the_intro():
 
 def test_default_root_follows_rlsv_data(monkeypatch, tmp_path):
     monkeypatch.setenv("RLSV_DATA", str(tmp_path))
-    assert default_synthetic_root() == tmp_path.resolve() / "synthetic-quick"
+    assert default_synthetic_root() == tmp_path.resolve() / "synthetic-default"
     monkeypatch.delenv("RLSV_DATA")
     checkout = Path(__file__).resolve().parents[2]  # the tests run from the checkout
     monkeypatch.chdir(tmp_path)  # anchored at the checkout, not at the working directory
-    assert default_synthetic_root() == checkout / "data" / "synthetic-quick"
+    assert default_synthetic_root() == checkout / "data" / "synthetic-default"
     assert os.path.isabs(default_synthetic_root())
 
 
-def test_one_default_corpus_for_synth_the_quick_profile_and_no_dataset(monkeypatch, tmp_path):
+def test_one_default_corpus_for_synth_the_synthetic_profiles_and_no_dataset(monkeypatch, tmp_path):
     from rlsv.cli import build_parser, main
     from rlsv.run.data import synthetic_root
     from rlsv.run.profiles import get_profile
 
     monkeypatch.setenv("RLSV_DATA", str(tmp_path))
-    assert synthetic_root("quick") == default_synthetic_root()
+    assert synthetic_root("small") == synthetic_root("smoke") == default_synthetic_root()
     defaults = inspect.signature(make_corpus).parameters
     sizes = tuple(defaults[name].default for name in ("n_train", "n_test", "duration_s"))
     assert sizes == (8, 4, 12.0) == (DEFAULT_N_TRAIN, DEFAULT_N_TEST, DEFAULT_DURATION_S)
-    assert get_profile("quick").synthetic_tracks == sizes
+    assert get_profile("small").synthetic_tracks == get_profile("smoke").synthetic_tracks == sizes
     args = build_parser().parse_args(["synth"])  # `rlsv synth` without a folder writes that corpus
     assert args.root is None and (args.n_train, args.n_test, args.seconds) == sizes
     assert main(["synth", "--n-train", "1", "--n-test", "1", "--seconds", "3", "--quiet"]) == 0

@@ -67,8 +67,8 @@ def test_objective_is_reconstruction_plus_weighted_regulariser(kind: str) -> Non
 
 @pytest.mark.parametrize("bad,match", [
     (dict(kind="wasserstein"), "Unknown objective"),
-    (dict(kind="sinkhorn", lam=0.0), "lambda must be > 0"),
-    (dict(kind="sinkhorn", lam=-0.5), "lambda must be > 0"),
+    (dict(kind="sinkhorn", lam=0.0), r"lambda \(lam\) must be a finite number > 0"),
+    (dict(kind="sinkhorn", lam=-0.5), r"lambda \(lam\) must be a finite number > 0"),
     (dict(kind="sinkhorn", p=3), "p must be 1 or 2"),
     (dict(kind="tv", omega=-1.0), "omega"),
     (dict(kind="tv", tv_form="l2"), "tv_form"),

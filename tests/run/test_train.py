@@ -99,8 +99,8 @@ def test_resume_refuses_a_different_configuration(tiny_corpus: Path, tmp_path: P
 
 @pytest.mark.parametrize("overrides,match", [
     (dict(objective="wasserstein"), "Unknown objective"),
-    (dict(lam=0.0), "lambda must be > 0"),
-    (dict(lam=-1.0), "lambda must be > 0"),
+    (dict(lam=0.0), r"lambda \(lam\) must be a finite number > 0"),
+    (dict(lam=-1.0), r"lambda \(lam\) must be a finite number > 0"),
     (dict(lam=None), "needs lam"),
     (dict(p=3), "p must be 1 or 2"),
     (dict(batch_size=0), "batch_size must be an integer >= 1"),

@@ -1,4 +1,4 @@
-"""The paper's hyper-parameter grids and run ids (rlsv.run.spec)."""
+"""The paper's hyper-parameter grids (rlsv.study.grids), grid points and run ids (rlsv.run.spec)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rlsv.run.spec import STFT, RunSpec, run_id, sinkhorn, tv, unique_specs
+from rlsv.run.spec import STFT, VARIANT_LENGTH, RunSpec, run_id, sinkhorn, tv, unique_specs, variant_id
 from rlsv.study.grids import GRID_NAMES, get_grid
 
 
@@ -19,6 +19,7 @@ from rlsv.study.grids import GRID_NAMES, get_grid
     ("figure5", 16, 16),
     ("figure6", 12, 12),
     ("all", 30, 31),
+    ("tables", 13, 14),
 ])
 def test_grid_sizes(name: str, trained: int, total: int) -> None:
     grid = get_grid(name)
@@ -52,20 +53,29 @@ def test_grid_contents_match_the_paper() -> None:
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    (tv(0.5), "quick-tv-w0.5"),
-    (tv(4.0), "quick-tv-w4"),
-    (sinkhorn(4, 1.5), "quick-sinkhorn-p1-l1.5-w4"),
-    (sinkhorn(1.0, 10.0, p=2), "quick-sinkhorn-p2-l10-w1"),
-    (sinkhorn(1.5, 0.1), "quick-sinkhorn-p1-l0.1-w1.5"),
-    (STFT, "quick-stft"),
+    (tv(0.5), "small-tv-w0.5-s218-abc123"),
+    (tv(4.0), "small-tv-w4-s218-abc123"),
+    (sinkhorn(4, 1.5), "small-sinkhorn-p1-l1.5-w4-s218-abc123"),
+    (sinkhorn(1.0, 10.0, p=2), "small-sinkhorn-p2-l10-w1-s218-abc123"),
+    (sinkhorn(1.5, 0.1), "small-sinkhorn-p1-l0.1-w1.5-s218-abc123"),
+    (STFT, "small-stft-abc123"),  # nothing trained: no seed
 ])
 def test_run_id_format(spec: RunSpec, expected: str) -> None:
-    assert run_id(spec, "quick") == expected
+    assert run_id(spec, "small", seed=218, variant="abc123") == expected
 
 
-def test_run_ids_of_all_are_unique() -> None:
-    ids = [run_id(spec, "paper") for spec in get_grid("all")]
-    assert len(set(ids)) == len(ids) == 31
+def test_run_ids_of_all_are_unique_over_grid_points_and_seeds() -> None:
+    ids = [run_id(spec, "paper", seed, "abc123") for spec in get_grid("all") for seed in (218, 219)]
+    assert len(set(ids)) == len(ids) - 1 == 61  # the STFT baseline once
+
+
+def test_variant_id_is_a_stable_hash_of_the_settings() -> None:
+    settings = {"epochs": 20, "model": {"channels": 200}, "learning_rate": 0.001}
+    assert variant_id(settings) == variant_id(dict(reversed(list(settings.items()))))  # key order does not count
+    assert len(variant_id(settings)) == VARIANT_LENGTH and variant_id(settings) == "0406e0"  # pinned: run folders outlive versions
+    changed = [settings | {"epochs": 21}, settings | {"model": {"channels": 201}},
+               settings | {"learning_rate": 2e-3}]
+    assert len({variant_id(s) for s in [settings, *changed]}) == 4
 
 
 def test_unknown_grid_names_the_valid_ones() -> None:

@@ -20,6 +20,7 @@ from rlsv.study.plots import (
     RepresentationRow,
     carrier_ticks,
     format_hz,
+    metric_points,
     plot_figure3,
     plot_figure5,
     plot_figure6,
@@ -33,18 +34,23 @@ CARRIERS_HZ = np.array([0.02, 0.5, 3.25, 40.0, 150.0, 400.0, 900.0, 1500.0, 2500
                         7000.0, 11025.0])
 
 
-@pytest.fixture(scope="module")
-def segments() -> pd.DataFrame:
-    """A load_runs-like frame: 4 segments for every run of the `all` grid, profile "quick"."""
-    rng = np.random.default_rng(0)
+def _frame(seeds: tuple[int, ...] = (218,), rng_seed: int = 0, si_sdr: float = 30.0) -> pd.DataFrame:
+    """A load_runs-like frame: 4 segments per seed for every run of the `all` grid, profile "smoke"."""
+    rng = np.random.default_rng(rng_seed)
     rows = [
-        {"run_id": run_id(spec, "quick"), "profile": "quick", "objective": spec.objective,
-         "omega": spec.omega or np.nan, "lam": spec.lam or np.nan, "p": spec.p or np.nan,
-         "track": "A Track", "segment": k, "si_sdr": rng.normal(30, 3), "si_sdr_mask": rng.normal(5, 5),
+        {"run_id": run_id(spec, "smoke", seed, "abc123"), "profile": "smoke", "variant": "abc123",
+         "objective": spec.objective, "omega": spec.omega or np.nan, "lam": spec.lam or np.nan,
+         "p": spec.p or np.nan, "seed": float(seed) if spec.is_trained else np.nan, "track": "A Track",
+         "segment": k, "si_sdr": rng.normal(si_sdr, 3), "si_sdr_mask": rng.normal(5, 5),
          "additivity": rng.uniform(0.6, 0.95)}
-        for spec in get_grid("all") for k in range(4)
+        for seed in seeds for spec in get_grid("all") for k in range(4) if spec.is_trained or seed == seeds[0]
     ]
     return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def segments() -> pd.DataFrame:
+    return _frame()
 
 
 @pytest.fixture(scope="module")
@@ -105,37 +111,60 @@ def test_carrier_ticks_are_evenly_spread_rows() -> None:
     assert labels == [format_hz(h) for h in CARRIERS_HZ[rows]]
 
 
-def test_figure3_mean_and_std_over_omega(segments: pd.DataFrame, tmp_path: Path) -> None:
-    fig = plot_figure3(segments)
-    assert len(fig.axes) == 3
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_figure3_mean_interval_and_std_over_omega(segments: pd.DataFrame, tmp_path: Path) -> None:
+    fig = plot_figure3(segments, label="smoke profile: made-up numbers")
+    assert fig.get_suptitle().endswith("smoke profile: made-up numbers")
     assert [ax.get_ylabel() for ax in fig.axes][0] == "Reconstruction SI-SDR (dB)"
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "1.5", "2", "4"]
-    # the first error bar spans mean ± std (ddof as in the tables) of the tv, omega = 0.5 run
-    values = segments.loc[segments["run_id"] == "quick-tv-w0.5", "si_sdr"]
-    mean_line, first_bar = ax.lines[0], ax.lines[1].get_ydata()  # bars drawn with caps, NaN-separated
-    assert mean_line.get_ydata()[0] == pytest.approx(values.mean())
-    assert [np.nanmin(first_bar), np.nanmax(first_bar)] == pytest.approx(
-        [values.mean() - values.std(ddof=STD_DDOF), values.mean() + values.std(ddof=STD_DDOF)])
+    values = segments.loc[(segments["objective"] == "tv") & (segments["omega"] == 0.5), "si_sdr"].to_numpy()
+    points = metric_points(segments, get_grid("figure3"), x="omega").set_index(["metric", "x"])
+    first = points.loc[("si_sdr", 0.5)]
+    # one seed: the mean over segments, the spread ddof as in the tables, an interval inside the values' range
+    assert first["mean"] == pytest.approx(values.mean()) and first["n_seeds"] == 1
+    assert first["std"] == pytest.approx(values.std(ddof=STD_DDOF))
+    assert values.min() <= first["ci_low"] < values.mean() < first["ci_high"] <= values.max()
+    assert first["paper"] == 31.49  # Table 1
+    dots = ax.lines[0]
+    assert list(dots.get_ydata()) == pytest.approx(points.loc["si_sdr"]["mean"].tolist())
+    assert len(fig.axes) == 3  # the paper's 31 dB lies within these made-up ~30 dB: same axis, no twin
+    assert "paper (MUSDB18, C=800): mean" in _legend_texts(fig)
+    assert "95 % interval of the mean (seeds × segments)" in _legend_texts(fig)
     _assert_saved(fig, tmp_path / "figure3")
+
+
+def test_paper_values_far_from_ours_get_their_own_axis() -> None:
+    low = _frame(si_sdr=12.0)  # like the small profile's reconstruction against the paper's 31 dB
+    fig = plot_figure3(low)
+    assert len(fig.axes) == 4 and fig.axes[3].get_ylabel() == "paper: Reconstruction SI-SDR (dB)"
+    assert fig.axes[3].lines[0].get_ydata().tolist() == [31.49, 31.39, 31.01, 30.96, 31.40]
+
+
+def test_more_seeds_give_the_seed_balanced_mean(segments: pd.DataFrame) -> None:
+    three = _frame(seeds=(218, 219, 220), rng_seed=3)
+    points = metric_points(three, get_grid("figure5"), x="lam", hue="p").set_index(["metric", "hue", "x"])
+    row = points.loc[("additivity", 2.0, 10.0)]
+    chosen = three[(three["objective"] == "sinkhorn") & (three["p"] == 2) & (three["lam"] == 10)]
+    assert row["n_seeds"] == 3 and row["mean"] == pytest.approx(chosen.groupby("seed")["additivity"].mean().mean())
+    assert row["position"] == pytest.approx(7.25)  # p = 2 dodged to the right of lambda = 10
 
 
 def test_figure5_over_lambda_with_hue_p(segments: pd.DataFrame) -> None:
     fig = plot_figure5(segments)
-    assert len(fig.axes) == 3
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["0.1", "0.5", "1", "1.3", "1.5", "2", "5", "10"]
-    legend = fig.axes[2].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["$p$ = 1", "$p$ = 2"]
-    assert fig.axes[0].get_legend() is None
+    legend = _legend_texts(fig)
+    assert len(fig.legends) == 1 and legend[:2] == ["$p$ = 1", "$p$ = 2"]  # one legend, below the panels
+    assert all(ax.get_legend() is None for ax in fig.axes)
 
 
 def test_figure6_over_omega_with_hue_lambda(segments: pd.DataFrame) -> None:
     fig = plot_figure6(segments)
-    assert len(fig.axes) == 3
-    legend = fig.axes[2].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == [r"$\lambda$ = 1.3", r"$\lambda$ = 1.5",
-                                                          r"$\lambda$ = 2"]
+    assert _legend_texts(fig)[:3] == [r"$\lambda$ = 1.3", r"$\lambda$ = 1.5", r"$\lambda$ = 2"]
     assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["1", "1.5", "2", "4"]
 
 
@@ -144,10 +173,8 @@ def test_error_plots_need_some_runs(segments: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="None of the 16 requested runs"):
         plot_figure5(only_tv)
     gap = plot_figure3(only_tv[only_tv["omega"] != 1.0])  # a missing run leaves a gap
-    assert len(gap.axes) == 3
     ax = gap.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "1.5", "2", "4"]  # ω = 1 keeps its place
-    means = np.asarray(ax.lines[0].get_ydata(), dtype=float)
-    assert np.isnan(means[1]) and not np.isnan(means[[0, 2, 3, 4]]).any()
+    assert list(ax.lines[0].get_xdata()) == [0, 2, 3, 4]
     omega_2 = only_tv.loc[only_tv["omega"] == 2.0, "si_sdr"].mean()
-    assert means[3] == pytest.approx(omega_2)  # the other runs stay at their own ω
+    assert ax.lines[0].get_ydata()[2] == pytest.approx(omega_2)  # the other runs stay at their own ω

@@ -27,7 +27,7 @@ from rlsv.run.profiles import get_profile
 from rlsv.run.spec import STFT, sinkhorn, tv
 from rlsv.run.status import read_status
 from rlsv.study.grids import get_grid
-from rlsv.study.sweeps import SweepJob, classify_run, execute_run, plan_runs, run_sweep, worker_threads
+from rlsv.study.sweeps import SweepJob, classify_run, execute_run, plan_runs, run_sweep, sweep_seeds, worker_threads
 
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
@@ -36,6 +36,11 @@ TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length"
 def tiny(tiny_corpus: Path) -> dict:
     """Overrides that make every run of a sweep take about a second."""
     return {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "model": TINY_MODEL}
+
+
+def rid(spec, overrides: dict, profile: str = "smoke") -> str:
+    """The run id a sweep of ``profile`` with ``overrides`` gives grid point ``spec`` (seed 218)."""
+    return RunParameters.for_spec(spec, profile, **overrides).run_id
 
 
 def _dead_pid() -> int:
@@ -48,33 +53,68 @@ def _dead_pid() -> int:
 
 
 def test_plan_all_grid_has_each_run_once() -> None:
-    runs = plan_runs("all", "quick")
+    runs = plan_runs("all", "smoke")
     ids = [r.run_id for r in runs]
-    assert len(ids) == len(set(ids)) == 31
-    assert "quick-stft" in ids and "quick-tv-w0.5" in ids and "quick-sinkhorn-p2-l10-w1" in ids
+    variant = RunParameters(profile="smoke").variant
+    assert len(ids) == len(set(ids)) == 31 and {r.variant for r in runs} == {variant}
+    assert f"smoke-stft-{variant}" in ids and f"smoke-tv-w0.5-s218-{variant}" in ids
+    assert f"smoke-sinkhorn-p2-l10-w1-s218-{variant}" in ids
     assert sum(r.is_trained for r in runs) == 30
-    assert [r.run_id for r in plan_runs("table2", "paper")][-1] == "paper-stft"
-    assert {r.run_id for r in plan_runs("figure3", "quick")} <= {r.run_id for r in plan_runs("table1", "quick")}
-    assert len(plan_runs("figure5", "quick")) == len(get_grid("figure5")) == 16
+    assert [r.run_id for r in plan_runs("table2", "paper")][-1].startswith("paper-stft-")
+    assert {r.run_id for r in plan_runs("figure3", "smoke")} <= {r.run_id for r in plan_runs("table1", "smoke")}
+    assert len(plan_runs("figure5", "smoke")) == len(get_grid("figure5")) == 16
+
+
+def test_plan_with_seeds_repeats_trained_runs_per_seed_and_the_stft_once() -> None:
+    runs = plan_runs("table2", "smoke", seeds=3)
+    assert [(r.objective, r.seed) for r in runs] == (
+        [("sinkhorn", 218)] * 4 + [("stft", 218)] + [("sinkhorn", 219)] * 4 + [("sinkhorn", 220)] * 4)
+    assert len({r.run_id for r in runs}) == 13 and len({r.variant for r in runs}) == 1
+    assert [r.seed for r in plan_runs([tv(1.0)], "smoke", seeds=[7, 11, 7])] == [7, 11]
+    assert sweep_seeds(2) == (218, 219)
+    for bad in (0, -1, [], [-3], True):
+        with pytest.raises(ValueError, match="seeds"):
+            sweep_seeds(bad)
+    with pytest.raises(ValueError, match="seeds="):
+        plan_runs("table1", "smoke", overrides={"seed": 3})
+
+
+def test_run_id_carries_seed_and_settings_and_nothing_else() -> None:
+    base = RunParameters(objective="sinkhorn", omega=4, lam=1.5, profile="smoke")
+    assert base.run_id == f"smoke-sinkhorn-p1-l1.5-w4-s218-{base.variant}"
+    assert replace(base, seed=219).variant == base.variant != replace(base, epochs=7).variant
+    for changed in ({"learning_rate": 0.01}, {"batch_size": 4}, {"max_train_tracks": 2}, {"model": {"channels": 8}},
+                    {"dataset": "/somewhere/else"}):
+        assert replace(base, **changed).run_id != base.run_id, changed
+    # evaluation settings, the device and where the profile's own data lies do not change the run
+    assert replace(base, max_test_tracks=1).run_id == base.run_id
+    from rlsv.run.data import synthetic_root
+
+    assert replace(base, dataset=str(synthetic_root("smoke"))).run_id == base.run_id
+    assert replace(base, omega=4.0, lam=1.5, p=1).run_id == base.run_id  # numbers, not their spelling
 
 
 def test_run_parameters_normalise_and_validate() -> None:
-    run = RunParameters(objective="tv", omega=2, lam=1.5, p=2)
-    assert (run.lam, run.p, run.run_id) == (None, None, "quick-tv-w2")
-    run = RunParameters(objective="sinkhorn", omega=4, lam=1.5)
-    assert run.p == 1 and run.run_id == "quick-sinkhorn-p1-l1.5-w4"
+    run = RunParameters(objective="tv", omega=2, lam=1.5, p=2, profile="smoke")
+    assert (run.lam, run.p, run.run_id) == (None, None, f"smoke-tv-w2-s218-{run.variant}")
+    run = RunParameters(objective="sinkhorn", omega=4, lam=1.5, profile="smoke")
+    assert run.p == 1 and run.run_id.startswith("smoke-sinkhorn-p1-l1.5-w4-s218-")
     assert RunParameters.from_dict(run.to_dict()) == run
-    assert RunParameters(objective="stft").run_id == "quick-stft"
+    assert RunParameters.from_dict(run.to_dict() | {"seed": 219.0}).seed == 219  # papermill's floats
+    assert RunParameters(objective="stft").run_id == f"small-stft-{RunParameters().variant}"
     config = RunParameters(objective="sinkhorn", omega=1, lam=0.5, p=2, model={"channels": 8}).train_config()
-    assert (config.p, config.lam, config.model.channels, config.epochs) == (2, 0.5, 8, get_profile("quick").epochs)
-    with pytest.raises(ValueError, match="positive omega"):
+    assert (config.p, config.lam, config.model.channels, config.epochs) == (2, 0.5, 8, get_profile("small").epochs)
+    assert config.variant == RunParameters(objective="tv", model={"channels": 8}).variant
+    with pytest.raises(ValueError, match="omega must be a finite number >= 0"):
         RunParameters(objective="tv", omega=-1)
-    with pytest.raises(ValueError, match="needs a positive lam"):
+    with pytest.raises(ValueError, match="needs lam"):
         RunParameters(objective="sinkhorn", omega=1)
     with pytest.raises(ValueError, match="Unknown profile"):
         RunParameters(profile="huge")
     with pytest.raises(ValueError, match="Unknown ModelConfig fields"):
         RunParameters(model={"chanels": 8})
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        RunParameters(seed=-1)
     with pytest.raises(ValueError, match="does not match"):
         RunParameters(omega=1).check_run_id("my-run")
     with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):  # 0 is not "the profile's"
@@ -92,7 +132,7 @@ def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         dataset_root("paper")
     monkeypatch.setenv("MUSDB_PATH", str(tmp_path))
     assert dataset_root("paper") == tmp_path.resolve()
-    assert dataset_root("quick", tmp_path / "x") == (tmp_path / "x").resolve()
+    assert dataset_root("small", tmp_path / "x") == (tmp_path / "x").resolve()
 
 
 # --------------------------------------------------------------------------- skip, retry, resume (inline engine)
@@ -100,38 +140,39 @@ def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 def test_failed_run_is_recorded_then_retried_and_done_runs_skipped(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    bad = root / "quick-tv-w2"
+    bad = root / rid(tv(2.0), tiny)
     bad.mkdir(parents=True)
     torch.save({"format": "something else"}, bad / "checkpoint.pt")  # fit() refuses it: this run fails
 
-    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, engine="inline", overrides=tiny, progress=False,
+    report = run_sweep([tv(1.0), tv(2.0)], "smoke", root, engine="inline", overrides=tiny, progress=False,
                        run_progress=False)
     states = {o.run_id: o.state for o in report.outcomes}
-    assert states == {"quick-tv-w1": "done", "quick-tv-w2": "failed"}
-    assert not report.ok and "FAILED quick-tv-w2" in report.text()
+    assert states == {rid(tv(1.0), tiny): "done", rid(tv(2.0), tiny): "failed"}
+    assert not report.ok and f"FAILED {rid(tv(2.0), tiny)}" in report.text()
     status = read_status(bad)
     assert status["state"] == "failed" and "not an rlsv training checkpoint" in status["error"]
-    assert read_status(root / "quick-tv-w1")["state"] == "done"
+    assert read_status(root / rid(tv(1.0), tiny))["state"] == "done"
 
-    done_segments = root / "quick-tv-w1" / "segments.csv"
+    done_segments = root / rid(tv(1.0), tiny) / "segments.csv"
     stamp = done_segments.stat().st_mtime_ns
     (bad / "checkpoint.pt").unlink()
-    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, engine="inline", overrides=tiny, progress=False,
+    report = run_sweep([tv(1.0), tv(2.0)], "smoke", root, engine="inline", overrides=tiny, progress=False,
                        run_progress=False)
-    assert {o.run_id: o.state for o in report.outcomes} == {"quick-tv-w1": "skipped", "quick-tv-w2": "done"}
+    assert {o.run_id: o.state for o in report.outcomes} == {rid(tv(1.0), tiny): "skipped", rid(tv(2.0), tiny): "done"}
     assert report.ok and done_segments.stat().st_mtime_ns == stamp
     assert read_status(bad)["state"] == "done" and (bad / "segments.csv").is_file()
 
-    # Another configuration under the same run ids: the finished runs are left alone, and said so.
-    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny | {"epochs": 2}, progress=False)
-    assert [o.state for o in report.outcomes] == ["conflict"] and not report.ok
-    assert "differs in: epochs" in report.outcomes[0].error and "CONFLICT quick-tv-w1" in report.text()
-    assert read_status(root / "quick-tv-w1")["state"] == "done" and done_segments.stat().st_mtime_ns == stamp
+    # Other settings are another run, in another folder: the finished one is left as it is.
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny | {"epochs": 2}, progress=False,
+                       run_progress=False)
+    assert [o.state for o in report.outcomes] == ["done"] and report.ok
+    assert report.outcomes[0].run_id == rid(tv(1.0), tiny | {"epochs": 2}) != rid(tv(1.0), tiny)
+    assert read_status(root / rid(tv(1.0), tiny))["state"] == "done" and done_segments.stat().st_mtime_ns == stamp
 
 
 def test_running_leftover_resumes_from_its_checkpoint(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    params = RunParameters.for_spec(sinkhorn(1.0, 1.5), "quick", **(tiny | {"epochs": 2}))
+    params = RunParameters.for_spec(sinkhorn(1.0, 1.5), "smoke", **(tiny | {"epochs": 2}))
     run_dir = root / params.run_id
 
     def killed_in_epoch_two(history: pd.DataFrame) -> None:
@@ -148,7 +189,7 @@ def test_running_leftover_resumes_from_its_checkpoint(tmp_path: Path, tiny: dict
     checkpoint["history"][0][4] = 123.0  # loss of step 1, only in the checkpoint
     save_torch(checkpoint, run_dir / "checkpoint.pt")
 
-    report = run_sweep([sinkhorn(1.0, 1.5)], "quick", root, engine="inline", overrides=tiny | {"epochs": 2},
+    report = run_sweep([sinkhorn(1.0, 1.5)], "smoke", root, engine="inline", overrides=tiny | {"epochs": 2},
                        progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done"]
     losses = pd.read_csv(run_dir / "losses.csv")
@@ -158,7 +199,7 @@ def test_running_leftover_resumes_from_its_checkpoint(tmp_path: Path, tiny: dict
 
 def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    params = RunParameters.for_spec(tv(1.0), "quick", **tiny)
+    params = RunParameters.for_spec(tv(1.0), "smoke", **tiny)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (root / params.run_id).mkdir(parents=True)
@@ -166,7 +207,7 @@ def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None
 
         write_json({"state": "running", "error": None, "updated": "now", "pid": sleeper.pid,
                     "host": socket.gethostname()}, root / params.run_id / "status.json")
-        report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+        report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False)
         assert [o.state for o in report.outcomes] == ["busy"] and report.ok
         assert str(sleeper.pid) in report.outcomes[0].error
         # Claimed directly: under the sweep's own lock the message still names the live process.
@@ -177,7 +218,7 @@ def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None
     finally:
         sleeper.kill()
         sleeper.wait()
-    job_params = RunParameters.for_spec(tv(1.0), "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
+    job_params = RunParameters.for_spec(tv(1.0), "smoke", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
     assert classify_run(SweepJob(job_params, str(root.resolve()), engine="inline")) == "run"
 
 
@@ -186,7 +227,7 @@ def test_run_of_a_live_process_is_left_alone(tmp_path: Path, tiny: dict) -> None
 
 def _job(root: Path, tiny: dict, spec=tv(1.0), **fields) -> SweepJob:
     """The job a sweep over ``root`` makes for ``spec`` (dataset resolved as run_sweep does)."""
-    params = RunParameters.for_spec(spec, "quick", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
+    params = RunParameters.for_spec(spec, "smoke", **(tiny | {"dataset": str(Path(tiny["dataset"]).resolve())}))
     return SweepJob(params, str(root.resolve()), engine="inline", progress=False, **fields)
 
 
@@ -231,7 +272,7 @@ def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path
     try:
         _write_lock(job.run_dir, socket.gethostname(), sleeper.pid)  # a live process on this host
         assert classify_run(job) == "busy" and execute_run(job).state == "busy"
-        report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+        report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False)
         assert [o.state for o in report.outcomes] == ["busy"] and report.ok
         assert f"locked by process {sleeper.pid}" in report.outcomes[0].error
     finally:
@@ -245,7 +286,7 @@ def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path
     assert classify_run(job) == "run"
     # The process that took the lock died: the lock is stale, broken by the next sweep.
     _write_lock(job.run_dir, socket.gethostname(), _dead_pid())
-    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done"], report.text()
     assert not (job.run_dir / LOCK_FILE).exists() and read_status(job.run_dir)["state"] == "done"
 
@@ -253,7 +294,7 @@ def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path
 def test_a_killed_slurm_job_leaves_no_lock_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rlsv.run.lock import read_lock, release_lock_of_job, run_lock
 
-    run_dir = tmp_path / "quick-tv-w1"
+    run_dir = tmp_path / "smoke-tv-w1-s218-abc123"
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "77")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
     with run_lock(run_dir):
@@ -291,15 +332,15 @@ def test_unique_names_for_the_notebook_being_executed(tmp_path: Path, monkeypatc
 def test_a_run_evaluated_on_fewer_test_tracks_is_evaluated_again(tmp_path: Path, tiny: dict,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "runs"
-    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny | {"max_test_tracks": 1},
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny | {"max_test_tracks": 1},
                        progress=False, run_progress=False)
-    run_dir = root / "quick-tv-w1"
+    run_dir = root / rid(tv(1.0), tiny)
     assert [o.state for o in report.outcomes] == ["done"]
     assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] == 1
     assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 1
     model_stamp = (run_dir / "model.pt").stat().st_mtime_ns
 
-    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done"], report.text()  # not skipped: all test tracks asked
     assert json.loads((run_dir / "config.json").read_text())["evaluation"]["max_test_tracks"] is None
     assert pd.read_csv(run_dir / "segments.csv")["track"].nunique() == 2
@@ -307,7 +348,7 @@ def test_a_run_evaluated_on_fewer_test_tracks_is_evaluated_again(tmp_path: Path,
 
     # Everything done: the sweep skips before it lists, checks or decodes any track.
     monkeypatch.setattr("rlsv.study.sweeps.prepare_data", lambda *a, **k: pytest.fail("data prepared for nothing"))
-    report = run_sweep([tv(1.0)], "quick", root, engine="inline", overrides=tiny, progress=False)
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False)
     assert [o.state for o in report.outcomes] == ["skipped"]
 
 
@@ -333,21 +374,21 @@ def test_worker_slots_get_their_own_gpu_and_threads() -> None:
 @pytest.mark.slow
 def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    bad = root / "quick-tv-w2"
+    bad = root / rid(tv(2.0), tiny)
     bad.mkdir(parents=True)
     torch.save({"format": "something else"}, bad / "checkpoint.pt")
-    report = run_sweep([tv(1.0), tv(2.0), STFT], "quick", root, jobs=2, engine="papermill", overrides=tiny,
+    report = run_sweep([tv(1.0), tv(2.0), STFT], "smoke", root, jobs=2, engine="papermill", overrides=tiny,
                        progress=False)
     states = {o.run_id: o.state for o in report.outcomes}
-    assert states == {"quick-tv-w1": "done", "quick-tv-w2": "failed", "quick-stft": "done"}, report.text()
+    assert states == {rid(tv(1.0), tiny): "done", rid(tv(2.0), tiny): "failed", rid(STFT, tiny): "done"}, report.text()
     assert "not an rlsv training checkpoint" in read_status(bad)["error"]
     assert (bad / "train.ipynb").is_file()  # the failing notebook is kept, with its traceback
-    good = root / "quick-tv-w1"
+    good = root / rid(tv(1.0), tiny)
     for name in ("train.ipynb", "evaluate.ipynb", "config.json", "checkpoint.pt", "model.pt", "losses.csv",
                  "segments.csv", "summary.json", "status.json"):
         assert (good / name).is_file(), name
     assert not list(root.rglob(".*partial*"))
-    assert sorted(p.name for p in (root / "quick-stft").iterdir()) == [
+    assert sorted(p.name for p in (root / rid(STFT, tiny)).iterdir()) == [
         "config.json", "evaluate.ipynb", "segments.csv", "status.json", "summary.json"]
     injected = json.loads((good / "train.ipynb").read_text())["cells"]
     source = "".join("".join(c["source"]) for c in injected if "injected-parameters" in c["metadata"].get("tags", []))
@@ -359,13 +400,13 @@ def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict)
 @pytest.mark.slow
 def test_submitit_local_executor_runs_at_most_jobs_at_a_time(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
-    report = run_sweep([tv(1.0), tv(2.0)], "quick", root, jobs=1, engine="inline", executor="submitit-local",
+    report = run_sweep([tv(1.0), tv(2.0)], "smoke", root, jobs=1, engine="inline", executor="submitit-local",
                        overrides=tiny, progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done", "done"], report.text()
     assert len(report.submitted) == 2 and (root / "_submitit").is_dir()
     assert len(list((root / "_submitit").glob("*_result.pkl"))) == 2
     spans = []
-    for name in ("quick-tv-w1", "quick-tv-w2"):
+    for name in (rid(tv(1.0), tiny), rid(tv(2.0), tiny)):
         run_dir = root / name
         assert read_status(run_dir)["state"] == "done"
         assert len(pd.read_csv(run_dir / "segments.csv")) > 0

@@ -28,7 +28,6 @@ from rlsv.study.results import (
     single_profile,
 )
 from rlsv.study.tables import (
-    METRIC_LABELS,
     MISSING,
     compare_with_paper,
     format_mean_std,
@@ -40,13 +39,18 @@ from rlsv.study.tables import (
 # --- helpers: fake run directories -------------------------------------------------------------
 
 
-def write_run(root: Path, spec: RunSpec, profile: str = "quick", state: str = "done",
-              metrics: dict[str, list[float]] | None = None, error: str | None = None) -> Path:
+V = "abc123"  # the settings hash (variant) of the made-up runs
+
+
+def write_run(root: Path, spec: RunSpec, profile: str = "smoke", state: str = "done",
+              metrics: dict[str, list[float]] | None = None, error: str | None = None, seed: int = 218,
+              variant: str = V) -> Path:
     """A run directory as sweep/train/evaluate write it (config, status, optional segments)."""
-    run_dir = root / run_id(spec, profile)
+    seed = seed if spec.is_trained else None
+    run_dir = root / run_id(spec, profile, seed, variant)
     run_dir.mkdir(parents=True)
-    config = {"run_id": run_dir.name, "profile": profile, "objective": spec.objective,
-              "omega": spec.omega, "lam": spec.lam, "p": spec.p, "epochs": 1, "seed": 218,
+    config = {"run_id": run_dir.name, "profile": profile, "variant": variant, "objective": spec.objective,
+              "omega": spec.omega, "lam": spec.lam, "p": spec.p, "epochs": 1, "seed": seed,
               "model": {"channels": 8}, "dataset": {"root": "synthetic", "synthetic": True}}
     (run_dir / "config.json").write_text(json.dumps(config))
     (run_dir / "status.json").write_text(json.dumps(
@@ -79,7 +83,7 @@ def runs_root(tmp_path: Path) -> Path:
 @pytest.fixture()
 def segments(runs_root: Path) -> pd.DataFrame:
     with pytest.warns(UserWarning):
-        return load_runs(runs_root, profile="quick")
+        return load_runs(runs_root, profile="smoke")
 
 
 # --- summary ------------------------------------------------------------------------------------
@@ -121,11 +125,12 @@ def test_summarise_names_missing_columns() -> None:
 
 def test_load_runs_joins_config_and_keeps_done_runs_of_the_profile(runs_root: Path) -> None:
     with pytest.warns(UserWarning, match="1 failed, 1 running"):
-        frame = load_runs(runs_root, profile="quick")
+        frame = load_runs(runs_root, profile="smoke")
     assert list(frame.columns) == list(SEGMENT_FRAME_COLUMNS)
-    assert sorted(frame["run_id"].unique()) == ["quick-sinkhorn-p1-l1.5-w1", "quick-stft", "quick-tv-w0.5"]
-    assert len(frame) == 3 + 2 + 2 and set(frame["profile"]) == {"quick"}
-    tv_rows = frame[frame["run_id"] == "quick-tv-w0.5"]
+    assert sorted(frame["run_id"].unique()) == [f"smoke-sinkhorn-p1-l1.5-w1-s218-{V}", f"smoke-stft-{V}",
+                                                f"smoke-tv-w0.5-s218-{V}"]
+    assert len(frame) == 3 + 2 + 2 and set(frame["profile"]) == {"smoke"}
+    tv_rows = frame[frame["run_id"] == f"smoke-tv-w0.5-s218-{V}"]
     assert tv_rows["omega"].eq(0.5).all() and tv_rows["lam"].isna().all() and tv_rows["p"].isna().all()
     assert tv_rows["si_sdr"].tolist() == TV05["si_sdr"]
     assert frame.loc[frame["objective"] == "sinkhorn", "p"].eq(1.0).all()
@@ -133,10 +138,10 @@ def test_load_runs_joins_config_and_keeps_done_runs_of_the_profile(runs_root: Pa
 
 def test_load_runs_without_profile_and_with_other_states(runs_root: Path) -> None:
     with pytest.warns(UserWarning):
-        assert set(load_runs(runs_root)["profile"]) == {"quick", "paper"}
+        assert set(load_runs(runs_root)["profile"]) == {"smoke", "paper"}
     with pytest.warns(UserWarning, match="no segments.csv"):
-        frame = load_runs(runs_root, profile="quick", states=("done", "failed"))
-    assert "quick-tv-w1" not in set(frame["run_id"])  # failed before evaluation: no segments
+        frame = load_runs(runs_root, profile="smoke", states=("done", "failed"))
+    assert f"smoke-tv-w1-s218-{V}" not in set(frame["run_id"])  # failed before evaluation: no segments
     with pytest.raises(ValueError, match="finished"):
         load_runs(runs_root, states=("finished",))
 
@@ -152,11 +157,12 @@ def test_load_runs_skips_folders_that_break_the_layout(runs_root: Path) -> None:
     broken = write_run(runs_root, tv(4.0), metrics=TV05)
     pd.DataFrame({"track": ["A Track"], "si_sdr": [1.0]}).to_csv(broken / "segments.csv", index=False)
     with pytest.warns(UserWarning, match=r"1 failed, 2 invalid, 1 running"):
-        frame = load_runs(runs_root, profile="quick")
-    assert sorted(frame["run_id"].unique()) == ["quick-sinkhorn-p1-l1.5-w1", "quick-stft", "quick-tv-w0.5"]
+        frame = load_runs(runs_root, profile="smoke")
+    assert sorted(frame["run_id"].unique()) == [f"smoke-sinkhorn-p1-l1.5-w1-s218-{V}", f"smoke-stft-{V}",
+                                                f"smoke-tv-w0.5-s218-{V}"]
     status = run_status(runs_root).set_index("run_id")
     assert status.at["x", "state"] == "invalid"
-    assert status.at["quick-tv-w4", "state"] == "done"  # listing runs does not parse their segments.csv
+    assert status.at[f"smoke-tv-w4-s218-{V}", "state"] == "done"  # listing runs does not parse their segments.csv
 
 
 def test_load_runs_empty_root_gives_empty_frame(tmp_path: Path) -> None:
@@ -172,32 +178,33 @@ def test_missing_root_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_run_status_lists_every_run_and_flags_broken_ones(runs_root: Path) -> None:
-    (runs_root / "quick-tv-w4").mkdir()
-    (runs_root / "quick-tv-w4" / "config.json").write_text("{not json")
+    (runs_root / f"smoke-tv-w4-s218-{V}").mkdir()
+    (runs_root / f"smoke-tv-w4-s218-{V}" / "config.json").write_text("{not json")
     status = run_status(runs_root).set_index("run_id")
     assert list(status.columns) == ["profile", "state", "error", "updated"]
     assert len(status) == 7
-    assert status.at["quick-tv-w1", "state"] == "failed"
-    assert status.at["quick-tv-w1", "error"] == "RuntimeError: boom"
-    assert status.at["quick-tv-w2", "state"] == "running"
-    assert status.at["quick-tv-w4", "state"] == "invalid" and "JSON" in status.at["quick-tv-w4", "error"]
-    assert status.at["paper-tv-w0.5", "profile"] == "paper"
+    assert status.at[f"smoke-tv-w1-s218-{V}", "state"] == "failed"
+    assert status.at[f"smoke-tv-w1-s218-{V}", "error"] == "RuntimeError: boom"
+    assert status.at[f"smoke-tv-w2-s218-{V}", "state"] == "running"
+    broken = f"smoke-tv-w4-s218-{V}"
+    assert status.at[broken, "state"] == "invalid" and "JSON" in status.at[broken, "error"]
+    assert status.at[f"paper-tv-w0.5-s218-{V}", "profile"] == "paper"
 
 
 def test_load_run_checks_the_run_id(runs_root: Path) -> None:
-    run = load_run(runs_root / "quick-tv-w0.5")
+    run = load_run(runs_root / f"smoke-tv-w0.5-s218-{V}")
     assert run.state == "done" and run.spec == tv(0.5) and len(run.segments) == 3
-    assert load_run(runs_root / "quick-tv-w2").segments is None
-    renamed = runs_root / "quick-tv-w3"
-    (runs_root / "quick-tv-w2").rename(renamed)
-    with pytest.raises(RunLayoutError, match="quick-tv-w2"):
+    assert load_run(runs_root / f"smoke-tv-w2-s218-{V}").segments is None
+    renamed = runs_root / f"smoke-tv-w3-s218-{V}"
+    (runs_root / f"smoke-tv-w2-s218-{V}").rename(renamed)
+    with pytest.raises(RunLayoutError, match=f"smoke-tv-w2-s218-{V}"):
         load_run(renamed)
 
 
 def test_select_specs_and_single_profile(runs_root: Path, segments: pd.DataFrame) -> None:
-    assert set(select_specs(segments, [tv(0.5), STFT])["run_id"]) == {"quick-tv-w0.5", "quick-stft"}
+    assert set(select_specs(segments, [tv(0.5), STFT])["run_id"]) == {f"smoke-tv-w0.5-s218-{V}", f"smoke-stft-{V}"}
     assert select_specs(segments, [sinkhorn(1.0, 1.5, p=2)]).empty
-    assert single_profile(segments) == "quick"
+    assert single_profile(segments) == "smoke"
     with pytest.warns(UserWarning):
         mixed = load_runs(runs_root)
     with pytest.raises(ValueError, match="mix profiles"):
@@ -276,41 +283,56 @@ def test_notebook_summaries_use_the_paper_format_too() -> None:
 def test_paper_table1_has_every_row_in_order(segments: pd.DataFrame) -> None:
     table = paper_table(segments, "table1")
     assert len(table) == 10
-    assert list(table.columns[:4]) == ["Objective", "ω", "λ", "n"]
-    assert [c for c in table.columns if c in METRIC_LABELS.values()] == [
-        "SI-SDR (dB)", "SI-SDR-BM (dB)", "A(·)"]
+    assert list(table.columns) == ["Objective", "ω", "λ", "seeds × segments", "SI-SDR (dB)", "SI-SDR (dB) paper",
+                                   "SI-SDR-BM (dB)", "SI-SDR-BM (dB) paper", "A(·)", "A(·) paper"]
     assert table["Objective"].tolist() == ["L_A"] * 5 + ["L_B"] * 5
     assert table["ω"].tolist() == ["0.5", "1.0", "1.5", "2.0", "4.0"] + ["1.0"] * 5
     assert table["λ"].tolist() == ["N/A"] * 5 + ["0.1", "0.5", "1.0", "1.5", "2.0"]
     assert table["SI-SDR (dB) paper"].tolist()[0] == "31.49 (± 2.98)"
-    # ours: tv 0.5 -> mean 32, std sqrt(8/3) (ddof=0); absent runs are "missing"
-    assert table.at[0, "SI-SDR (dB)"] == f"32.00 (± {math.sqrt(8 / 3):.2f})"
-    assert table.at[0, "SI-SDR (dB) median"] == "32.00"
-    assert table.at[0, "SI-SDR (dB) Δ"] == f"{32.0 - 31.49:+.2f}"
-    assert table.at[1, "SI-SDR (dB)"] == MISSING and table.at[1, "n"] == "0"
-    assert table.at[8, "A(·)"] == "0.90 (± 0.05)"
+    # ours: tv 0.5 -> mean 32, std sqrt(8/3) (ddof=0), then the interval of the mean; absent runs: "missing"
+    cell = table.at[0, "SI-SDR (dB)"]
+    assert re.fullmatch(rf"32\.00 \(± {math.sqrt(8 / 3):.2f}\) \[3[0-2]\.\d\d, 3[2-4]\.\d\d\]", cell)
+    assert table.at[0, "seeds × segments"] == "1 × 3"
+    assert table.at[1, "SI-SDR (dB)"] == MISSING and table.at[1, "seeds × segments"] == "0"
+    assert table.at[8, "A(·)"].startswith("0.90 (± 0.05) [0.85, 0.95]")
 
 
 def test_compare_with_paper_diff_is_ours_minus_paper(segments: pd.DataFrame) -> None:
     numbers = compare_with_paper(segments, "table1")
     row = numbers.iloc[0]
-    assert row["run_id"] == "quick-tv-w0.5" and row["n_segments"] == 3
-    assert row["si_sdr_mask_mean"] == pytest.approx(3.0)
+    assert row["n_segments"] == 3 and row["n_seeds"] == 1 and row["seeds"] == "218"
+    assert row["si_sdr_mask_mean"] == pytest.approx(3.0) and row["si_sdr_mask_median"] == pytest.approx(2.0)
     assert row["si_sdr_mask_diff"] == pytest.approx(3.0 - 4.43)
+    assert 1.0 <= row["si_sdr_mask_ci_low"] < 3.0 < row["si_sdr_mask_ci_high"] <= 6.0
     assert numbers.iloc[9]["si_sdr_mask_diff"] != numbers.iloc[9]["si_sdr_mask_diff"]  # absent: NaN
     sk = numbers.iloc[8]
     assert sk["si_sdr_mask_diff"] == pytest.approx(-0.5 - 0.06)
     assert sk["additivity_std"] == pytest.approx(np.std(SK_L15["additivity"]))
 
 
+def test_several_seeds_pool_their_segments_and_widen_the_interval(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    one = {"si_sdr": [10.0, 11.0, 12.0], "si_sdr_mask": [1.0, 2.0, 3.0], "additivity": [0.80, 0.81, 0.82]}
+    write_run(root, tv(0.5), metrics=one)
+    single = compare_with_paper(load_runs(root), "table1").iloc[0]
+    write_run(root, tv(0.5), metrics={k: [v + 5 for v in values] for k, values in one.items()}, seed=219)
+    both = compare_with_paper(load_runs(root), "table1").iloc[0]
+    assert (both["n_seeds"], both["seeds"], both["n_segments"]) == (2, "218 219", 6)
+    assert both["si_sdr_mean"] == pytest.approx(13.5) and both["si_sdr_std"] == pytest.approx(np.std(
+        one["si_sdr"] + [v + 5 for v in one["si_sdr"]]))
+    # seed-to-seed differences (5 dB) dwarf the segment noise: the interval widens to cover them
+    assert both["si_sdr_ci_high"] - both["si_sdr_ci_low"] > 3 * (single["si_sdr_ci_high"] - single["si_sdr_ci_low"])
+    assert paper_table(load_runs(root), "table1").at[0, "seeds × segments"] == "2 × 3"
+
+
 def test_paper_table2_includes_the_stft_row(segments: pd.DataFrame) -> None:
     table = paper_table(segments, "table2")
     assert table["Objective"].tolist() == ["L_B"] * 4 + ["STFT"]
-    assert list(table.columns) == ["Objective", "ω", "λ", "n",
-                                   "A(·)", "A(·) median", "A(·) paper", "A(·) Δ"]
-    assert table.iloc[4].tolist() == ["STFT", "N/A", "N/A", "2", "0.85 (± 0.05)", "0.85",
-                                      "0.86 (± 0.06)", "-0.01"]
-    assert table.at[0, "A(·)"] == "0.90 (± 0.05)" and table.at[1, "A(·)"] == MISSING
+    assert list(table.columns) == ["Objective", "ω", "λ", "seeds × segments", "A(·)", "A(·) paper"]
+    assert table.iloc[4].tolist()[:4] == ["STFT", "N/A", "N/A", "1 × 2"]
+    assert table.iloc[4]["A(·)"].startswith("0.85 (± 0.05) [0.80, 0.90]")
+    assert table.iloc[4]["A(·) paper"] == "0.86 (± 0.06)"
+    assert table.at[0, "A(·)"].startswith("0.90 (± 0.05)") and table.at[1, "A(·)"] == MISSING
 
 
 def test_tables_without_any_run_show_all_rows_missing(tmp_path: Path) -> None:
@@ -326,7 +348,29 @@ def test_unknown_table_and_mixed_profiles_are_errors(runs_root: Path, segments: 
         mixed = load_runs(runs_root)
     with pytest.raises(ValueError, match="profile"):
         paper_table(mixed, "table1")
-    assert paper_table(mixed, "table1", profile="paper").at[0, "SI-SDR (dB)"] == "30.00 (± 0.00)"
+    assert paper_table(mixed, "table1", profile="paper").at[0, "SI-SDR (dB)"] == "30.00 (± 0.00) [30.00, 30.00]"
+
+
+def test_runs_of_other_settings_are_kept_apart(runs_root: Path, segments: pd.DataFrame) -> None:
+    write_run(runs_root, tv(0.5), metrics={k: [v[0] - 20] for k, v in TV05.items()}, variant="def456")
+    with pytest.warns(UserWarning):
+        two = load_runs(runs_root, profile="smoke")
+    with pytest.raises(ValueError, match="2 different settings.*abc123.*def456.*variant="):
+        paper_table(two, "table1")
+    assert paper_table(two, "table1", variant="def456").at[0, "SI-SDR (dB)"].startswith("10.00")
+    pd.testing.assert_frame_equal(paper_table(two, "table1", variant=V), paper_table(segments, "table1"))
+
+
+def test_an_old_run_folder_gets_a_clear_message(runs_root: Path) -> None:
+    old = runs_root / "smoke-tv-w4"  # made before run ids carried the seed and the settings hash
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"run_id": "smoke-tv-w4", "profile": "smoke", "objective": "tv",
+                                                 "omega": 4.0, "seed": 218}))
+    (old / "status.json").write_text(json.dumps({"state": "done", "error": None, "updated": "x"}))
+    status = run_status(runs_root).set_index("run_id")
+    assert status.at["smoke-tv-w4", "state"] == "invalid"
+    error = status.at["smoke-tv-w4", "error"]
+    assert "older rlsv" in error and "Delete the folder" in error
 
 
 def test_latex_is_booktabs_with_escaped_cells() -> None:
@@ -350,5 +394,7 @@ def test_write_paper_tables_writes_csv_md_tex(segments: pd.DataFrame, tmp_path: 
                            for ext in (".csv", ".md", ".tex", "_numbers.csv"))
     assert all(p.stat().st_size > 0 for p in paths)
     assert len(pd.read_csv(tmp_path / "tables" / "table1.csv")) == 10
-    assert " 31.49 (± 2.98) |" in (tmp_path / "tables" / "table1.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "tables" / "table1.md").read_text(encoding="utf-8")
+    assert " 31.49 (± 2.98) |" in markdown and markdown.startswith("Ours: rlsv runs; mean (± std")
+    assert "Paper (MUSDB18, C=800" in (tmp_path / "tables" / "table1.tex").read_text(encoding="utf-8")
     assert r"\begin{tabular}" in (tmp_path / "tables" / "table2.tex").read_text(encoding="utf-8")
