@@ -4,18 +4,23 @@
     .venv/bin/python benchmarks/run.py            # paper size, about 1 minute on an idle 2-core CPU
     .venv/bin/python benchmarks/run.py --smoke    # tiny sizes, 15-20 s (CI: no timing asserted)
 
-Each row compares a measurement with this machine's own ceiling (its float32 matmul peak,
-measured at the start and at the end with the same thread count, the larger taken) or with a
-peer measured alongside (the L_A step, POT's ``ot.sinkhorn2``, the step's data consumption).
-Timings are medians of interleaved repeats after warm-up, so that load from other processes hits
-both sides of a ratio alike.
+Each row compares a measurement with a peer measured alongside in the same run: the published
+code's step in ordinary PyTorch layers (``benchmarks/peer.py``), the published L_B step with its
+1000 unrolled Sinkhorn iterations, the L_A step, a user's own loop on the public API, POT's
+``ot.sinkhorn2``, the step's data consumption. Timings are medians of interleaved repeats after
+warm-up, so that load from other processes hits both sides of a ratio alike. The float32 matmul
+peak is printed as context (achieved GFLOP/s against it), not as a target.
 
 Rows:
 
 * matmul peak: ``torch.mm`` of square float32 matrices, best of several repeats (see ``docs/benchmarks.md``).
-* training step, L_A (TV) and L_B (Sinkhorn p=1, lambda=1.5), paper size (B=8, C=800, L=2048,
-  S=256, N=44100): ``rlsv.core.step.train_step`` (forward, backward, Adam) on batches of the
-  synthetic corpus from the real loader; achieved GFLOP/s from the analytic count (``step_flops``).
+* training steps at two sizes, the default ``small`` profile's (B=8, C=200, L=1024, S=256, N=11025)
+  and the paper's (B=8, C=800, L=2048, S=256, N=44100), on batches of the synthetic corpus from the
+  real loader: ``rlsv.core.step.train_step`` (forward, backward, Adam) with the convolution plan tuned
+  for the shapes (``rlsv.core.conv_tuning``) for L_A (TV) and L_B (Sinkhorn p=1, lambda=1.5); the same
+  step with every convolution as a GEMM; the published layers' step (``peer.published_step``);
+  the published L_B step (1000 unrolled Sinkhorn iterations); a user's loop on the public API
+  (``peer.user_loop_step``).
 * Sinkhorn loss, forward + backward at T frames, against POT's ``ot.sinkhorn2`` (torch backend,
   same M, same lambda, stopThr=1e-5) for lambda in {0.5, 1.5, 10}: speed ratio, value agreement.
 * loader: ``rlsv.audio.segments.training_batches`` on the decode cache, segments/s, against what the
@@ -41,7 +46,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,12 +56,14 @@ import torch
 from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation, count_segments, training_batches
 from rlsv.audio.synth import make_corpus
+from rlsv.core.conv import ConvPlan
 from rlsv.core.losses import Objective
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
 from rlsv.core.step import make_optimizer, remove_batch_mean, sample_input_noise, train_step
 from rlsv.run.device import resolve_device
 from rlsv.run.evaluate import evaluate_model, iter_test_segments
+from rlsv.run.profiles import get_profile
 from rlsv.run.train import TrainConfig, retain_freed_memory
 from rlsv.study.grids import get_grid
 
@@ -90,14 +97,19 @@ class Sizes:
     corpus_test: int
     corpus_seconds: float
     memory_steps: int
+    step_models: tuple[tuple[str, ModelConfig], ...]  # the sizes whose training steps are compared
+    published_repeats: int  # the published L_B step (1000 unrolled iterations) is several times slower
 
 
 PAPER = Sizes(model=ModelConfig(), batch=8, matmul_sizes=(2048, 3072), matmul_repeats=5, step_warmup=2,
-              step_repeats=12, sinkhorn_repeats=15, loader_epochs=5, corpus_train=8, corpus_test=4,
-              corpus_seconds=12.0, memory_steps=2)
+              step_repeats=8, sinkhorn_repeats=15, loader_epochs=5, corpus_train=8, corpus_test=4,
+              corpus_seconds=12.0, memory_steps=2,
+              step_models=(("small", get_profile("small").model), ("paper", ModelConfig())), published_repeats=3)
 SMOKE = Sizes(model=ModelConfig(channels=32, kernel_size=256, stride=64, segment_length=4410), batch=2,
               matmul_sizes=(256,), matmul_repeats=2, step_warmup=1, step_repeats=2, sinkhorn_repeats=2,
-              loader_epochs=1, corpus_train=2, corpus_test=1, corpus_seconds=3.0, memory_steps=1)
+              loader_epochs=1, corpus_train=2, corpus_test=1, corpus_seconds=3.0, memory_steps=1,
+              step_models=(("smoke", ModelConfig(channels=32, kernel_size=256, stride=64, segment_length=4410)),),
+              published_repeats=1)
 
 
 # --------------------------------------------------------------------------- FLOP counts
@@ -217,12 +229,15 @@ def segmentation(sizes: Sizes) -> TrainingSegmentation:
     return TrainConfig(model=sizes.model, batch_size=sizes.batch).segmentation()
 
 
-def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The first ``count`` training batches (vocals, accompaniment), cycling over epochs if needed."""
+def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int, model: ModelConfig | None = None
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first ``count`` training batches (vocals, accompaniment) of segments for ``model`` (default the
+    benchmark's), cycling over epochs if needed."""
     rng = np.random.default_rng(SEED)
     out: list[tuple[np.ndarray, np.ndarray]] = []
+    seg = segmentation(sizes if model is None else replace(sizes, model=model))
     while len(out) < count:
-        for batch in training_batches(dataset, rng, segmentation(sizes)):
+        for batch in training_batches(dataset, rng, seg):
             out.append((np.array(batch.vocals), np.array(batch.accompaniment)))
             if len(out) == count:
                 break
@@ -239,27 +254,62 @@ def objectives() -> dict[str, Objective]:
     return {"L_A": Objective("tv", omega=1.0), "L_B": Objective("sinkhorn", omega=1.0, lam=1.5, p=1)}
 
 
-def training_steps(clock: Clock, sizes: Sizes, batches: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, list[float]]:
-    """Seconds per ``train_step`` for L_A and L_B, interleaved; each objective trains its own model."""
-    cases = {}
-    for name, objective in objectives().items():
-        model = seeded_model(sizes.model, clock.device)
-        optimizer = make_optimizer(model, 1e-4)
+STEP_CASES = ("rlsv L_A", "rlsv L_B", "rlsv L_A, all GEMM", "plain L_A", "user loop L_A", "user loop L_B")
+
+
+def training_steps(clock: Clock, cfg: ModelConfig, batch: int, batches: list[tuple[np.ndarray, np.ndarray]],
+                   warmup: int, repeats: int, published_repeats: int) -> dict[str, Any]:
+    """Seconds per training step at size ``cfg`` for ``STEP_CASES`` (interleaved, each with its own model and
+    optimiser from the same initial weights) and, timed apart (it is several times slower), the published
+    L_B step with 1000 unrolled Sinkhorn iterations. Also the tuned convolution plan."""
+    from peer import PublishedAutoencoder, published_step, user_loop_step
+
+    lb = objectives()["L_B"]
+    la = objectives()["L_A"]
+    plan = seeded_model(cfg, clock.device).tune(batch)
+
+    def rlsv_model(conv_plan: ConvPlan = plan) -> DenoisingAutoencoder:
+        model = seeded_model(cfg, clock.device)
+        model.conv_plan = conv_plan
+        return model
+
+    def stepper(run: Callable, model, optimizer, objective, **kwargs) -> Callable[[], None]:
         noise_rng = torch.Generator().manual_seed(SEED)
         state = {"k": 0}
 
-        def step(model=model, optimizer=optimizer, objective=objective, noise_rng=noise_rng, state=state) -> None:
+        def step() -> None:
             vox, acc = batches[state["k"] % len(batches)]
             state["k"] += 1
             vocals = torch.from_numpy(vox).to(clock.device)
             accompaniment = torch.from_numpy(acc).to(clock.device)
             noise = sample_input_noise(vocals.shape, 1e-4, noise_rng).to(clock.device)
-            out = train_step(model, optimizer, objective, vocals, accompaniment, noise)
-            if not math.isfinite(float(out.terms.loss.detach())):  # also the step's one host sync
-                raise FloatingPointError(f"{name} loss is not finite")
+            out = run(model, optimizer, objective, vocals, accompaniment, noise, **kwargs)
+            loss = out.terms.loss if hasattr(out, "terms") else out
+            if not math.isfinite(float(loss.detach())):  # also the step's one host sync
+                raise FloatingPointError("a benchmark step's loss is not finite")
 
-        cases[name] = step
-    return interleaved(clock, cases, sizes.step_warmup, sizes.step_repeats)
+        return step
+
+    def rlsv_case(objective: Objective, conv_plan: ConvPlan = plan) -> Callable[[], None]:
+        model = rlsv_model(conv_plan)
+        return stepper(train_step, model, make_optimizer(model, 1e-4), objective)
+
+    def peer_case(objective: Objective, sinkhorn: str = "rlsv") -> Callable[[], None]:
+        model = PublishedAutoencoder.from_rlsv(rlsv_model())
+        return stepper(published_step, model, torch.optim.Adam(model.parameters(), lr=1e-4), objective,
+                       sinkhorn=sinkhorn)
+
+    def user_case(objective: Objective) -> Callable[[], None]:
+        model = rlsv_model()
+        return stepper(user_loop_step, model, make_optimizer(model, 1e-4), objective)
+
+    cases = {"rlsv L_A": rlsv_case(la), "rlsv L_B": rlsv_case(lb), "rlsv L_A, all GEMM": rlsv_case(la, ConvPlan()),
+             "plain L_A": peer_case(la), "user loop L_A": user_case(la), "user loop L_B": user_case(lb)}
+    times = interleaved(clock, cases, warmup, repeats)
+    published = interleaved(clock, {"published L_B": peer_case(lb, "published"), "rlsv L_B": rlsv_case(lb)},
+                            1, published_repeats)
+    return {"plan": str(plan), "times": times, "published": published,
+            "model": cfg.to_dict(), "batch": batch, "frames": cfg.frames, "flops": step_flops(cfg, batch)}
 
 
 def realistic_cost_matrix(sizes: Sizes, batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> torch.Tensor:
@@ -475,25 +525,53 @@ def _verdict(ok: bool, smoke: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _step_rows(size: str, steps: dict[str, Any], peak: float, smoke: bool) -> list[tuple[str, ...]]:
+    """The table rows of one size's training steps (:func:`training_steps`)."""
+    t = steps["times"]
+    med = {k: statistics.median(v) for k, v in t.items()}
+    flops = steps["flops"]["total"]
+    m = steps["model"]
+    head = f"[{size}: B={steps['batch']} C={m['channels']} L={m['kernel_size']} S={m['stride']} T={steps['frames']}]"
+    rows = [(f"{head} convolution plan (tuned)", steps["plan"], "", "", "", "")]
+    speed = paired_ratio(t["plain L_A"], t["rlsv L_A"])
+    rows.append((f"{head} L_A step (TV), fwd+bwd+Adam",
+                 f"{med['rlsv L_A'] * 1e3:.1f} ms, {flops / med['rlsv L_A'] / 1e9:.0f} GFLOP/s "
+                 f"({flops / med['rlsv L_A'] / 1e9 / peak:.2f} of matmul peak)",
+                 f"published layers in plain PyTorch {med['plain L_A'] * 1e3:.1f} ms", f"{speed:.2f}x as fast",
+                 ">= 1.0x", _verdict(speed >= 1.0, smoke)))
+    gemm = paired_ratio(t["rlsv L_A, all GEMM"], t["rlsv L_A"])
+    rows.append((f"{head} L_A step, every convolution a GEMM", f"{med['rlsv L_A, all GEMM'] * 1e3:.1f} ms",
+                 "the tuned plan", f"{gemm:.2f}x the tuned step's time", "", ""))
+    ratio = paired_ratio(t["rlsv L_B"], t["rlsv L_A"])
+    rows.append((f"{head} L_B step (Sinkhorn p=1, lambda=1.5) / L_A step", f"{med['rlsv L_B'] * 1e3:.1f} ms",
+                 f"L_A {med['rlsv L_A'] * 1e3:.1f} ms", f"{ratio:.3f}", "<= 1.03", _verdict(ratio <= 1.03, smoke)))
+    published = steps["published"]
+    pub = paired_ratio(published["published L_B"], published["rlsv L_B"])
+    rows.append((f"{head} L_B step against the published one (1000 unrolled Sinkhorn iterations)",
+                 f"{statistics.median(published['rlsv L_B']) * 1e3:.1f} ms",
+                 f"published {statistics.median(published['published L_B']) * 1e3:.1f} ms", f"{pub:.1f}x as fast",
+                 ">= 1.0x", _verdict(pub >= 1.0, smoke)))
+    for name in ("L_A", "L_B"):
+        loop = paired_ratio(t[f"user loop {name}"], t[f"rlsv {name}"])
+        rows.append((f"{head} user's loop on the public API, {name}", f"{med[f'user loop {name}'] * 1e3:.1f} ms",
+                     f"train_step {med[f'rlsv {name}'] * 1e3:.1f} ms", f"{loop:.3f}", "<= 1.05",
+                     _verdict(loop <= 1.05, smoke)))
+    user = paired_ratio(t["user loop L_B"], t["user loop L_A"])
+    rows.append((f"{head} user's loop, L_B / L_A", "", "", f"{user:.3f}", "", ""))
+    return rows
+
+
 def report(results: dict[str, Any], smoke: bool) -> str:
     """The table (Markdown) and the notes under it."""
     r = results
     peak = max(r["peak_gflops"], r["peak_end"])  # the ceiling: the better of the two measurements
-    flops = r["flops"]["total"]
-    step = {k: statistics.median(v) for k, v in r["step_times"].items()}
-    fastest = {k: min(v) for k, v in r["step_times"].items()}
-    gf = {k: flops / s / 1e9 for k, s in step.items()}
+    main_steps = r["steps"][list(r["steps"])[-1]]  # the paper's size (the smoke size in a smoke run)
+    step = {k: statistics.median(v) for k, v in main_steps["times"].items()}
     rows = [("measurement", "result", "compared with", "ratio", "target", "")]
     rows.append((f"float32 matmul peak ({r['machine']['threads']} threads, n={r['peak_n']})", f"{peak:.1f} GFLOP/s",
                  "", "", "", ""))
-    for name, label in (("L_A", "L_A step (TV)"), ("L_B", "L_B step (Sinkhorn p=1, lambda=1.5)")):
-        frac = gf[name] / peak
-        rows.append((f"{label}, fwd+bwd+Adam",
-                     f"{step[name]:.3f} s (min {fastest[name]:.3f}), {gf[name]:.1f} GFLOP/s", "matmul peak",
-                     f"{frac:.2f}", ">= 0.80", _verdict(frac >= 0.80, smoke)))
-    ratio = r["step_ratio"]
-    rows.append(("L_B step / L_A step (median of per-round ratios)", f"{step['L_B'] - step['L_A']:+.3f} s",
-                 "L_A step", f"{ratio:.3f}", "<= 1.05", _verdict(ratio <= 1.05, smoke)))
+    for size, steps in r["steps"].items():
+        rows += _step_rows(size, steps, peak, smoke)
     t = r["frames"]
     for row in r["sinkhorn"]:
         lam = row["lam"]
@@ -503,7 +581,7 @@ def report(results: dict[str, Any], smoke: bool) -> str:
         rows.append((f"Sinkhorn T={t} lambda={lam:g}, value (grad)", f"{row['ours_value']:.6g}",
                      f"POT {row['pot_value']:.6g}", f"{row['value_rel']:.1e} ({row['grad_rel']:.1e})",
                      "<= 1e-5", _verdict(row["value_rel"] <= 1e-5, smoke)))
-    consumption = r["batch"] / min(step.values())
+    consumption = r["batch"] / min(step["rlsv L_A"], step["rlsv L_B"])
     loader_ratio = r["loader_rate"] / consumption
     rows.append(("loader (training_batches, decode cache)", f"{r['loader_rate']:.0f} segments/s",
                  f"step consumes {consumption:.1f} segments/s", f"{loader_ratio:.0f}x", ">= 10x",
@@ -525,17 +603,19 @@ def report(results: dict[str, Any], smoke: bool) -> str:
             f"machine: {m['cpu']}, {m['cores']} cores; torch {m['torch']}, {m['threads']} threads; device "
             f"{m['device']}{' (' + m['gpu'] + ', TF32 ' + ('on' if m['tf32'] else 'off') + ')' if 'gpu' in m else ''}; "
             f"{m['date']}; load average at start {m['load_average']}, at end {r['load_end']}",
-            f"model: B={r['batch']} C={r['model']['channels']} L={r['model']['kernel_size']} "
-            f"S={r['model']['stride']} N={r['model']['segment_length']} T={t}; "
-            f"step FLOPs {flops / 1e9:.1f} G (forward {r['flops']['forward'] / 1e9:.1f} G, backward "
-            f"{r['flops']['backward'] / 1e9:.1f} G)", ""]
+            "step FLOPs: " + "; ".join(f"{size} {v['flops']['total'] / 1e9:.1f} G (forward "
+                                       f"{v['flops']['forward'] / 1e9:.1f} G, backward {v['flops']['backward'] / 1e9:.1f} G)"
+                                       for size, v in r["steps"].items()), ""]
     g = r["grid"]
     notes = ["",
              f"matmul peak: {r['peak_gflops']:.1f} GFLOP/s at the start, {r['peak_end']:.1f} at the end; the "
              "larger is the ceiling "
              f"({'stable' if abs(r['peak_end'] / r['peak_gflops'] - 1) < 0.1 else 'they differ by > 10 %: the machine was busy, fractions of peak are unreliable'}).",
-             f"steps: medians of {len(r['step_times']['L_A'])} interleaved repeats after warm-up; "
-             f"L_B/L_A is the median of the per-round ratios.",
+             f"steps: medians of {len(main_steps['times']['rlsv L_A'])} interleaved repeats after warm-up (the "
+             f"published L_B step: {len(main_steps['published']['published L_B'])}, interleaved with rlsv's); ratios "
+             "are medians of the per-round ratios. plain = the published layers (nn.Conv1d encoder, dilated "
+             "nn.Conv1d, conv_transpose1d decoder, torch.optim.Adam) with rlsv's losses (benchmarks/peer.py); "
+             "user's loop = model.encode twice, model.decode, neg_snr, total_variation / sinkhorn_distance, Adam.",
              "Sinkhorn: ours = rlsv.core.sinkhorn.sinkhorn_loss(M, lam, tol=1e-5), float64 solve, exact gradient by "
              "implicit differentiation; POT = ot.sinkhorn2(a, b, M.double(), reg=lam, stopThr=1e-5), torch backend, "
              "whose backward differentiates through all its iterations (autograd, no envelope shortcut), i.e. the "
@@ -573,8 +653,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     clock = Clock(device)
     cfg = sizes.model
     results: dict[str, Any] = {"machine": machine(device, threads), "model": cfg.to_dict(), "batch": sizes.batch,
-                               "frames": cfg.frames, "flops": step_flops(cfg, sizes.batch),
-                               "eval_flops": eval_flops_per_segment(cfg), "sizes": asdict(sizes) | {"model": None}}
+                               "frames": cfg.frames, "eval_flops": eval_flops_per_segment(cfg),
+                               "sizes": asdict(sizes) | {"model": None, "step_models": None}}
     matmul_sizes = sizes.matmul_sizes if device.type == "cpu" or args.smoke else (4096, 8192)
     results["peak_gflops"], results["peak_n"] = matmul_peak(clock, matmul_sizes, sizes.matmul_repeats)
     progress = (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (lambda msg: None)
@@ -585,9 +665,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["corpus"] = (f"{sizes.corpus_train} train + {sizes.corpus_test} test tracks of "
                              f"{sizes.corpus_seconds:g} s")
         batches = loader_batches(dataset, sizes, 4)
-        progress("training steps")
-        results["step_times"] = training_steps(clock, sizes, batches)
-        results["step_ratio"] = paired_ratio(results["step_times"]["L_B"], results["step_times"]["L_A"])
+        results["steps"] = {}
+        for size, model_config in sizes.step_models:
+            progress(f"training steps, {size} size")
+            results["steps"][size] = training_steps(
+                clock, model_config, sizes.batch, loader_batches(dataset, sizes, 4, model_config),
+                sizes.step_warmup, sizes.step_repeats, sizes.published_repeats)
         progress("Sinkhorn against POT")
         results["sinkhorn"] = sinkhorn_against_pot(clock, realistic_cost_matrix(sizes, batches[0], device),
                                                    sizes.sinkhorn_repeats)
@@ -598,7 +681,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress("peak memory (subprocesses)")
         results["memory"] = peak_memory(sizes, batches[0], device, threads, workdir)
         results["memory_steps"] = sizes.memory_steps
-    step_s = {k: statistics.median(v) for k, v in results["step_times"].items()}
+    main_steps = results["steps"][list(results["steps"])[-1]]["times"]
+    step_s = {name: statistics.median(main_steps[f"rlsv {name}"]) for name in ("L_A", "L_B")}
     results["grid"] = grid_estimate(step_s, results["eval_rate"], PAPER if not args.smoke else sizes)
     results["peak_end"], _ = matmul_peak(clock, matmul_sizes, sizes.matmul_repeats)
     results["load_end"] = [round(x, 2) for x in os.getloadavg()]

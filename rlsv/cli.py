@@ -68,7 +68,7 @@ def _train_config(args: argparse.Namespace):
 def _cmd_train(args: argparse.Namespace) -> None:
     from rlsv.run.train import fit
 
-    result = fit(_train_config(args), args.output, progress=not args.quiet)
+    result = fit(_train_config(args), args.output, progress=not args.quiet, extend=args.extend)
     last = result.history.groupby("epoch")[["neg_snr", "regulariser", "loss"]].mean().iloc[-1]
     print(f"rlsv: trained {result.output_dir} in {result.seconds:.1f} s "
           f"(last epoch: neg_snr {last.neg_snr:.2f} dB, regulariser {last.regulariser:.4f}); "
@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tv-form", choices=["published", "paper"], default="published")
     p.add_argument("--sinkhorn-grad", choices=["implicit", "unrolled", "envelope"], default="implicit")
     p.add_argument("--pad-sets-with-silence", action="store_true", help="reproduce the published zero-segment padding")
+    p.add_argument("--extend", action="store_true",
+                   help="train a finished (or interrupted) run in OUTPUT on to more --epochs, from its last checkpoint "
+                        "(without it, a changed configuration is refused)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the model on CUDA (off by default)")

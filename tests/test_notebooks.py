@@ -21,7 +21,7 @@ from rlsv.study.sweeps import execute_notebook, run_sweep
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("01_data.ipynb", "02_train.ipynb", "03_evaluate.ipynb", "04_tables.ipynb", "05_figures.ipynb",
-         "06_explorer.ipynb")
+         "06_explorer.ipynb", "07_scale_study.ipynb")
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
 
@@ -210,6 +210,23 @@ def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], t
     models = {m["model_name"] for m in state["state"].values()}
     assert {"DropdownModel", "SelectionSliderModel", "OutputModel"} <= models
     assert not models & {"FigureModel", "PlotlyModel", "BqplotModel"}  # core widgets only
+
+
+@pytest.mark.slow
+def test_07_scale_study_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> None:
+    sizes = {"tiny": TINY_MODEL}
+    out = execute_notebook(NOTEBOOKS / "07_scale_study.ipynb", tmp_path / "07.ipynb", {
+        "runs_root": str(tmp_path / "runs"), "sizes": sizes, "epochs": [1, 2], "seeds": 2,
+        "dataset": str(tiny_corpus), "jobs": 1, "gains": [0.5, 1.0], "figures_dir": str(tmp_path / "figures")})
+    outputs = _outputs(out)
+    assert len(_mime(outputs, "image/png")) == 3  # trends over training, M's scale, the diagnostics
+    tables = "".join(_mime(outputs, "text/html"))
+    assert "tiny, lr 0.001, 2 ep" in tables and "BM(λ=0.5) − BM(λ=2), dB" in tables
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        f"{name}.{ext}" for name in ("budget_trends", "cost_scale", "diagnostics") for ext in ("pdf", "png")]
+    # 6 runs x 2 seeds x 2 budgets; the 2-epoch runs continued the 1-epoch ones
+    runs = [p for p in (tmp_path / "runs").iterdir() if (p / "model.pt").is_file()]
+    assert len(runs) == 24
 
 
 # --------------------------------------------------------------------------- the explorer class

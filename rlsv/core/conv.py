@@ -1,23 +1,95 @@
-"""The autoencoder's three convolutions as large matrix products (GEMMs), with their shapes.
+"""The autoencoder's three convolutions, each computable two ways, with their shapes.
 
-* ``analysis_conv``: strided one-input-channel convolution (encoder Eq. 1), ``(B, P), (C, 1, L) -> (B, T, C)``;
-* ``dilated_conv``: "same"-padded dilated convolution (encoder Eq. 2) on time-major input,
-  ``(B, T, C_in), (C_out, C_in, L') -> (B, T, C_out)``, with its backward as two more products;
-* ``synthesis_conv``: transposed strided convolution to one channel (decoder Eq. 8),
-  ``(B, C, T), (C, 1, L) -> (B, (T-1) S + L)``, through ``overlap_add``;
-* ``time_major_gradient``: identity whose backward hands on the gradient in the time-major layout.
+The three convolutions of the model, on a logical ``(B, C, T)`` representation:
 
-Each equals ``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``).
+* :func:`analysis`: strided one-input-channel convolution (encoder Eq. 1), ``(B, P), (C, 1, L) -> (B, C, T)``;
+* :func:`context`: "same"-padded dilated convolution (encoder Eq. 2), ``(B, C_in, T), (C_out, C_in, L')
+  -> (B, C_out, T)``;
+* :func:`synthesis`: transposed strided convolution to one channel (decoder Eq. 8),
+  ``(B, C, T), (C, 1, L) -> (B, (T-1) S + L)``.
+
+Each takes a ``method``: ``"direct"`` calls torch's convolution kernels (oneDNN on the CPU, cuDNN on
+a GPU) on channel-major tensors; ``"gemm"`` computes it as one large matrix product on a time-major
+layout (``analysis_conv``, ``dilated_conv`` with its backward as two more products,
+``synthesis_conv`` through ``overlap_add``). Which is faster depends on the shapes, the device and
+the thread count: a :class:`ConvPlan` holds one method per convolution, and
+``rlsv.core.conv_tuning.tune_conv_plan`` times them on the actual shapes. Both methods equal
+``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``).
 How the kernels are *parameterised* (``rlsv.core.model``) is kept apart from how they are *applied* (here).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["analysis_conv", "dilated_frames", "dilated_conv", "overlap_add", "synthesis_conv",
-           "time_major_gradient"]
+__all__ = ["METHODS", "ConvPlan", "analysis", "context", "synthesis", "analysis_conv", "dilated_frames",
+           "dilated_conv", "overlap_add", "synthesis_conv", "time_major_gradient", "is_time_major"]
+
+METHODS: tuple[str, ...] = ("gemm", "direct")
+
+
+@dataclass(frozen=True)
+class ConvPlan:
+    """How each of the three convolutions is computed: ``"gemm"`` or ``"direct"`` (see the module docstring).
+
+    The default, every convolution as a GEMM, is what ``rlsv.core.conv_tuning`` compares against; results
+    differ between plans by float round-off only.
+    """
+
+    analysis: str = "gemm"
+    context: str = "gemm"
+    synthesis: str = "gemm"
+
+    def __post_init__(self) -> None:
+        for name, method in asdict(self).items():
+            if method not in METHODS:
+                raise ValueError(f"ConvPlan.{name} must be one of {METHODS}, got {method!r}.")
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ConvPlan":
+        return cls(**{k: str(v) for k, v in data.items()})
+
+    def __str__(self) -> str:
+        return f"analysis {self.analysis}, context {self.context}, synthesis {self.synthesis}"
+
+
+def is_time_major(a: Tensor) -> bool:
+    """Whether a ``(B, C, T)`` tensor is laid out as ``(B, T, C)`` in memory (what the GEMM forms produce)."""
+    return a.dim() == 3 and a.shape[1] > 1 and a.transpose(1, 2).is_contiguous()
+
+
+def analysis(x_padded: Tensor, kernels: Tensor, stride: int, method: str = "gemm") -> Tensor:
+    """Encoder Eq. 1: ``(B, P), (C, 1, L) -> (B, C, T)``, ``T = (P - L) // S + 1``; time-major in memory for
+    ``"gemm"`` (:func:`analysis_conv`), channel-major for ``"direct"`` (``F.conv1d``)."""
+    if method == "direct":
+        return F.conv1d(x_padded.unsqueeze(1), kernels, stride=stride)
+    return analysis_conv(x_padded, kernels, stride).transpose(1, 2)
+
+
+def context(h: Tensor, kernels: Tensor, dilation: int, method: str = "gemm") -> Tensor:
+    """Encoder Eq. 2, "same" zero padding ``dilation (L' - 1) / 2`` on both sides:
+    ``(B, C_in, T), (C_out, C_in, L') -> (B, C_out, T)``, any layout in; time-major out for ``"gemm"``
+    (:func:`dilated_conv`), channel-major for ``"direct"`` (``F.conv1d``)."""
+    if method == "direct":
+        taps = kernels.shape[-1]
+        return F.conv1d(h.contiguous(), kernels, padding=dilation * (taps - 1) // 2, dilation=dilation)
+    return dilated_conv(h.transpose(1, 2), kernels, dilation).transpose(1, 2)
+
+
+def synthesis(a: Tensor, kernels: Tensor, stride: int, method: str = "gemm") -> Tensor:
+    """Decoder Eq. 8: ``(B, C, T), (C, 1, L) -> (B, (T-1) S + L)``, any layout in (:func:`synthesis_conv` for
+    ``"gemm"``, ``F.conv_transpose1d`` for ``"direct"``)."""
+    if method == "direct":
+        return F.conv_transpose1d(a.contiguous(), kernels, stride=stride)[:, 0]
+    return synthesis_conv(a, kernels, stride)
 
 
 def analysis_conv(x_padded: Tensor, kernels: Tensor, stride: int) -> Tensor:

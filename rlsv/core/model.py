@@ -11,12 +11,10 @@ Defaults follow the authors' published code (see ``docs/paper_vs_code.md``): zer
 gives ``T = ceil(N/S)``, ``kaiming_uniform_`` encoder initialisation, ``rho ~ N(0, 1)``. The
 paper's wording is available as ``ModelConfig(init="paper")``.
 
-The three convolutions are computed as large matrix products (``rlsv.core.conv``): equal to
-``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``), and on CPU faster than oneDNN's convolutions at these shapes (a
-one-channel input with 2048-sample kernels; see ``docs/benchmarks.md``). Inside the encoder the
-representation is kept *time-major* in memory: ``Encoder`` returns a ``(B, C, T)`` tensor whose
-memory is laid out as ``(B, T, C)`` (``A.transpose(1, 2)`` is contiguous), which is what the
-decoder's product wants.
+How the three convolutions are computed -- as large matrix products or by torch's convolution
+kernels -- is a :class:`~rlsv.core.conv.ConvPlan` (``rlsv.core.conv``), chosen by timing them on the
+actual shapes (``rlsv.core.conv_tuning``); every plan equals ``F.conv1d`` / ``F.conv_transpose1d`` up
+to float round-off (``tests/core/test_conv_gemm.py``, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rlsv.core.conv import analysis_conv, dilated_conv, synthesis_conv, time_major_gradient
+from rlsv.core.conv import ConvPlan, analysis, context, is_time_major, synthesis, time_major_gradient
 from rlsv.core.fields import dataclass_kwargs
 
 __all__ = [
@@ -163,11 +161,15 @@ class Encoder(nn.Module):
     Parameters:
         analysis_kernels: ``k_c``, ``(C, 1, L)``.
         context_kernels: ``K'``, ``(C, C, L')``.
+
+    ``conv_plan``: how the two convolutions are computed (``rlsv.core.conv.ConvPlan``; the same values
+    up to float round-off either way).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, conv_plan: ConvPlan = ConvPlan()) -> None:
         super().__init__()
         self.config = config
+        self.conv_plan = conv_plan
         c, l, lp = config.channels, config.kernel_size, config.context_kernel
         self.analysis_kernels = nn.Parameter(torch.empty(c, 1, l))
         self.context_kernels = nn.Parameter(torch.empty(c, c, lp))
@@ -193,16 +195,18 @@ class Encoder(nn.Module):
             )
         left, right = self.config.padding
         padded = F.pad(x, (left, right))
-        return analysis_conv(padded, self.analysis_kernels, self.config.stride).transpose(1, 2)
+        return analysis(padded, self.analysis_kernels, self.config.stride, self.conv_plan.analysis)
 
     def context(self, h: Tensor) -> Tensor:
         """``H = conv(H~, K')`` with dilation phi and 'same' zero padding (Eq. 2): ``(B, C, T) -> (B, C, T)``."""
-        return dilated_conv(h.transpose(1, 2), self.context_kernels, self.config.dilation).transpose(1, 2)
+        return context(h, self.context_kernels, self.config.dilation, self.conv_plan.context)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``A = ReLU(H + H~)`` (Eq. 3): ``(B, N) -> (B, C, T)``, non-negative, time-major in memory."""
+        """``A = ReLU(H + H~)`` (Eq. 3): ``(B, N) -> (B, C, T)``, non-negative; time-major in memory when the
+        context convolution is a GEMM (what the GEMM decoder wants), channel-major when it is direct."""
         h_tilde = self.analysis(x)
-        return time_major_gradient(F.relu(self.context(h_tilde) + h_tilde))
+        a = F.relu(self.context(h_tilde) + h_tilde)
+        return time_major_gradient(a) if is_time_major(a) else a
 
 
 class CosineDecoder(nn.Module):
@@ -216,9 +220,10 @@ class CosineDecoder(nn.Module):
 
     two_pi_l: Tensor
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, conv_plan: ConvPlan = ConvPlan()) -> None:
         super().__init__()
         self.config = config
+        self.conv_plan = conv_plan
         c, l = config.channels, config.kernel_size
         self.carriers = nn.Parameter(torch.empty(c))
         self.phases = nn.Parameter(torch.empty(c))
@@ -251,7 +256,7 @@ class CosineDecoder(nn.Module):
             raise ValueError(
                 f"CosineDecoder expects (batch, C={cfg.channels}, T={cfg.frames}), got {tuple(a.shape)}."
             )
-        full = synthesis_conv(a, self.kernels(), cfg.stride)
+        full = synthesis(a, self.kernels(), cfg.stride, self.conv_plan.synthesis)
         left, _ = cfg.padding
         return full[:, left:left + cfg.segment_length]
 
@@ -273,9 +278,16 @@ class CosineDecoder(nn.Module):
 
 
 class DenoisingAutoencoder(nn.Module):
-    """Encoder and cosine decoder together: ``encode (B, N) -> (B, C, T)``, ``decode (B, C, T) -> (B, N)``."""
+    """Encoder and cosine decoder together: ``encode (B, N) -> (B, C, T)``, ``decode (B, C, T) -> (B, N)``.
 
-    def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
+    ``conv_plan``: how the three convolutions are computed (``rlsv.core.conv.ConvPlan``), or ``"auto"``
+    (the default): on the first ``encode`` or ``decode``, the fastest plan for that batch on this device
+    is timed and kept (``rlsv.core.conv_tuning``; results differ between plans by float round-off),
+    ``"gemm"`` or ``"direct"`` for one method everywhere.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, conv_plan: ConvPlan | str = "auto",
+                 **overrides: Any) -> None:
         super().__init__()
         config = config or ModelConfig()
         if overrides:
@@ -283,13 +295,46 @@ class DenoisingAutoencoder(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = CosineDecoder(config)
+        self._conv_plan: ConvPlan | str = "auto"
+        self.conv_plan = conv_plan
+
+    @property
+    def conv_plan(self) -> ConvPlan | str:
+        """The plan in use, or ``"auto"`` until the first call has tuned one."""
+        return self._conv_plan
+
+    @conv_plan.setter
+    def conv_plan(self, plan: ConvPlan | str) -> None:
+        from rlsv.core.conv import METHODS
+
+        if isinstance(plan, str) and plan in METHODS:
+            plan = ConvPlan(plan, plan, plan)
+        if not (isinstance(plan, ConvPlan) or plan == "auto"):
+            raise ValueError(f"conv_plan must be a ConvPlan, 'auto', 'gemm' or 'direct', got {plan!r}.")
+        self._conv_plan = plan
+        if isinstance(plan, ConvPlan):
+            self.encoder.conv_plan = self.decoder.conv_plan = plan
+
+    def tune(self, batch: int) -> ConvPlan:
+        """Resolve an ``"auto"`` plan now, for training batches of ``batch`` segments (the encoder sees
+        ``2 batch``, as in a training step); a plan already chosen is kept. Returns the plan."""
+        if self._conv_plan == "auto":
+            from rlsv.core.conv_tuning import tune_conv_plan
+
+            weight = self.encoder.analysis_kernels
+            self.conv_plan = tune_conv_plan(self.config, max(1, batch), weight.device, weight.dtype)
+        return self._conv_plan  # type: ignore[return-value]
 
     def encode(self, x: Tensor) -> Tensor:
         """``(B, N) -> (B, C, T)``."""
+        if self._conv_plan == "auto":
+            self.tune(max(1, x.shape[0] // 2))
         return self.encoder(x)
 
     def decode(self, a: Tensor) -> Tensor:
         """``(B, C, T) -> (B, N)``."""
+        if self._conv_plan == "auto":
+            self.tune(a.shape[0])
         return self.decoder(a)
 
     def forward(self, x: Tensor) -> Tensor:

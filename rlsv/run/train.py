@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from rlsv.atomic import save_torch, write_json, write_text
 from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation, count_training_batches, training_batches
+from rlsv.core.conv import ConvPlan
 from rlsv.core.losses import OBJECTIVES, Objective
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig, model_from_payload, model_payload
 from rlsv.core.step import make_optimizer, sample_input_noise, train_step
@@ -37,12 +38,13 @@ from rlsv.run.device import resolve_device
 from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from rlsv.run.model_file import save_model
 
-__all__ = ["TrainConfig", "FitResult", "fit", "retain_freed_memory", "config_differences", "RESUMABLE_FIELDS"]
+__all__ = ["TrainConfig", "FitResult", "fit", "start_from_shorter_run", "retain_freed_memory", "config_differences",
+           "RESUMABLE_FIELDS", "EXTENDABLE_FIELDS"]
 
 _CHECKPOINT_FORMAT = "rlsv-checkpoint/1"
 # Fields that may change between a run and its resumption without changing its result
 # (``dataset_info`` is what config.json records about the data, not a setting).
-RESUMABLE_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info"})
+RESUMABLE_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info", "conv_plan"})
 HISTORY_COLUMNS = ["epoch", "step", "neg_snr", "regulariser", "loss"]
 
 
@@ -194,27 +196,85 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) ->
     return sorted(k for k in keys if stored.get(k) != current.get(k))
 
 
-def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device) -> dict | None:
-    if not path.is_file():
-        return None
+# Fields in which a shorter run may differ from the run that extends it: the length, and the labels
+# that name it (a run id and a settings hash encode the epochs).
+EXTENDABLE_FIELDS = frozenset({"epochs", "run_id", "variant"})
+
+
+def _read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     ckpt = torch.load(path, map_location=device, weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
-    changed = config_differences(ckpt["config"], config.to_json())
-    if changed:
-        raise ValueError(
-            f"{path.parent} holds a run with a different configuration (differs in {changed}). "
-            "Use another output folder, or delete that folder to start over."
-        )
     return ckpt
+
+
+def _extension_problem(ckpt: dict, config: TrainConfig) -> str | None:
+    """Why the checkpoint ``ckpt`` cannot start ``config``'s training by extension (None: it can): it must
+    differ only in ``EXTENDABLE_FIELDS`` and hold no more epochs than ``config`` trains."""
+    changed = [d for d in config_differences(ckpt["config"], config.to_json()) if d not in EXTENDABLE_FIELDS]
+    if changed:
+        return f"it was trained with other settings (differs in {changed})"
+    if ckpt["epoch"] > config.epochs:
+        return f"it already holds {ckpt['epoch']} epochs, more than the {config.epochs} asked for"
+    return None
+
+
+def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device, extend: bool = False) -> dict | None:
+    if not path.is_file():
+        return None
+    ckpt = _read_checkpoint(path, device)
+    changed = config_differences(ckpt["config"], config.to_json())
+    if not changed:
+        return ckpt
+    if extend:
+        problem = _extension_problem(ckpt, config)
+        if problem is None:
+            return ckpt
+        raise ValueError(f"{path.parent} cannot be extended to this run: {problem}.")
+    hint = " To train it for more epochs, pass extend=True (rlsv train --extend)." if changed == ["epochs"] else ""
+    raise ValueError(
+        f"{path.parent} holds a run with a different configuration (differs in {changed}). "
+        f"Use another output folder, or delete that folder to start over.{hint}"
+    )
+
+
+def start_from_shorter_run(checkpoint: str | Path, output_dir: str | Path, config: TrainConfig) -> int:
+    """Start ``config``'s run in ``output_dir`` from the epoch checkpoint of a shorter run with the same
+    settings (another folder); return the epochs it already holds.
+
+    The checkpoint holds the model, the optimiser and both random generators after its last epoch,
+    so training on from it gives exactly the weights a run of ``config.epochs`` from scratch gives (on
+    the CPU): its first epochs *are* the shorter run. It is written to ``output_dir/checkpoint.pt``
+    with ``config`` as its configuration, so :func:`fit` resumes it like an interrupted run.
+
+    Raises:
+        ValueError: the checkpoint is not one, was trained with other settings, or holds more epochs.
+    """
+    ckpt = _read_checkpoint(Path(checkpoint))
+    problem = _extension_problem(ckpt, config)
+    if problem is not None:
+        raise ValueError(f"{checkpoint} cannot start this run: {problem}.")
+    save_torch(ckpt | {"config": config.to_json()}, Path(output_dir) / CHECKPOINT)
+    return int(ckpt["epoch"])
 
 
 def _rng_state(data_rng: np.random.Generator, noise_rng: torch.Generator) -> dict[str, Any]:
     return {"data": data_rng.bit_generator.state, "noise": noise_rng.get_state()}
 
 
+def _conv_plan(ckpt: dict | None, model: DenoisingAutoencoder, config: TrainConfig, device: torch.device) -> ConvPlan:
+    """How the run computes its convolutions: the plan its checkpoint recorded (a resumed run computes
+    exactly as before, on the same kind of device), else the fastest for this device
+    (``rlsv.core.conv_tuning``, timed once per process and shape)."""
+    recorded = (ckpt or {}).get("conv_plan")
+    if recorded and recorded.get("device") == device.type:
+        return ConvPlan.from_dict(recorded["plan"])
+    return model.tune(config.batch_size)
+
+
 def _save_checkpoint(path: Path, model: DenoisingAutoencoder, optimizer: torch.optim.Optimizer, epoch: int,
                      config: TrainConfig, rng: dict[str, Any], history: list[list[float]]) -> None:
+    device = model.encoder.analysis_kernels.device
     save_torch({
         "format": _CHECKPOINT_FORMAT,
         "epoch": epoch,
@@ -223,6 +283,7 @@ def _save_checkpoint(path: Path, model: DenoisingAutoencoder, optimizer: torch.o
         "optimizer": optimizer.state_dict(),
         "rng": rng,
         "history": history,
+        "conv_plan": {"device": device.type, "plan": model.conv_plan.to_dict()},
     }, path)
 
 
@@ -232,7 +293,8 @@ def _history_frame(rows: list[list[float]]) -> pd.DataFrame:
 
 
 def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
-        callback: Callable[[pd.DataFrame], None] | None = None, callback_every: int = 25) -> FitResult:
+        callback: Callable[[pd.DataFrame], None] | None = None, callback_every: int = 25,
+        extend: bool = False) -> FitResult:
     """Train (or resume, or return a finished) run in ``output_dir``.
 
     Args:
@@ -241,6 +303,9 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         progress: tqdm bars (notebook-aware) with the running losses.
         callback: called with the loss history so far every ``callback_every`` steps and at each
             epoch's end (live plots in notebooks).
+        extend: let ``config`` ask for more epochs than the run in ``output_dir`` was made with (and
+            carry other labels): training goes on from its last checkpoint. Without it a changed
+            configuration is refused.
 
     Raises:
         ValueError / rlsv.audio.musdb.DatasetError before any training for bad configurations or data;
@@ -252,7 +317,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     objective = config.loss_objective()
     segmentation = config.segmentation()
     checkpoint_path = output_dir / CHECKPOINT
-    ckpt = _load_checkpoint(checkpoint_path, config, device)
+    ckpt = _load_checkpoint(checkpoint_path, config, device, extend)
     if ckpt is not None and ckpt["epoch"] >= config.epochs and (output_dir / MODEL).is_file():
         return _finished_run(ckpt, output_dir, device, start)  # nothing to train: no data work, no writes
     dataset = _training_dataset(config, progress)
@@ -285,9 +350,11 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         noise_rng.set_state(ckpt["rng"]["noise"])
         history = ckpt["history"]
         first_epoch = ckpt["epoch"] + 1
+    model.conv_plan = _conv_plan(ckpt, model, config, device)
     resumed_from = first_epoch - 1
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(config.to_json() | {"dataset_info": dataset.describe()}, output_dir / CONFIG)
+    write_json(config.to_json() | {"dataset_info": dataset.describe(), "conv_plan": model.conv_plan.to_dict()},
+               output_dir / CONFIG)
 
     step = len(history)
     model.train()

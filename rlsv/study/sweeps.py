@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root, prepare_data
 from rlsv.run.evaluate import EVALUATION
-from rlsv.run.files import CONFIG, MODEL, SEGMENTS
+from rlsv.run.files import CHECKPOINT, CONFIG, MODEL, SEGMENTS
 from rlsv.run.lock import (
     FOREIGN_LOCK_MAX_AGE_S,
     RunBusyError,
@@ -72,7 +72,7 @@ from rlsv.run.pipeline import planned_config
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, unique_specs
 from rlsv.run.status import describe_error, read_status, record_failure, write_status
-from rlsv.run.train import config_differences
+from rlsv.run.train import EXTENDABLE_FIELDS, config_differences
 from rlsv.study.grids import get_grid
 from rlsv.study.results import DEFAULT_SEED
 
@@ -167,7 +167,9 @@ class SweepJob:
 
     ``threads``: torch threads of the run (None: torch's default); ``environment``: variables set
     in the process that runs it (a submitit job's GPU and thread limits; local worker processes
-    get theirs when they start); ``force``: break locks of other hosts (``rlsv.run.lock``).
+    get theirs when they start); ``force``: break locks of other hosts (``rlsv.run.lock``);
+    ``extend_shorter``: start a new run from the checkpoint of a shorter run of the same settings
+    under ``root`` (:func:`shorter_run_checkpoint`).
     """
 
     params: RunParameters
@@ -181,6 +183,7 @@ class SweepJob:
     timeout_s: float | None = None
     force: bool = False
     environment: Mapping[str, str] | None = None
+    extend_shorter: bool = False
 
     @property
     def run_id(self) -> str:
@@ -435,6 +438,39 @@ def _train_and_evaluate(job: SweepJob) -> None:
         raise ValueError(f"Unknown engine {job.engine!r}; use one of {ENGINES}.")
 
 
+def shorter_run_checkpoint(job: SweepJob) -> Path | None:
+    """The epoch checkpoint under ``job.root`` that can start ``job``'s run: of a run with the same settings
+    and fewer epochs (``rlsv.run.train.EXTENDABLE_FIELDS``), the one with the most; None if there is none."""
+    if not job.params.is_trained:
+        return None
+    planned = job.params.train_config(job.params.dataset, job.device).to_json()
+    best: tuple[int, Path] | None = None
+    for run_dir in Path(job.root).iterdir():
+        if run_dir == job.run_dir or not (run_dir / CHECKPOINT).is_file():
+            continue
+        try:
+            stored = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        differences = set(_training_differences(config_differences(stored, planned)))
+        epochs = stored.get("epochs")
+        if differences <= EXTENDABLE_FIELDS and isinstance(epochs, int) and epochs < planned["epochs"]:
+            if best is None or epochs > best[0]:
+                best = (epochs, run_dir / CHECKPOINT)
+    return None if best is None else best[1]
+
+
+def _start_from_shorter_run(job: SweepJob) -> None:
+    """A new trained run (no checkpoint of its own yet) starts from :func:`shorter_run_checkpoint`, if any."""
+    from rlsv.run.train import start_from_shorter_run
+
+    if (job.run_dir / CHECKPOINT).is_file():
+        return
+    donor = shorter_run_checkpoint(job)
+    if donor is not None:
+        start_from_shorter_run(donor, job.run_dir, job.params.train_config(job.params.dataset, job.device))
+
+
 def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
     """:func:`execute_run` once the run's lock is held: check its state again, then run it."""
     settled = _settled_outcome(job, *_state_verdict(job))
@@ -444,6 +480,8 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
     # run_evaluation, inline or in the notebooks) then keep status.json current, "done" included.
     write_status(job.run_dir, "running")
     try:
+        if job.extend_shorter:
+            _start_from_shorter_run(job)
         _train_and_evaluate(job)
     except Exception as error:  # a failed run is recorded, the sweep goes on
         note = f" (executed notebooks in {job.run_dir})" if job.engine == "papermill" else ""
@@ -654,7 +692,7 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROF
               slurm: SlurmOptions | None = None,
               progress: bool = True, run_progress: bool = True, kernel_name: str = "python3",
               timeout_s: float | None = None, notebooks: str | os.PathLike | None = None,
-              force: bool = False) -> SweepReport:
+              force: bool = False, extend_shorter: bool = False) -> SweepReport:
     """Run every run of ``grid`` at ``profile`` that is not done yet; see the module docstring.
 
     Args:
@@ -673,6 +711,9 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROF
         kernel_name, timeout_s, notebooks: papermill kernel, time limit per notebook cell, notebook folder.
         force: treat run locks of other hosts as stale (a SLURM job that died without removing its
             lock); locks of live processes on this host are always respected.
+        extend_shorter: start each new run from the checkpoint of a finished shorter run of the same
+            settings under ``root`` (same results as from scratch: a budget study over epochs trains
+            each seed's longest run once).
 
     Returns:
         A :class:`SweepReport`; nothing is raised for failing runs (check ``report.ok``).
@@ -691,7 +732,8 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROF
         notebook_folder = str(Path(notebooks).resolve() if notebooks else notebooks_dir())
     dataset = dataset_root(profile, runs[0].dataset, progress)
     all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), engine, notebook_folder, device,
-                         None, run_progress, kernel_name, timeout_s, force) for params in runs]
+                         None, run_progress, kernel_name, timeout_s, force, extend_shorter=extend_shorter)
+                for params in runs]
     decided = {job.run_id: _settled_outcome(job, *_verdict(job)) for job in all_jobs}
     todo = [job for job in all_jobs if decided[job.run_id] is None]
     report = SweepReport(grid_name, profile, root, variant=runs[0].variant)

@@ -11,7 +11,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlsv.core.conv import analysis_conv, dilated_conv, dilated_frames, overlap_add, synthesis_conv
+from rlsv.core.conv import (
+    METHODS,
+    ConvPlan,
+    analysis,
+    analysis_conv,
+    context,
+    dilated_conv,
+    dilated_frames,
+    is_time_major,
+    overlap_add,
+    synthesis,
+    synthesis_conv,
+)
+from rlsv.core.conv_tuning import cached_plans, plan_key, resolve_conv_plan, tune_conv_plan
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 
 # (B, C, L, S, T): frames T of a signal of (T-1) S + L samples
@@ -94,11 +107,18 @@ def test_overlap_add_is_the_adjoint_of_framing(t: int, l: int, s: int) -> None:
     torch.testing.assert_close(grad, signal.unfold(-1, l, s))  # <OLA(f), y> = <f, frames(y)>
 
 
+PLANS = [ConvPlan(), ConvPlan("direct", "direct", "direct"), ConvPlan("gemm", "direct", "direct"),
+         ConvPlan("direct", "gemm", "gemm"), ConvPlan("gemm", "gemm", "direct")]
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=str)
 @pytest.mark.parametrize("c,l,s,n", [(4, 16, 4, 40), (3, 12, 5, 37), (5, 8, 8, 29), (6, 32, 8, 63)])
-def test_model_matches_conv_reference(c: int, l: int, s: int, n: int) -> None:
-    """The whole autoencoder (float32) against the same equations written with F.conv1d / conv_transpose1d."""
+def test_model_matches_conv_reference(c: int, l: int, s: int, n: int, plan: ConvPlan) -> None:
+    """The whole autoencoder (float32), with every plan, against the same equations written with
+    F.conv1d / conv_transpose1d."""
     torch.manual_seed(0)
-    model = DenoisingAutoencoder(ModelConfig(channels=c, kernel_size=l, stride=s, segment_length=n, dilation=2))
+    model = DenoisingAutoencoder(ModelConfig(channels=c, kernel_size=l, stride=s, segment_length=n, dilation=2),
+                                 conv_plan=plan)
     x = torch.randn(3, n)
     cfg = model.config
     left, right = cfg.padding
@@ -106,7 +126,7 @@ def test_model_matches_conv_reference(c: int, l: int, s: int, n: int) -> None:
     a_ref = F.relu(F.conv1d(h, model.encoder.context_kernels, padding=4, dilation=2) + h)
     y_ref = F.conv_transpose1d(a_ref, model.decoder.kernels(), stride=s)[:, 0, left:left + n]
     a = model.encode(x)
-    assert a.shape == a_ref.shape and a.transpose(1, 2).is_contiguous()  # time-major memory
+    assert a.shape == a_ref.shape and is_time_major(a) == (plan.context == "gemm")
     torch.testing.assert_close(a, a_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.decode(a), y_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.decode(a_ref.contiguous()), y_ref, rtol=1e-5, atol=1e-6)
@@ -148,3 +168,56 @@ def test_autocast_forward_and_backward() -> None:
     for (name, p), q in zip(model.named_parameters(), reference.parameters()):
         assert p.grad is not None and p.grad.dtype == torch.float32, name
         assert float((p.grad - q.grad).norm() / q.grad.norm()) < 0.1, name  # bfloat16 accuracy
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_of_each_convolution_matches_torch(method: str) -> None:
+    """The dispatchers (float64, values and gradients) on a logical (B, C, T) layout, either memory layout in."""
+    x = _rand(2, 4 * 5 + 12, seed=20).requires_grad_()
+    k1 = _rand(3, 1, 12, seed=21).requires_grad_()
+    ours, theirs = analysis(x, k1, 5, method), F.conv1d(x.unsqueeze(1), k1, stride=5)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    for g_ours, g_theirs in zip(_grads(ours, [x, k1], 22), _grads(theirs, [x, k1], 22)):
+        torch.testing.assert_close(g_ours, g_theirs, rtol=1e-12, atol=1e-12)
+    for time_major in (False, True):
+        h = (_rand(2, 9, 3, seed=23).transpose(1, 2) if time_major else _rand(2, 3, 9, seed=23)).requires_grad_()
+        k2 = _rand(4, 3, 5, seed=24).requires_grad_()
+        ours, theirs = context(h, k2, 2, method), F.conv1d(h, k2, padding=4, dilation=2)
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+        for g_ours, g_theirs in zip(_grads(ours, [h, k2], 25), _grads(theirs, [h, k2], 25)):
+            torch.testing.assert_close(g_ours, g_theirs, rtol=1e-12, atol=1e-12)
+        a = (_rand(2, 6, 3, seed=26).transpose(1, 2) if time_major else _rand(2, 3, 6, seed=26)).requires_grad_()
+        w = _rand(3, 1, 10, seed=27).requires_grad_()
+        ours, theirs = synthesis(a, w, 4, method), F.conv_transpose1d(a, w, stride=4)[:, 0]
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+        for g_ours, g_theirs in zip(_grads(ours, [a, w], 28), _grads(theirs, [a, w], 28)):
+            torch.testing.assert_close(g_ours, g_theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_plans_are_checked_and_round_trip() -> None:
+    plan = ConvPlan("gemm", "direct", "direct")
+    assert ConvPlan.from_dict(plan.to_dict()) == plan and str(plan) == "analysis gemm, context direct, synthesis direct"
+    with pytest.raises(ValueError, match="ConvPlan.context must be one of"):
+        ConvPlan(context="fft")
+    model = DenoisingAutoencoder(ModelConfig(channels=4, kernel_size=16, stride=4, segment_length=40))
+    model.conv_plan = "direct"
+    assert model.conv_plan == ConvPlan("direct", "direct", "direct") == model.encoder.conv_plan
+    with pytest.raises(ValueError, match="conv_plan must be"):
+        model.conv_plan = "fastest"
+    with pytest.raises(ValueError, match="conv plan must be"):
+        resolve_conv_plan(model.config, "fastest", 2, "cpu")
+
+
+def test_auto_plan_is_tuned_once_per_shape_and_leaves_the_random_state_alone() -> None:
+    config = ModelConfig(channels=5, kernel_size=24, stride=6, segment_length=55)
+    torch.manual_seed(3)
+    model = DenoisingAutoencoder(config)  # "auto": not tuned yet
+    state = torch.get_rng_state()
+    assert model.conv_plan == "auto"
+    a = model.encode(torch.zeros(4, 55))  # tunes for training batches of 2 (the encoder sees 4)
+    assert isinstance(model.conv_plan, ConvPlan) and a.shape == (4, 5, 10)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert cached_plans()[plan_key(config, 2, "cpu", torch.float32)] == model.conv_plan
+    assert tune_conv_plan(config, 2) is model.conv_plan  # cached
+    fixed = DenoisingAutoencoder(config, conv_plan=ConvPlan())
+    assert fixed.tune(8) == ConvPlan()  # a chosen plan is kept

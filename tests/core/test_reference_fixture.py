@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlsv.core.conv import METHODS, ConvPlan
 from rlsv.core.losses import Objective, sinkhorn_distance
 from rlsv.core.model import ORIGINAL_PARAMETER_NAMES, from_original_state_dict
 from rlsv.core.step import step_forward
@@ -26,10 +27,16 @@ def reference() -> dict:
     return torch.load(FIXTURE, weights_only=False)
 
 
-def _model(reference: dict):
+def _model(reference: dict, plan: ConvPlan = ConvPlan()):
     cfg = reference["config"]
-    return from_original_state_dict(reference["init"]["encoder"], reference["init"]["decoder"],
-                                    stride=cfg["S"], segment_length=cfg["N"])
+    model = from_original_state_dict(reference["init"]["encoder"], reference["init"]["decoder"],
+                                     stride=cfg["S"], segment_length=cfg["N"])
+    model.conv_plan = plan
+    return model
+
+
+# every way of computing the convolutions (rlsv.core.conv): all GEMMs, all direct, and the mixed plans
+PLANS = [ConvPlan(a, c, s) for a in METHODS for c in METHODS for s in METHODS]
 
 
 def _objective(reference: dict, mode: str, grad: str) -> Objective:
@@ -52,13 +59,15 @@ def test_fixture_configuration(reference: dict) -> None:
     assert set(reference["results"]) == {"tv", "sinkhorn:1:1.3", "sinkhorn:1:0.1"}
 
 
-@pytest.mark.parametrize("mode,grad", [
-    ("tv", "implicit"),
-    ("sinkhorn:1:1.3", "implicit"), ("sinkhorn:1:1.3", "unrolled"),
-    ("sinkhorn:1:0.1", "implicit"), ("sinkhorn:1:0.1", "unrolled"),
-])
-def test_three_adam_steps_match_published_code(reference: dict, mode: str, grad: str) -> None:
-    model = _model(reference)
+# every plan with the default (implicit) gradient; the unrolled gradient with the two pure plans
+CASES = ([(mode, "implicit", plan) for plan in PLANS for mode in ("tv", "sinkhorn:1:1.3", "sinkhorn:1:0.1")]
+         + [(mode, "unrolled", plan) for plan in (PLANS[0], PLANS[-1])
+            for mode in ("sinkhorn:1:1.3", "sinkhorn:1:0.1")])
+
+
+@pytest.mark.parametrize("mode,grad,plan", CASES, ids=lambda v: str(v).replace(" ", ""))
+def test_three_adam_steps_match_published_code(reference: dict, mode: str, grad: str, plan: ConvPlan) -> None:
+    model = _model(reference, plan)
     objective = _objective(reference, mode, grad)
     optimizer = torch.optim.Adam(model.parameters(), lr=reference["config"]["lr"])
     params = dict(model.named_parameters())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,32 @@ def test_diverging_loss_is_reported(tiny_corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(FloatingPointError, match="Lower the learning rate"):
         fit(tiny_config(tiny_corpus, objective="tv", lam=None, learning_rate=1e12, epochs=1),
             tmp_path / "run", progress=False)
+
+
+def test_a_run_extended_by_more_epochs_equals_a_longer_run_from_scratch(tmp_path: Path, tiny_corpus: Path) -> None:
+    from rlsv.run.train import start_from_shorter_run
+
+    base = TrainConfig(objective="sinkhorn", omega=1.0, lam=1.5, epochs=1, model=TINY, dataset=str(tiny_corpus),
+                       device="cpu", max_train_tracks=1, learning_rate=1e-3)
+    longer = replace(base, epochs=2)
+    fit(base, tmp_path / "short", progress=False)
+    with pytest.raises(ValueError, match=r"differs in \['epochs'\].*extend=True"):
+        fit(longer, tmp_path / "short", progress=False)
+    # in place, when asked
+    extended = fit(longer, tmp_path / "short", progress=False, extend=True)
+    assert extended.resumed_from_epoch == 1
+    # into a new folder, from the shorter run's checkpoint (as a sweep with extend_shorter does)
+    fit(base, tmp_path / "short2", progress=False)
+    relabelled = replace(longer, run_id="x")
+    assert start_from_shorter_run(tmp_path / "short2" / "checkpoint.pt", tmp_path / "long2", relabelled) == 1
+    continued = fit(relabelled, tmp_path / "long2", progress=False)
+    scratch = fit(longer, tmp_path / "scratch", progress=False)
+    for result in (extended, continued):
+        for name, value in scratch.model.state_dict().items():
+            assert torch.equal(result.model.state_dict()[name], value), name
+        pd.testing.assert_frame_equal(result.history, scratch.history)
+    with pytest.raises(ValueError, match="holds 2 epochs, more than the 1"):
+        start_from_shorter_run(tmp_path / "scratch" / "checkpoint.pt", tmp_path / "x", base)
+    with pytest.raises(ValueError, match=r"other settings \(differs in \['learning_rate'\]\)"):
+        start_from_shorter_run(tmp_path / "short2" / "checkpoint.pt", tmp_path / "y",
+                               replace(longer, learning_rate=1.0))

@@ -170,6 +170,28 @@ def test_failed_run_is_recorded_then_retried_and_done_runs_skipped(tmp_path: Pat
     assert read_status(root / rid(tv(1.0), tiny))["state"] == "done" and done_segments.stat().st_mtime_ns == stamp
 
 
+def test_a_longer_sweep_starts_from_the_shorter_runs_of_the_same_settings(tmp_path: Path, tiny: dict) -> None:
+    root = tmp_path / "runs"
+    run_sweep([tv(1.0), tv(2.0)], "smoke", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
+    short = root / rid(tv(1.0), tiny)
+    mark = torch.load(short / "checkpoint.pt", weights_only=False)
+    mark["history"][0][4] = 123.0  # only in the shorter run's checkpoint: shows where the longer run started
+    save_torch(mark, short / "checkpoint.pt")
+    longer = tiny | {"epochs": 2}
+    report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=longer, progress=False,
+                       run_progress=False, extend_shorter=True)
+    assert [o.state for o in report.outcomes] == ["done"], report.text()
+    losses = pd.read_csv(root / rid(tv(1.0), longer) / "losses.csv")
+    assert losses["epoch"].max() == 2 and losses.loc[0, "loss"] == 123.0  # epoch 1 is the shorter run's
+    config = json.loads((root / rid(tv(1.0), longer) / "config.json").read_text())
+    assert config["epochs"] == 2 and config["run_id"] == rid(tv(1.0), longer)
+    # without extend_shorter, or with other settings, a run starts from scratch
+    other = tiny | {"epochs": 2, "learning_rate": 0.5}
+    run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=other, progress=False, run_progress=False,
+              extend_shorter=True)
+    assert pd.read_csv(root / rid(tv(1.0), other) / "losses.csv").loc[0, "loss"] != 123.0
+
+
 def test_running_leftover_resumes_from_its_checkpoint(tmp_path: Path, tiny: dict) -> None:
     root = tmp_path / "runs"
     params = RunParameters.for_spec(sinkhorn(1.0, 1.5), "smoke", **(tiny | {"epochs": 2}))
