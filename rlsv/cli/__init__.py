@@ -7,6 +7,7 @@ Errors a user can fix (bad hyper-parameters, missing data) are printed as one me
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from dataclasses import replace
 from typing import Sequence
@@ -14,6 +15,10 @@ from typing import Sequence
 from rlsv.run.files import LOSSES, MODEL, SEGMENTS, SUMMARY
 
 __all__ = ["main", "build_parser"]
+
+# Subcommands defined in modules of their own under rlsv.cli: each has ``add_commands(subparsers)`` and,
+# like this module, imports nothing heavy (torch, pandas) until a command runs.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 # rlsv.run.profiles.DEFAULT_PROFILE / PROFILES, spelled out so that building the parser does not import torch.
 DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
@@ -282,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures-root", default="figures", help="figures go to FIGURES_ROOT/PROFILE (default figures)")
     p.set_defaults(func=_cmd_reproduce)
 
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
