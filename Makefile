@@ -28,6 +28,7 @@ $(STAMP): pyproject.toml scripts/install_torch.sh
 setup: ffmpeg $(STAMP)
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 reproduce: setup
