@@ -20,8 +20,8 @@ from rlsv.study.sweeps import execute_notebook, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ("01_data.ipynb", "02_train.ipynb", "03_evaluate.ipynb", "04_tables.ipynb", "05_figures.ipynb",
-         "06_explorer.ipynb", "07_scale_study.ipynb")
+NAMES = ("00_method.ipynb", "01_data.ipynb", "02_train.ipynb", "03_evaluate.ipynb", "04_tables.ipynb",
+         "05_figures.ipynb", "06_explorer.ipynb", "07_scale_study.ipynb")
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
 
@@ -76,8 +76,8 @@ def test_stored_without_outputs_and_parameterised(name: str) -> None:
 
 
 def test_nbstripout_verify_passes_and_filter_is_configured() -> None:
-    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, sorted(NOTEBOOKS.glob("*.ipynb")))],
-                            capture_output=True, text=True)
+    notebooks = map(str, sorted(NOTEBOOKS.glob("*.ipynb")))
+    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *notebooks], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notebooks/*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
 
@@ -100,6 +100,16 @@ def test_run_notebooks_declare_every_run_parameter() -> None:
 
 
 # --------------------------------------------------------------------------- executed at a tiny size
+
+
+@pytest.mark.slow
+def test_00_method_shows_the_tensors_of_section_2(tmp_path: Path, tiny_corpus: Path) -> None:
+    out = execute_notebook(NOTEBOOKS / "00_method.ipynb", tmp_path / "00.ipynb",
+                           {"profile": "smoke", "dataset": str(tiny_corpus), "batch_size": 2})
+    outputs = _outputs(out)
+    assert len(_mime(outputs, "image/png")) == 2  # the decoder's kernels, the cost matrix and plans
+    tables = "".join(_mime(outputs, "text/html"))
+    assert "(2, 96, 87)" in tables and "Eq. 10" in tables and "L_SK (p = 1)" in tables
 
 
 @pytest.mark.slow
