@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "save_torch", "write_text", "write_json"]
+__all__ = ["atomic_path", "save_torch", "write_text", "write_json", "remove_leftover_temporaries", "TEMPORARY"]
+
+TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+"""Names of the temporary files of :func:`atomic_path`: ``.<name>.<8 hex digits>.tmp``."""
 
 
 @contextmanager
@@ -69,3 +73,20 @@ def write_text(text: str, path: str | os.PathLike) -> None:
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def remove_leftover_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed writes left in ``folder`` (:data:`TEMPORARY` names); return them.
+
+    Only for a folder that no other process writes at the same time (a run folder under its run's lock,
+    or a run being started): a temporary file there is a write that will never finish.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.iterdir():
+        if TEMPORARY.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -76,7 +76,7 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize("option, value, message", [
     ("--epochs", "0", "epochs must be an integer >= 1, got 0"),
     ("--batch-size", "0", "batch_size must be an integer >= 1, got 0"),
-    ("--lr", "0", "learning_rate must be > 0, got 0.0"),
+    ("--lr", "0", "learning_rate must be in (0, 1]"),
     ("--max-tracks", "0", "max_train_tracks must be >= 1 or None, got 0"),
 ])
 def test_train_refuses_a_zero_override(option: str, value: str, message: str, tmp_path: Path, tiny_corpus: Path,

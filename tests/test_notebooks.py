@@ -191,17 +191,17 @@ def test_figures_load_each_model_and_the_test_segments_once(tiny_runs: tuple[Pat
 
     root, _ = tiny_runs
     calls = {"models": [], "segments": 0}
-    load_model, run_test_segments = rlsv.run.model_file.load_model, rlsv.run.evaluate.run_test_segments
+    load_run_model, run_test_segments = rlsv.run.model_file.load_run_model, rlsv.run.evaluate.run_test_segments
 
-    def counting_load_model(path, *args, **kwargs):
-        calls["models"].append(Path(path).parent.name)
-        return load_model(path, *args, **kwargs)
+    def counting_load_model(run_dir, *args, **kwargs):
+        calls["models"].append(Path(run_dir).name)
+        return load_run_model(run_dir, *args, **kwargs)
 
     def counting_segments(*args, **kwargs):
         calls["segments"] += 1
         return run_test_segments(*args, **kwargs)
 
-    monkeypatch.setattr(rlsv.run.model_file, "load_model", counting_load_model)
+    monkeypatch.setattr(rlsv.run.model_file, "load_run_model", counting_load_model)
     monkeypatch.setattr(rlsv.run.evaluate, "run_test_segments", counting_segments)
     result = make_figures(root, "smoke", tmp_path / "figures")
     assert not result.missing and {"figure2", "figure4"} <= set(result.figures)

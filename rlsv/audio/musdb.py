@@ -266,16 +266,36 @@ def fill_cache(dataset: MusdbDataset, subsets: Iterable[str] | None = None, prog
 
 
 def decode_track(track: Track) -> dict[str, np.ndarray]:
-    """Decode ``track`` from its files: ``{"mixture", "vocals"}`` -> ``(n_samples,)`` float32 mono."""
+    """Decode ``track`` from its files: ``{"mixture", "vocals"}`` -> ``(n_samples,)`` float32 mono.
+
+    Checked here, for training and evaluation alike (the decode cache keeps only checked tracks): the
+    mixture and the vocals have the same number of channels, one or two, and the same length, and every
+    sample is finite. A problem raises a :class:`DatasetLayoutError` naming the track, the stem and the file.
+    """
     if track.is_wav:
         mixture, vocals = (_read_wav(path) for path in track.files)
     else:
         mixture, vocals = _decode_stem_streams(track.files[0], track.streams, track.channels)
+    source = ", ".join(str(path) for path in track.files)
+    if mixture.shape[1] != vocals.shape[1] or mixture.shape[1] not in (1, 2):
+        raise DatasetLayoutError(
+            f"Track {track.name!r} ({source}): the mixture has {mixture.shape[1]} channel(s) and the vocals "
+            f"{vocals.shape[1]}. MUSDB18 stems are all stereo (or all mono); restore the track from the original "
+            "download or remove it."
+        )
     if len(mixture) != len(vocals):
         raise DatasetLayoutError(
-            f"Track {track.name!r}: the mixture has {len(mixture)} samples but the vocals {len(vocals)}. "
+            f"Track {track.name!r} ({source}): the mixture has {len(mixture)} samples but the vocals {len(vocals)}. "
             "MUSDB18 stems have equal lengths; restore the track from the original download."
         )
+    for stem, audio in (("mixture", mixture), ("vocals", vocals)):
+        finite = np.isfinite(audio)
+        if not finite.all():
+            first = int(np.argmin(finite.all(axis=1)))
+            raise DatasetLayoutError(
+                f"Track {track.name!r}: the {stem} ({source}) holds {int((~finite).sum())} NaN or infinite "
+                f"sample(s), the first at sample {first}. Audio must be finite; restore the track or remove it."
+            )
     return {"mixture": _to_mono(mixture), "vocals": _to_mono(vocals)}
 
 

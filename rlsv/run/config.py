@@ -65,8 +65,9 @@ class RunParameters:
 
     Attributes:
         objective: ``"tv"`` (L_A), ``"sinkhorn"`` (L_B) or ``"stft"`` (the untrained baseline).
-        omega, lam, p: the grid point; parameters the objective does not use are set to None
-            (``p`` defaults to 1 for ``"sinkhorn"``).
+        omega, lam, p: the grid point; parameters the objective does not use must be None (a value is
+            refused, not dropped); ``omega`` None means 1 for a trained objective, ``p`` None means 1 for
+            ``"sinkhorn"``.
         profile: ``"small"`` (default), ``"smoke"`` or ``"paper"`` (``rlsv.run.profiles``): sizes, epochs and data.
         epochs, batch_size, learning_rate, max_train_tracks, max_test_tracks: override the
             profile's values (None: the profile's).
@@ -76,7 +77,7 @@ class RunParameters:
     """
 
     objective: str = "tv"
-    omega: float | None = 1.0
+    omega: float | None = None
     lam: float | None = None
     p: int | None = None
     profile: str = DEFAULT_PROFILE
@@ -92,9 +93,13 @@ class RunParameters:
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVE_NAMES:
             raise ValueError(f"Unknown objective {self.objective!r}; use 'tv' (L_A), 'sinkhorn' (L_B) or 'stft'.")
-        for name in _GRID_PARAMETERS:  # what the objective does not use is dropped (rlsv.run.spec)
-            if name not in USED_PARAMETERS[self.objective]:
-                object.__setattr__(self, name, None)
+        if self.objective != "stft" and self.omega is None:
+            object.__setattr__(self, "omega", 1.0)
+        unused = [f"{name}={getattr(self, name)!r}" for name in _GRID_PARAMETERS
+                  if name not in USED_PARAMETERS[self.objective] and getattr(self, name) is not None]
+        if unused:  # refused, not dropped: a value given for nothing is a mistake worth hearing about
+            raise ValueError(f"The {self.objective!r} objective does not use {' and '.join(unused)}; set "
+                             f"{'them' if len(unused) > 1 else 'it'} to None (or choose another objective).")
         if self.objective == "sinkhorn" and self.p is None:
             object.__setattr__(self, "p", 1)
         if self.p is not None:

@@ -40,7 +40,7 @@ from rlsv.core.metrics import StftBaseline, additivity, oracle_binary_mask_estim
 from rlsv.core.model import DenoisingAutoencoder
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, SUMMARY
-from rlsv.run.model_file import load_model
+from rlsv.run.model_file import load_run_model
 from rlsv.run.summary import METRICS, summarise, summary_to_dict
 
 __all__ = [
@@ -107,11 +107,19 @@ class EvaluationSettings:
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
-    """``config.json`` of a run folder (FileNotFoundError with a hint if absent)."""
+    """``config.json`` of a run folder (FileNotFoundError with a hint if absent; ValueError naming the file
+    if it is not a JSON object)."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"No config.json in {Path(run_dir)}; train the run first (02_train.ipynb).")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore it, or delete the run folder and rerun "
+                         "the run.") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(config).__name__}.")
+    return config
 
 
 def load_test_dataset(root: str | Path | None = None, segment_length: int = 44100, sample_rate: int = 44100,
@@ -301,8 +309,12 @@ def evaluate_run(run_dir: str | Path, dataset: str | Path | None = None, device:
     model_path = run_dir / MODEL
     if not model_path.is_file():
         raise FileNotFoundError(f"No trained model at {model_path}; train the run first (rlsv train).")
+    if max_tracks is not None and max_tracks < 1:
+        raise ValueError(f"max_tracks (--max-tracks) must be >= 1 or None (all test tracks), got {max_tracks}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size (--batch-size) must be >= 1, got {batch_size}.")
     config = load_run_config(run_dir) if (run_dir / CONFIG).is_file() else {}  # a model.pt saved without fit
-    model = load_model(model_path, map_location=resolve_device(device))
+    model = load_run_model(run_dir, MODEL, map_location=resolve_device(device))  # checked against config.json
     n = model.config.segment_length
     settings = EvaluationSettings(max_tracks, mask_inclusive, n, None if dataset is None else str(dataset))
     data = run_test_dataset({**config, "model": model.config.to_dict()}, settings, progress=progress)

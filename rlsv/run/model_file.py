@@ -1,28 +1,106 @@
-"""``model.pt``: a trained autoencoder's weights and configuration in one file, written atomically."""
+"""``model.pt``: a trained autoencoder's weights and configuration in one file, written atomically, and
+stamped with the training configuration of the run that made it.
+
+The stamp (:func:`training_stamp`: a hash of the run's ``config.json`` without the settings that do
+not change the weights) lets every reader check that a run folder's ``model.pt`` is that run's
+(:func:`load_run_model`): a model copied from another run, or of other sizes, is refused with a
+message that says which.
+"""
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 
 from rlsv.atomic import save_torch
 from rlsv.core.model import DenoisingAutoencoder, model_from_payload, model_payload
+from rlsv.run.files import CONFIG
+from rlsv.run.spec import variant_id
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "load_run_model", "training_stamp", "model_stamp", "read_torch_file",
+           "NOT_TRAINING_FIELDS"]
+
+# config.json entries that do not change a run's weights: where and how it ran, what it recorded about its
+# data, how it was evaluated (rlsv.run.train.RESUMABLE_FIELDS and the evaluation settings).
+NOT_TRAINING_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info", "conv_plan", "evaluation"})
 
 
-def save_model(model: DenoisingAutoencoder, path: str | Path) -> None:
-    """Save weights and configuration together, atomically, to ``path``."""
-    save_torch(model_payload(model), path)
+def training_stamp(config: Mapping[str, Any]) -> str:
+    """A short hash of a run's training configuration (its ``config.json`` mapping)."""
+    return variant_id({k: v for k, v in config.items() if k not in NOT_TRAINING_FIELDS})
+
+
+def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True) -> Any:
+    """``torch.load`` of ``path``; a file that is not a readable torch file (truncated, garbage, another
+    format) gives a ``ValueError`` naming it and saying what to do."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"{path} is not a readable torch file ({type(error).__name__}: {str(error)[:200]}); "
+                         "it may be truncated or damaged. Delete it (or move it away) and rerun: a run is "
+                         "trained again from its last good checkpoint, or from the start.") from None
+
+
+def save_model(model: DenoisingAutoencoder, path: str | Path, stamp: str | None = None) -> None:
+    """Save weights and configuration together, atomically, to ``path``; ``stamp``: the
+    :func:`training_stamp` of the run that trained it."""
+    save_torch(model_payload(model) | ({"run": stamp} if stamp else {}), path)
+
+
+def _payload(path: Path, map_location: str | torch.device) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}.")
+    payload = read_torch_file(path, map_location)
+    if isinstance(payload, dict) and "model" in payload and isinstance(payload["model"], dict):
+        payload = payload["model"]  # a training checkpoint
+    return payload
+
+
+def model_stamp(path: str | Path) -> str | None:
+    """The training stamp a model file carries (None: none, e.g. a model saved by hand)."""
+    payload = _payload(Path(path), "cpu")
+    return payload.get("run") if isinstance(payload, dict) else None
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> DenoisingAutoencoder:
     """Load a model written by ``save_model`` (or the ``model`` entry of a training checkpoint)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {path}.")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if isinstance(payload, dict) and "model" in payload and isinstance(payload["model"], dict):
-        payload = payload["model"]  # a training checkpoint
-    return model_from_payload(payload, str(path)).to(map_location)
+    return model_from_payload(_payload(path, map_location), str(path)).to(map_location)
+
+
+def load_run_model(run_dir: str | Path, model_file: str = "model.pt",
+                   map_location: str | torch.device = "cpu") -> DenoisingAutoencoder:
+    """The model of a run folder, checked against the folder's ``config.json`` (when there is one).
+
+    A stamped model must carry the stamp of that configuration; an unstamped one (saved by hand) must
+    at least have its sizes. Raises ``ValueError`` naming both files otherwise.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / model_file
+    payload = _payload(path, map_location)
+    model = model_from_payload(payload, str(path)).to(map_location)
+    config_path = run_dir / CONFIG
+    if not config_path.is_file():
+        return model
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config_path} is not valid JSON ({error}); restore it or delete the run folder.") from None
+    stamp = payload.get("run") if isinstance(payload, dict) else None
+    if stamp is not None and "objective" in config and stamp != training_stamp(config):
+        raise ValueError(f"{path} was not trained by the run in {run_dir} (its training configuration differs from "
+                         f"{config_path}): a model copied from another run? Delete it; rerunning the run restores "
+                         "its own model from its checkpoint.")
+    recorded = config.get("model")
+    if isinstance(recorded, Mapping) and model.config.to_dict() != dict(recorded):
+        differing = sorted(k for k in recorded if model.config.to_dict().get(k) != recorded[k])
+        raise ValueError(f"{path} has other model sizes than {config_path} records (differs in {differing}); "
+                         "it does not belong to this run. Delete it, or evaluate it in a folder of its own.")
+    return model

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rlsv.atomic import save_torch, write_json, write_text
+from rlsv.atomic import remove_leftover_temporaries, save_torch, write_json, write_text
 from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation, count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
@@ -36,7 +36,7 @@ from rlsv.core.model import DenoisingAutoencoder, ModelConfig, model_from_payloa
 from rlsv.core.step import make_optimizer, sample_input_noise, train_step
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
-from rlsv.run.model_file import save_model
+from rlsv.run.model_file import model_stamp, read_torch_file, save_model, training_stamp
 
 __all__ = ["TrainConfig", "FitResult", "fit", "start_from_shorter_run", "retain_freed_memory", "config_differences",
            "RESUMABLE_FIELDS", "EXTENDABLE_FIELDS"]
@@ -109,14 +109,19 @@ class TrainConfig:
             if self.p is None:
                 object.__setattr__(self, "p", 1)
         else:
-            object.__setattr__(self, "lam", None)
-            object.__setattr__(self, "p", None)
+            unused = [f"{name}={getattr(self, name)!r}" for name in ("lam", "p") if getattr(self, name) is not None]
+            if unused:
+                raise ValueError(f"The tv objective (L_A) does not use {' and '.join(unused)}; leave them out, or "
+                                 "choose objective='sinkhorn' (L_B).")
         for name in ("epochs", "batch_size", "set_size", "sinkhorn_max_iter"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
+            raise ValueError(f"learning_rate must be in (0, 1] (Adam moves each weight by about the learning rate "
+                             f"per step; the paper uses 1e-4), got {self.learning_rate!r}.")
         if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
             raise ValueError(f"noise_std must be >= 0, got {self.noise_std!r}.")
         if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
@@ -190,6 +195,17 @@ def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
     return dataset
 
 
+def _require_some_vocals(dataset: MusdbDataset) -> None:
+    """A training set whose vocals are all silent trains nothing (neg-SNR is then 240 dB with a zero
+    gradient): refuse it. Stops at the first track with vocals (usually the first)."""
+    for track in dataset.tracks("train"):
+        if np.any(dataset.load(track).vocals):
+            return
+    names = ", ".join(t.name for t in dataset.tracks("train")[:5])
+    raise ValueError(f"Every training track's vocals are silent ({names}{', ...' if len(dataset.tracks('train')) > 5 else ''} "
+                     f"under {dataset.root / 'train'}): there is nothing to learn. Check the vocals stems.")
+
+
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """Fields in which two run configurations (JSON dicts) differ, ignoring ``RESUMABLE_FIELDS``."""
     keys = (stored.keys() | current.keys()) - RESUMABLE_FIELDS
@@ -202,7 +218,7 @@ EXTENDABLE_FIELDS = frozenset({"epochs", "run_id", "variant"})
 
 
 def _read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
-    ckpt = torch.load(path, map_location=device, weights_only=False)
+    ckpt = read_torch_file(path, device, weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
     return ckpt
@@ -313,13 +329,14 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     """
     start = time.perf_counter()
     output_dir = Path(output_dir)
+    remove_leftover_temporaries(output_dir)  # of writes a kill interrupted
     device = resolve_device(config.device)
     objective = config.loss_objective()
     segmentation = config.segmentation()
     checkpoint_path = output_dir / CHECKPOINT
     ckpt = _load_checkpoint(checkpoint_path, config, device, extend)
     if ckpt is not None and ckpt["epoch"] >= config.epochs and (output_dir / MODEL).is_file():
-        return _finished_run(ckpt, output_dir, device, start)  # nothing to train: no data work, no writes
+        return _finished_run(ckpt, output_dir, device, start, config)  # nothing to train, no data work
     dataset = _training_dataset(config, progress)
     batches_per_epoch = count_training_batches(dataset, segmentation)
     if batches_per_epoch == 0:
@@ -328,6 +345,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
             "use more tracks or a smaller batch size."
         )
     fill_cache(dataset, ("train",), progress=progress)
+    _require_some_vocals(dataset)
 
     if device.type == "cpu":
         retain_freed_memory()
@@ -375,20 +393,48 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         _flush(pending, history, epoch, step, bar, callback)
         bar.close()
         _save_checkpoint(checkpoint_path, model, optimizer, epoch, config, _rng_state(data_rng, noise_rng), history)
-        frame = _history_frame(history)
-        write_text(frame.to_csv(index=False), output_dir / LOSSES)
+        frame = _write_losses(history, output_dir)
         if progress:
             last = frame.query("epoch == @epoch")[["neg_snr", "regulariser", "loss"]].mean()
             tqdm.write(f"epoch {epoch}/{config.epochs}: neg_snr {last.neg_snr:.3f} dB, "
                        f"regulariser {last.regulariser:.4f}, loss {last.loss:.3f}")
-    save_model(model, output_dir / MODEL)
+    _write_losses(history, output_dir)  # again: a run killed after its last checkpoint ends here on its rerun
+    save_model(model, output_dir / MODEL, training_stamp(config.to_json()))  # last: the run is complete
     model.eval()
     return FitResult(model, _history_frame(history), output_dir, resumed_from, time.perf_counter() - start)
 
 
-def _finished_run(ckpt: dict, output_dir: Path, device: torch.device, start: float) -> FitResult:
-    """The result of a run whose checkpoint already holds every epoch (and whose model file exists)."""
+def _write_losses(history: list[list[float]], output_dir: Path) -> pd.DataFrame:
+    """``losses.csv`` from the loss history (atomically); the history's frame."""
+    frame = _history_frame(history)
+    write_text(frame.to_csv(index=False), output_dir / LOSSES)
+    return frame
+
+
+def _losses_rows(path: Path) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return sum(1 for _ in fh) - 1
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _finished_run(ckpt: dict, output_dir: Path, device: torch.device, start: float, config: TrainConfig) -> FitResult:
+    """The result of a run whose checkpoint already holds every epoch (and whose model file exists).
+
+    The files a kill or a hand may have left wrong are restored from the checkpoint: ``losses.csv`` when
+    it lacks rows, ``model.pt`` when it is not this run's (another run's copy, or unreadable).
+    """
     model = model_from_payload(ckpt["model"], str(output_dir / CHECKPOINT)).to(device).eval()
+    if _losses_rows(output_dir / LOSSES) != len(ckpt["history"]):
+        _write_losses(ckpt["history"], output_dir)
+    stamp = training_stamp(config.to_json())
+    try:
+        belongs = model_stamp(output_dir / MODEL) == stamp
+    except ValueError:  # not a readable torch file
+        belongs = False
+    if not belongs:
+        save_model(model, output_dir / MODEL, stamp)
     return FitResult(model, _history_frame(ckpt["history"]), output_dir, ckpt["epoch"], time.perf_counter() - start)
 
 

@@ -136,14 +136,14 @@ class _SegmentSource:
 
     def _represent(self, spec: RunSpec):
         from rlsv.run.evaluate import cached_test_segments
-        from rlsv.run.model_file import load_model
+        from rlsv.run.model_file import load_run_model
         from rlsv.run.segment_view import pick_segment, represent_segment
 
         run_dir = self.run_set.run_dir(spec)
         if run_dir is None:
             raise FileNotFoundError(f"no trained run {run_id(spec, str(self.run_set.profile))}-* "
                                     f"(variant {self.run_set.variant}) with a model.pt in {self.run_set.root}")
-        model = load_model(run_dir / MODEL, map_location=self.device)
+        model = load_run_model(run_dir, MODEL, map_location=self.device)
         tracks = cached_test_segments(run_dir, self._tracks)  # shared by runs with the same test set
         t, k = pick_segment(tracks, self.track, self.segment)
         seed = run_dir.name.rsplit("-s", 1)[-1].split("-")[0]

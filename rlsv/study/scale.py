@@ -33,7 +33,7 @@ from rlsv.run.config import RunParameters
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 from rlsv.study.intervals import difference_interval, interval_by_seed
 from rlsv.study.results import load_runs, select_specs
-from rlsv.study.sweeps import SweepReport, run_sweep, sweep_seeds
+from rlsv.study.sweeps import SweepReport, run_sweep
 
 __all__ = [
     "SCALE_PROFILE",
@@ -250,7 +250,7 @@ def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: S
 
     from rlsv.core.model import DenoisingAutoencoder, ModelConfig
     from rlsv.run.files import MODEL
-    from rlsv.run.model_file import load_model
+    from rlsv.run.model_file import load_run_model
     from rlsv.study.diagnostics import diagnose
 
     rows = []
@@ -267,7 +267,7 @@ def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: S
                 models.append((0, DenoisingAutoencoder(ModelConfig(**budget.model))))
             path = Path(root) / params.run_id / MODEL
             if path.is_file():
-                models.append((budget.epochs, load_model(path)))
+                models.append((budget.epochs, load_run_model(path.parent)))
             for epochs, model in models:
                 rows.append({"size": budget.size, "learning_rate": budget.learning_rate, "epochs": epochs,
                              "run": _label(spec), "seed": seed, **diagnose(model, objective, batch)})

@@ -55,10 +55,11 @@ from typing import Any, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
+from rlsv.atomic import remove_leftover_temporaries
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root, prepare_data
 from rlsv.run.evaluate import EVALUATION
-from rlsv.run.files import CHECKPOINT, CONFIG, MODEL, SEGMENTS
+from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL, SEGMENTS, SUMMARY
 from rlsv.run.lock import (
     FOREIGN_LOCK_MAX_AGE_S,
     RunBusyError,
@@ -341,14 +342,31 @@ def _status_busy(status: Mapping[str, Any]) -> bool:
     return pid > 0 and pid != os.getpid() and process_alive_here(status.get("host"), pid)
 
 
+def finished_files(job: SweepJob) -> list[Path]:
+    """The files a finished run holds: its configuration and evaluation, for a trained run its checkpoint,
+    losses and model, and with the papermill engine the executed notebooks."""
+    names = [CONFIG, SEGMENTS, SUMMARY]
+    if job.params.is_trained:
+        names += [CHECKPOINT, LOSSES, MODEL]
+    if job.engine == "papermill":
+        names += [_EXECUTED[EVALUATE_NOTEBOOK]] + ([_EXECUTED[TRAIN_NOTEBOOK]] if job.params.is_trained else [])
+    return [job.run_dir / name for name in names]
+
+
 def _state_verdict(job: SweepJob) -> tuple[str, list[str]]:
     """:func:`classify_run` from the run folder's files, locks aside, with the training fields that
-    differ for a ``"conflict"`` (``[]`` otherwise)."""
+    differ for a ``"conflict"`` (``[]`` otherwise).
+
+    ``done`` counts only with every file of :func:`finished_files` present (a kill between the last
+    step's end and its last file is finished on the next sweep) and a readable ``config.json``.
+    """
     status = read_status(job.run_dir) or {}
     if _status_busy(status):
         return "busy", []
-    if status.get("state") == "done" and (job.run_dir / SEGMENTS).is_file():
-        differences = _config_differences(job) or []
+    if status.get("state") == "done" and all(path.is_file() for path in finished_files(job)):
+        differences = _config_differences(job)
+        if differences is None:  # config.json unreadable: the run is redone (training resumes its checkpoint)
+            return "run", []
         if not differences:
             return "skip", []
         training = _training_differences(differences)
@@ -413,9 +431,18 @@ def _notebook_parameters(job: SweepJob, notebook: str) -> dict[str, Any]:
 
 
 def _trained_already(job: SweepJob) -> bool:
-    """Training finished earlier (``model.pt`` of the same configuration and its executed notebook)."""
-    return ((job.run_dir / MODEL).is_file() and (job.run_dir / _EXECUTED[TRAIN_NOTEBOOK]).is_file()
-            and _training_matches(job))
+    """Training finished earlier: ``model.pt`` of this run's configuration (its stamp, not only its
+    presence: a model copied from another run is trained again from the run's checkpoint), its losses and
+    its executed notebook."""
+    from rlsv.run.model_file import model_stamp, training_stamp
+
+    if not ((job.run_dir / MODEL).is_file() and (job.run_dir / LOSSES).is_file()
+            and (job.run_dir / _EXECUTED[TRAIN_NOTEBOOK]).is_file() and _training_matches(job)):
+        return False
+    try:
+        return model_stamp(job.run_dir / MODEL) == training_stamp(_stored_config(job) or {})
+    except ValueError:  # model.pt unreadable
+        return False
 
 
 def _train_and_evaluate(job: SweepJob) -> None:
@@ -476,6 +503,9 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
     settled = _settled_outcome(job, *_state_verdict(job))
     if settled is not None:  # another sweep finished it (or a notebook runs it) since the sweep looked
         return settled
+    remove_leftover_temporaries(job.run_dir)  # of writes a killed process left (the folder is ours now)
+    for partial in job.run_dir.glob(".*.partial.ipynb"):
+        partial.unlink(missing_ok=True)
     # "running" from the claim on, before a notebook's kernel starts; the steps (rlsv.run.pipeline.run_training /
     # run_evaluation, inline or in the notebooks) then keep status.json current, "done" included.
     write_status(job.run_dir, "running")
@@ -483,6 +513,10 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
         if job.extend_shorter:
             _start_from_shorter_run(job)
         _train_and_evaluate(job)
+        missing = [path.name for path in finished_files(job) if not path.is_file()]
+        if missing:
+            raise RuntimeError(f"the run ended without {missing}")
+        write_status(job.run_dir, "done")  # once every file is in place
     except Exception as error:  # a failed run is recorded, the sweep goes on
         note = f" (executed notebooks in {job.run_dir})" if job.engine == "papermill" else ""
         message = record_failure(job.run_dir, error, note)
@@ -496,7 +530,8 @@ def execute_run(job: SweepJob) -> RunOutcome:
 
     A run locked by another live claim is ``busy``; under the lock its state is checked again, so
     a run another sweep finished meanwhile is ``skipped`` (or a ``conflict``). ``status.json`` is
-    ``running`` while it works, then ``done``, or ``failed`` with the error.
+    ``running`` while it works, then ``done``, or ``failed`` with the error. A run folder that cannot
+    even be claimed (no permission to write it, a full disk) is ``failed`` too, and the sweep goes on.
     """
     start = time.perf_counter()
     os.environ.update(job.environment or {})
@@ -505,6 +540,9 @@ def execute_run(job: SweepJob) -> RunOutcome:
             return _execute_claimed(job, start)
     except RunBusyError as busy:
         return RunOutcome(job.run_id, "busy", f"locked by {busy.holder.describe()}", 0.0, str(job.run_dir))
+    except OSError as error:  # the lock or the folder itself: nothing of the run could be written
+        message = f"cannot claim {job.run_dir}: {describe_error(error)}; check that the folder is writable"
+        return RunOutcome(job.run_id, "failed", message, time.perf_counter() - start, str(job.run_dir))
 
 
 # --------------------------------------------------------------------------- executors

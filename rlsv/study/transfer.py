@@ -52,7 +52,7 @@ def evaluate_on(run_set: RunSet, dataset: str | os.PathLike, specs: Sequence[Run
     from tqdm.auto import tqdm
 
     from rlsv.run.evaluate import evaluate_model, iter_test_segments, load_test_dataset
-    from rlsv.run.model_file import load_model
+    from rlsv.run.model_file import load_run_model
 
     runs = [run for run in run_set.runs if run.spec.is_trained and (run.path / MODEL).is_file()
             and (specs is None or run.spec in specs)]
@@ -61,7 +61,7 @@ def evaluate_on(run_set: RunSet, dataset: str | os.PathLike, specs: Sequence[Run
     segments: dict[int, list] = {}
     frames = []
     for run in tqdm(runs, desc="evaluate on other audio", unit="run", disable=not progress):
-        model = load_model(run.path / MODEL, map_location=device)
+        model = load_run_model(run.path, MODEL, map_location=device)
         n = model.config.segment_length
         if n not in segments:
             data = load_test_dataset(dataset, segment_length=n, sample_rate=model.config.sample_rate,

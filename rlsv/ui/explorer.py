@@ -209,11 +209,11 @@ class RepresentationExplorer:
         return Path(chosen["path"].iloc[0])
 
     def _model(self, run_dir: Path):
-        from rlsv.run.model_file import load_model
+        from rlsv.run.model_file import load_run_model
 
         key = str(run_dir)
         if key not in self._models:
-            self._models[key] = load_model(run_dir / MODEL, map_location=self.device)
+            self._models[key] = load_run_model(run_dir, MODEL, map_location=self.device)
         return self._models[key]
 
     def _test_tracks(self, run_dir: Path) -> list:

@@ -106,7 +106,7 @@ def test_resume_refuses_a_different_configuration(tiny_corpus: Path, tmp_path: P
     (dict(p=3), "p must be 1 or 2"),
     (dict(batch_size=0), "batch_size must be an integer >= 1"),
     (dict(epochs=0), "epochs must be an integer >= 1"),
-    (dict(learning_rate=0.0), "learning_rate must be > 0"),
+    (dict(learning_rate=0.0), r"learning_rate must be in \(0, 1\]"),
     (dict(omega=-1.0), "omega"),
 ])
 def test_impossible_hyper_parameters_are_rejected(tmp_path: Path, overrides: dict, match: str) -> None:
@@ -157,10 +157,29 @@ def test_corrupt_audio_file_is_named(tiny_corpus: Path, tmp_path: Path, cache_di
     assert not (tmp_path / "run" / CHECKPOINT).exists()
 
 
-def test_diverging_loss_is_reported(tiny_corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(FloatingPointError, match="Lower the learning rate"):
-        fit(tiny_config(tiny_corpus, objective="tv", lam=None, learning_rate=1e12, epochs=1),
-            tmp_path / "run", progress=False)
+def test_diverging_loss_is_reported(tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlsv.run.train as train_module
+    from rlsv.core.losses import LossTerms
+
+    real_step, calls = train_module.train_step, {"n": 0}
+
+    def diverging(*args, **kwargs):
+        out = real_step(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] < 3:
+            return out
+        nan = torch.tensor(float("nan"))
+        return out._replace(terms=LossTerms(out.terms.neg_snr, nan, nan))  # as a diverging run's loss
+
+    monkeypatch.setattr(train_module, "train_step", diverging)
+    with pytest.raises(FloatingPointError, match="The loss became nan at step 3 .*Lower the learning rate"):
+        fit(tiny_config(tiny_corpus, objective="tv", lam=None, epochs=1), tmp_path / "run", progress=False)
+
+
+def test_learning_rates_beyond_any_sense_are_refused(tiny_corpus: Path) -> None:
+    for rate in (1e6, 1.5, float("inf"), 0.0):
+        with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]"):
+            tiny_config(tiny_corpus, objective="tv", lam=None, learning_rate=rate)
 
 
 def test_a_run_extended_by_more_epochs_equals_a_longer_run_from_scratch(tmp_path: Path, tiny_corpus: Path) -> None:

@@ -95,8 +95,13 @@ def test_run_id_carries_seed_and_settings_and_nothing_else() -> None:
 
 
 def test_run_parameters_normalise_and_validate() -> None:
-    run = RunParameters(objective="tv", omega=2, lam=1.5, p=2, profile="smoke")
+    with pytest.raises(ValueError, match=r"'tv' objective does not use lam=1\.5 and p=2; set them to None"):
+        RunParameters(objective="tv", omega=2, lam=1.5, p=2, profile="smoke")  # refused, not dropped
+    with pytest.raises(ValueError, match="'stft' objective does not use omega=1"):
+        RunParameters(objective="stft", omega=1)
+    run = RunParameters(objective="tv", omega=2, profile="smoke")
     assert (run.lam, run.p, run.run_id) == (None, None, f"smoke-tv-w2-s218-{run.variant}")
+    assert RunParameters(objective="tv").omega == 1.0 and RunParameters(objective="stft").omega is None
     run = RunParameters(objective="sinkhorn", omega=4, lam=1.5, profile="smoke")
     assert run.p == 1 and run.run_id.startswith("smoke-sinkhorn-p1-l1.5-w4-s218-")
     assert RunParameters.from_dict(run.to_dict()) == run
@@ -119,7 +124,7 @@ def test_run_parameters_normalise_and_validate() -> None:
         RunParameters(omega=1).check_run_id("my-run")
     with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):  # 0 is not "the profile's"
         RunParameters(epochs=0).train_config()
-    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+    with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]"):
         RunParameters(learning_rate=0.0).train_config()
     namespace = {**run.to_dict(), "device": "cpu", "output_root": "x"}  # a notebook's globals()
     assert RunParameters.from_namespace(namespace) == run
