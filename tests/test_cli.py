@@ -11,7 +11,7 @@ import pytest
 
 from rlsv.cli import build_parser, main
 
-SUBCOMMANDS = ("synth", "train", "evaluate", "sweep", "tables", "figures", "reproduce")
+SUBCOMMANDS = ("synth", "train", "evaluate", "sweep", "status", "tables", "figures", "reproduce")
 
 
 def test_every_subcommand_is_registered() -> None:
@@ -47,6 +47,22 @@ def test_sweep_help_lists_grids_and_cluster_options(capsys: pytest.CaptureFixtur
         assert word in text
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"rlsv {version('rlsv')}"
+
+
+def test_status_of_an_empty_or_missing_runs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "runs").mkdir()
+    assert main(["status", "--runs-root", str(tmp_path / "runs")]) == 0
+    assert "no runs in" in capsys.readouterr().out
+    assert main(["status", "--runs-root", str(tmp_path / "nowhere")]) == 2
+    assert "--runs-root" in capsys.readouterr().err
+
+
 def test_console_script_runs() -> None:
     result = subprocess.run([str(Path(sys.executable).with_name("rlsv")), "reproduce", "--help"],
                             capture_output=True, text=True)
@@ -65,7 +81,9 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     runs = str(tmp_path / "runs")
     assert main(["sweep", "table2", "--profile", "paper", "--runs-root", runs, "--quiet"]) == 2
     assert "MUSDB_PATH" in capsys.readouterr().err
-    assert main(["sweep", "table1", "--jobs", "0", "--runs-root", runs]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused where it is parsed
+        main(["sweep", "table1", "--jobs", "0", "--runs-root", runs])
+    assert exit_info.value.code == 2 and "argument --jobs" in capsys.readouterr().err
     assert main(["sweep", "table1", "--dataset", str(tmp_path / "nowhere"), "--runs-root", runs, "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["tables", "--runs-root", str(tmp_path / "none")]) == 2
@@ -74,19 +92,53 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--epochs", "0", "epochs must be an integer >= 1, got 0"),
-    ("--batch-size", "0", "batch_size must be an integer >= 1, got 0"),
-    ("--lr", "0", "learning_rate must be in (0, 1]"),
-    ("--max-tracks", "0", "max_train_tracks must be >= 1 or None, got 0"),
+    ("--epochs", "0", "argument --epochs: expected a whole number >= 1, got 0"),
+    ("--batch-size", "0", "argument --batch-size: expected a whole number >= 1, got 0"),
+    ("--lr", "0", "argument --lr: expected a finite number > 0, got 0"),
+    ("--lr", "nan", "argument --lr: expected a finite number > 0, got nan"),
+    ("--max-tracks", "-1", "argument --max-tracks: expected a whole number >= 1, got -1"),
+    ("--seed", "-1", "argument --seed: expected a whole number >= 0, got -1"),
+    ("--omega", "-3", "argument --omega: expected a finite number >= 0, got -3"),
+    ("--p", "3", "argument --p: invalid choice: 3"),
 ])
-def test_train_refuses_a_zero_override(option: str, value: str, message: str, tmp_path: Path, tiny_corpus: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    # 0 is a value given, not "use the profile's": it is refused, and nothing is trained
-    argv = ["train", str(tmp_path / "run"), "--profile", "smoke", "--dataset", str(tiny_corpus), "--quiet",
-            option, value]
-    assert main(argv) == 2
-    assert f"rlsv train: error: {message}" in capsys.readouterr().err
+def test_options_are_checked_where_they_are_parsed(option: str, value: str, message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # 0 is a value given, not "use the profile's": it is refused, naming the option, and nothing is trained
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", str(tmp_path / "run"), "--quiet", option, value])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lam", "1.5"], "The tv objective (L_A) does not use lam=1.5"),
+    (["--lr", "1000000"], "learning_rate must be in (0, 1]"),
+    (["--device", "banana"], "device (--device) 'banana' is not a device name"),
+])
+def test_train_refuses_what_it_would_ignore_or_cannot_do(argv: list[str], message: str, tmp_path: Path,
+                                                         tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", str(tmp_path / "run"), "--profile", "smoke", "--dataset", str(tiny_corpus), "--quiet"]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlsv train: error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_file_problems_are_one_line_naming_the_file(tmp_path: Path, tiny_corpus: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint at all")
+    base = ["train", str(run), "--profile", "smoke", "--dataset", str(tiny_corpus), "--quiet"]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'checkpoint.pt'} is not a readable torch file" in err and "Delete it" in err
+    (run / "checkpoint.pt").unlink()
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    assert main(base + ["--cache-dir", str(not_a_folder / "cache")]) == 2  # cannot be created, even as root
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "decode cache folder" in err and str(not_a_folder / "cache") in err
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "three"])
@@ -111,6 +163,10 @@ def test_sweep_tables_figures(tmp_path: Path, tiny_corpus: Path, capsys: pytest.
     assert "1 done" in capsys.readouterr().out
     assert main(["sweep", "figure2", "--engine", "inline", *common]) == 0
     assert "1 skipped" in capsys.readouterr().out
+
+    assert main(["status", "--runs-root", runs]) == 0
+    out = capsys.readouterr().out
+    assert "small-sinkhorn-p1-l1.5-w4-s218-" in out and " done " in out and " 1/1 " in out and "1 runs in" in out
 
     assert main(["tables", "--runs-root", runs]) == 0
     out = capsys.readouterr().out

@@ -226,14 +226,14 @@ def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], t
 def test_07_scale_study_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> None:
     sizes = {"tiny": TINY_MODEL}
     out = execute_notebook(NOTEBOOKS / "07_scale_study.ipynb", tmp_path / "07.ipynb", {
-        "runs_root": str(tmp_path / "runs"), "sizes": sizes, "epochs": [1, 2], "seeds": 2,
+        "runs_root": str(tmp_path / "runs"), "sizes": sizes, "epochs": [1, 2], "learning_rates": [0.001], "seeds": 2,
         "dataset": str(tiny_corpus), "jobs": 1, "gains": [0.5, 1.0], "figures_dir": str(tmp_path / "figures")})
     outputs = _outputs(out)
     assert len(_mime(outputs, "image/png")) == 3  # trends over training, M's scale, the diagnostics
     tables = "".join(_mime(outputs, "text/html"))
     assert "tiny, lr 0.001, 2 ep" in tables and "BM(λ=0.5) − BM(λ=2), dB" in tables
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        f"{name}.{ext}" for name in ("budget_trends", "cost_scale", "diagnostics") for ext in ("pdf", "png")]
+        f"{name}.{ext}" for name in ("budget_trends_lr0.001", "cost_scale", "diagnostics") for ext in ("pdf", "png")]
     # 6 runs x 2 seeds x 2 budgets; the 2-epoch runs continued the 1-epoch ones
     runs = [p for p in (tmp_path / "runs").iterdir() if (p / "model.pt").is_file()]
     assert len(runs) == 24

@@ -1,4 +1,4 @@
-"""Command line: ``rlsv synth | train | evaluate | sweep | tables | figures | reproduce``.
+"""Command line: ``rlsv synth | train | evaluate | sweep | status | tables | figures | reproduce``.
 
 Every command calls the same functions as the notebooks; ``rlsv <command> --help`` lists the options.
 Errors a user can fix (bad hyper-parameters, missing data) are printed as one message, exit code 2.
@@ -24,22 +24,54 @@ COMMAND_MODULES: tuple[str, ...] = ()
 DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rlsv")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def _number(text: str, kind: type, lowest: float, inclusive: bool, what: str) -> float:
+    """An argparse value: ``kind`` parsed from ``text``, finite, at least (or above) ``lowest``. argparse
+    prefixes the option's name to the message (``argument --seed: ...``)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    finite = value == value and value not in (float("inf"), float("-inf"))
+    if not finite or value < lowest or (value == lowest and not inclusive):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+    return int(_number(text, int, 1, True, "a whole number >= 1"))
+
+
+def _non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return int(_number(text, int, 0, True, "a whole number >= 0"))
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    return _number(text, float, 0.0, False, "a finite number > 0")
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    return _number(text, float, 0.0, True, "a finite number >= 0")
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None,
                    help="MUSDB18 / MUSDB18-HQ root (holding train/ and test/). Default: the profile's data "
                         "(small, smoke: the synthetic corpus, written on first use; paper: $MUSDB_PATH).")
-    p.add_argument("--cache-dir", default=None, help="decode cache folder (default: $RLSV_CACHE or ~/.cache/rlsv/decoded)")
+    p.add_argument("--cache-dir", default=None,
+                   help="decode cache folder (default: $RLSV_CACHE or ~/.cache/rlsv/decoded)")
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:
@@ -115,6 +147,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from rlsv.study.results import run_overview
+
+    frame = run_overview(args.runs_root, args.profile)
+    if frame.empty:
+        print(f"rlsv: no runs in {args.runs_root}" + (f" of profile {args.profile!r}" if args.profile else ""))
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.width", None, "display.max_columns", None, "display.max_colwidth", 120):
+        print(frame.to_string(index=False, na_rep="–"))
+    counts = frame["state"].value_counts().to_dict()
+    print(f"rlsv: {len(frame)} runs in {args.runs_root}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    return 0
+
+
 def _cmd_tables(args: argparse.Namespace) -> int:
     from rlsv.study.reproduce import make_tables
 
@@ -168,7 +216,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="training seeds per grid point: 218, 219, ... (default 1; 3 gives the tables' intervals "
                         "their seed-to-seed part)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at a time: worker processes (one GPU each where there "
+    p.add_argument("--jobs", type=_positive_int, default=1, help="runs at a time: worker processes (one GPU each where "
+                   "there "
                    "are GPUs, else cores/jobs threads each) or the SLURM array's parallelism (default 1)")
     p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
     p.add_argument("--engine", choices=_ENGINES, default="papermill",
@@ -180,73 +229,104 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--dataset", default=None, help="dataset root for every run (default: the profile's: "
                    "small, smoke -> the synthetic corpus, paper -> $MUSDB_PATH)")
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
     p.add_argument("--force", action="store_true",
                    help="treat run locks left by other hosts as stale (a SLURM job that died without removing "
                         "its lock; by default they count as busy for 48 h)")
     slurm = p.add_argument_group("SLURM (--executor slurm / submitit-local)")
     slurm.add_argument("--partition", default=None, help="SLURM partition")
-    slurm.add_argument("--time", type=int, default=240, help="time limit per run in minutes (default 240)")
-    slurm.add_argument("--gpus-per-job", type=int, default=1, help="GPUs per run (default 1)")
-    slurm.add_argument("--cpus-per-job", type=int, default=8, help="CPU cores per run (default 8)")
-    slurm.add_argument("--mem-gb", type=int, default=32, help="memory per run in GB (default 32)")
-    slurm.add_argument("--account", default=None)
-    slurm.add_argument("--qos", default=None)
-    slurm.add_argument("--constraint", default=None)
+    slurm.add_argument("--time", type=_positive_int, default=240, help="time limit per run in minutes (default 240)")
+    slurm.add_argument("--gpus-per-job", type=_non_negative_int, default=1, help="GPUs per run (default 1)")
+    slurm.add_argument("--cpus-per-job", type=_positive_int, default=8, help="CPU cores per run (default 8)")
+    slurm.add_argument("--mem-gb", type=_positive_int, default=32, help="memory per run in GB (default 32)")
+    slurm.add_argument("--account", default=None, help="SLURM account to charge")
+    slurm.add_argument("--qos", default=None, help="SLURM quality of service")
+    slurm.add_argument("--constraint", default=None, help="SLURM node constraint (e.g. a GPU type)")
     slurm.add_argument("--no-wait", action="store_true", help="submit and return (default: wait and report)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlsv", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars or notes")
 
-    p = sub.add_parser("synth", help="write the synthetic corpus (MUSDB18-HQ layout)")
+
+def _add_set_options(p: argparse.ArgumentParser, output_help: str) -> None:
+    """Options of the commands that read the runs of one run set: ``tables``, ``figures``, ``status``."""
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
+                   help=f"whose runs (default {DEFAULT_PROFILE})")
+    p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
+                   "default: the only one, else the profile's own settings")
+    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    if output_help:
+        p.add_argument("--out", default=None, help=output_help)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlsv", description="Representation learning for singing-voice separation (Mimilakis et al. 2020), "
+        "reproduced: train, evaluate and sweep the paper's runs, and regenerate its tables and figures.",
+        epilog="`rlsv COMMAND --help` lists a command's options. Errors you can fix are one line and exit code 2.")
+    parser.add_argument("--version", action="version", version=f"rlsv {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write the synthetic corpus (MUSDB18-HQ layout)",
+                       description="Write a synthetic corpus of multitracks (MUSDB18-HQ layout, 44.1 kHz stereo).")
     p.add_argument("root", nargs="?", default=None,
                    help="output folder (default: the default corpus, which the small and smoke profiles and a missing "
                         "dataset use: $RLSV_DATA/synthetic-default, else data/synthetic-default of the checkout)")
-    p.add_argument("--n-train", type=int, default=8, help="training tracks (default 8)")
-    p.add_argument("--n-test", type=int, default=4, help="test tracks (default 4)")
-    p.add_argument("--seconds", type=float, default=12.0, help="length of each track in seconds (default 12)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--n-train", type=_positive_int, default=8, help="training tracks (default 8)")
+    p.add_argument("--n-test", type=_positive_int, default=4, help="test tracks (default 4)")
+    p.add_argument("--seconds", type=_positive_float, default=12.0, help="length of each track in seconds (default 12)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed of the corpus (default 0)")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("train", help="train one run (resumes if OUTPUT holds a checkpoint of the same run)")
+    p = sub.add_parser("train", help="train one run (resumes if OUTPUT holds a checkpoint of the same run)",
+                       description="Train one run into OUTPUT: config.json, a checkpoint per epoch, losses.csv, "
+                       "model.pt. Rerunning resumes from the last checkpoint (or returns at once when finished).")
     p.add_argument("output", help="run folder (checkpoint.pt, losses.csv, model.pt, config.json)")
-    p.add_argument("--objective", choices=["tv", "sinkhorn"], default="tv", help="tv = L_A, sinkhorn = L_B")
-    p.add_argument("--omega", type=float, default=1.0, help="weight of the representation term")
-    p.add_argument("--lam", type=float, default=None, help="Sinkhorn entropic regularisation (L_B only)")
-    p.add_argument("--p", type=int, default=None, help="Sinkhorn cost norm, 1 or 2 (L_B only; default 1)")
+    p.add_argument("--objective", choices=["tv", "sinkhorn"], default="tv",
+                   help="tv = L_A, sinkhorn = L_B (default tv)")
+    p.add_argument("--omega", type=_non_negative_float, default=1.0,
+                   help="weight of the representation term (default 1)")
+    p.add_argument("--lam", type=_positive_float, default=None,
+                   help="Sinkhorn entropic regularisation lambda (L_B only, required there)")
+    p.add_argument("--p", type=int, choices=(1, 2), default=None,
+                   help="Sinkhorn cost norm, 1 or 2 (L_B only; default 1)")
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
                    help=f"sizes, epochs and learning rate: small, smoke or paper (default {DEFAULT_PROFILE})")
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=218)
-    p.add_argument("--max-tracks", type=int, default=None, help="use only the first training tracks")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="override the profile's batch size (8)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="override the profile's Adam learning rate")
+    p.add_argument("--seed", type=_non_negative_int, default=218, help="training seed (default 218, the published one)")
+    p.add_argument("--max-tracks", type=_positive_int, default=None, help="use only the first training tracks")
     p.add_argument("--init", choices=["published", "paper"], default=None, help="initialisation (default published)")
-    p.add_argument("--tv-form", choices=["published", "paper"], default="published")
-    p.add_argument("--sinkhorn-grad", choices=["implicit", "unrolled", "envelope"], default="implicit")
+    p.add_argument("--tv-form", choices=["published", "paper"], default="published",
+                   help="total variation as the published code (L2 norms, default) or as Eq. 4 (docs/paper_vs_code.md)")
+    p.add_argument("--sinkhorn-grad", choices=["implicit", "unrolled", "envelope"], default="implicit",
+                   help="gradient of L_SK: implicit (exact, the published one, default), unrolled, or envelope "
+                        "(plan held fixed; not the published gradient)")
     p.add_argument("--pad-sets-with-silence", action="store_true", help="reproduce the published zero-segment padding")
     p.add_argument("--extend", action="store_true",
                    help="train a finished (or interrupted) run in OUTPUT on to more --epochs, from its last checkpoint "
                         "(without it, a changed configuration is refused)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, default), cpu, cuda, cuda:N")
     p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the model on CUDA (off by default)")
-    p.add_argument("--quiet", action="store_true")
+    _add_quiet(p)
     _add_data_options(p)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a trained run on the test tracks (writes segments.csv, summary.json)")
+    p = sub.add_parser("evaluate", help="evaluate a trained run on the test tracks (writes segments.csv, summary.json)",
+                       description="Evaluate a run's model.pt on its test tracks: SI-SDR of the reconstruction, "
+                       "oracle binary-mask SI-SDR (needs the true vocals) and additivity, per segment.")
     p.add_argument("run", help="run folder holding model.pt")
     p.add_argument("--dataset", default=None, help="test data root (default: the run's own dataset)")
-    p.add_argument("--max-tracks", type=int, default=None, help="use only the first test tracks")
-    p.add_argument("--batch-size", type=int, default=16, help="segments encoded together")
+    p.add_argument("--max-tracks", type=_positive_int, default=None, help="use only the first test tracks")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="segments encoded together (default 16)")
     p.add_argument("--mask-inclusive", action="store_true", help="the paper's >= 0.5 mask (default: published > 0.5)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, default), cpu, cuda, cuda:N")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_evaluate)
 
     from rlsv.study.grids import GRID_NAMES
@@ -255,28 +335,31 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train and evaluate every run of a grid into RUNS_ROOT/<run-id>/. Finished "
                        "runs are skipped, failed ones retried, interrupted ones resumed from their checkpoint; "
                        "exit code 1 if any run failed.")
-    p.add_argument("grid", choices=GRID_NAMES, help="table1, table2 (with the STFT row), figure3, figure5, "
-                   "figure6, all (every run once: 30 + STFT), figure2, figure4")
+    p.add_argument("grid", choices=GRID_NAMES, help="table1, table2 (with the STFT row), tables (both), figure3, "
+                   "figure5, figure6, all (every run once: 30 + STFT), figure2, figure4")
     _add_run_options(p)
-    p.add_argument("--timeout", type=float, default=None, help="time limit per notebook cell in seconds (default none)")
+    p.add_argument("--timeout", type=_positive_float, default=None,
+                   help="time limit per notebook cell in seconds (default none)")
     p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("tables", help="Tables 1 and 2 from the finished runs (CSV, Markdown, LaTeX)")
-    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose runs (default {DEFAULT_PROFILE})")
-    p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
-                   "default: the only one, else the profile's own settings")
+    p = sub.add_parser("status", help="list the runs of a runs folder: state, epochs, key metrics",
+                       description="One line per run folder: its state, epochs trained, mean metrics, error.")
     p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
-    p.add_argument("--out", default=None, help="output folder (default RUNS_ROOT/tables/PROFILE)")
+    p.add_argument("--profile", default=None, choices=PROFILE_NAMES, help="only this profile's runs (default: all)")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("tables", help="Tables 1 and 2 from the finished runs (CSV, Markdown, LaTeX)",
+                       description="Regenerate Tables 1 and 2 from the finished runs of one profile: our mean "
+                       "(± std over segments) [95 % interval over seeds and segments] next to the paper's values.")
+    _add_set_options(p, "output folder (default RUNS_ROOT/tables/PROFILE)")
     p.set_defaults(func=_cmd_tables)
 
-    p = sub.add_parser("figures", help="Figures 2-6 from the finished runs (PNG and PDF)")
-    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose runs (default {DEFAULT_PROFILE})")
-    p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
-                   "default: the only one, else the profile's own settings")
-    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
-    p.add_argument("--out", default=None, help="output folder (default figures/PROFILE)")
+    p = sub.add_parser("figures", help="Figures 2-6 from the finished runs (PNG and PDF)",
+                       description="Draw Figures 2-6 from the finished runs of one profile.")
+    _add_set_options(p, "output folder (default figures/PROFILE)")
     p.add_argument("--track", default=None, help="test track (name or index) of Figures 2 and 4 (default: the first)")
-    p.add_argument("--segment", type=int, default=None, help="segment index in that track (default: loudest vocals)")
+    p.add_argument("--segment", type=_non_negative_int, default=None,
+                   help="segment index in that track (default: loudest vocals)")
     p.add_argument("--device", default="cpu", help="where the encoders run for Figures 2 and 4 (default cpu)")
     p.set_defaults(func=_cmd_figures)
 
@@ -292,14 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_os_error(error: OSError) -> str:
+    """One line naming the file and what to do: rlsv's own messages as they are, the system's with the path."""
+    if error.filename is None:
+        return str(error)
+    what = {PermissionError: "is not writable (or readable) for you; check its permissions or choose another folder",
+            FileNotFoundError: "does not exist"}.get(type(error), error.strerror or "cannot be used")
+    return f"{error.filename}: {what} ({error.strerror})."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rlsv.audio.musdb import DatasetError
 
     try:
         code = args.func(args)
-    except (DatasetError, ValueError, FileNotFoundError) as error:
+    except (DatasetError, ValueError) as error:  # what the user can fix; a bug's other exceptions keep their traceback
         print(f"rlsv {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file or folder: missing, not writable, a full disk
+        print(f"rlsv {args.command}: error: {_describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rlsv {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)

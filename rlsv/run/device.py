@@ -8,10 +8,22 @@ __all__ = ["resolve_device"]
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other strings as ``torch.device``; checked."""
+    """``"auto"`` -> CUDA when available, else CPU; other strings as ``torch.device``; checked.
+
+    Raises ``ValueError`` naming the option (``device``, ``--device``) for a name torch does not know
+    and for a CUDA device that is not there.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device (--device) {device!r} is not a device name; use 'auto', 'cpu', 'cuda' or "
+                         "'cuda:N'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto'.")
+        raise ValueError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto' (--device).")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r} but only {torch.cuda.device_count()} CUDA GPU(s) are visible (--device).")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device (--device) {device!r}: rlsv runs on 'cpu' or 'cuda' devices.")
     return dev

@@ -9,7 +9,9 @@ The lock is the file ``<run dir>/run.lock`` (:data:`LOCK_FILE`), created with ``
 is removed when the run ends (:func:`run_lock`). A lock left behind by a process that died is
 *stale* and is broken by the next claim:
 
-* on the same host, when its process no longer exists;
+* on the same host, when its process no longer exists, or when its process id now belongs to another
+  process (recycled after the holder died, or after a reboot): the lock records the holder's
+  :func:`process_identity`, its boot and start time;
 * from another host (a SLURM node), only when it is older than ``max_age_s``
   (:data:`FOREIGN_LOCK_MAX_AGE_S`, 48 h: longer than any sensible per-run time limit), or with
   ``force=True`` (``rlsv sweep --force``), since that process cannot be checked from here;
@@ -46,6 +48,7 @@ __all__ = [
     "LockHolder",
     "RunBusyError",
     "read_lock",
+    "process_identity",
     "process_alive_here",
     "is_stale",
     "run_lock",
@@ -78,10 +81,12 @@ class LockHolder:
     started: float
     token: str = ""
     job: str = ""
+    process: str = ""  # process_identity(pid) when the lock was taken ("" for locks of older versions)
 
     @classmethod
     def this_process(cls) -> "LockHolder":
-        return cls(socket.gethostname(), os.getpid(), time.time(), secrets.token_hex(8), _scheduler_job())
+        return cls(socket.gethostname(), os.getpid(), time.time(), secrets.token_hex(8), _scheduler_job(),
+                   process_identity(os.getpid()) or "")
 
     @property
     def age_s(self) -> float:
@@ -117,7 +122,7 @@ def _read_holder(path: Path) -> LockHolder | None:
     try:
         data = json.loads(text)
         return LockHolder(str(data["host"]), int(data["pid"]), float(data["started"]), str(data.get("token", "")),
-                          str(data.get("job", "")))
+                          str(data.get("job", "")), str(data.get("process", "")))
     except (ValueError, KeyError, TypeError):  # created but not written (yet, or ever)
         return LockHolder("?", -1, mtime)
 
@@ -132,9 +137,23 @@ def _on_this_host(host: str | None) -> bool:
     return host == socket.gethostname()
 
 
-def process_alive_here(host: str | None, pid: int) -> bool:
+def process_identity(pid: int) -> str | None:
+    """What tells process ``pid`` apart from a later process given the same id: this boot's id and the
+    process's start time in clock ticks after boot (Linux ``/proc``); None where that cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after the command name, which may hold spaces
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def process_alive_here(host: str | None, pid: int, identity: str | None = None) -> bool:
     """Whether process ``pid`` of host ``host`` is alive and checkable: ``host`` is this machine and the
-    process exists (this process counts: another claim in it is live; so does another user's process).
+    process exists (this process counts: another claim in it is live; so does another user's process),
+    and, when the holder's ``identity`` was recorded (:func:`process_identity`), it is still that process,
+    not a later one that got the same id.
 
     A process of another host cannot be checked from here: False.
     """
@@ -145,7 +164,10 @@ def process_alive_here(host: str | None, pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by another user
-        return True
+        pass
+    if identity:
+        current = process_identity(pid)
+        return current is None or current == identity
     return True
 
 
@@ -154,7 +176,7 @@ def is_stale(holder: LockHolder, max_age_s: float = FOREIGN_LOCK_MAX_AGE_S, forc
     if holder.pid < 0:
         return holder.age_s > UNREADABLE_LOCK_GRACE_S
     if _on_this_host(holder.host):
-        return not process_alive_here(holder.host, holder.pid)
+        return not process_alive_here(holder.host, holder.pid, holder.process or None)
     return force or holder.age_s > max_age_s
 
 

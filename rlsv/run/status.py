@@ -36,8 +36,10 @@ def write_status(run_dir: str | os.PathLike, state: str, error: str | None = Non
     """Write ``status.json`` atomically: ``state``, ``error``, ``updated`` (UTC ISO), ``pid``, ``host``."""
     if state not in STATES:
         raise ValueError(f"Unknown state {state!r}.")
+    from rlsv.run.lock import process_identity
+
     status = {"state": state, "error": error, "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "pid": os.getpid(), "host": socket.gethostname(), **extra}
+              "pid": os.getpid(), "host": socket.gethostname(), "process": process_identity(os.getpid()), **extra}
     write_json(status, Path(run_dir) / STATUS)
     return status
 

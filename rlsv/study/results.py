@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_SEED",
     "RunSet",
     "load_run_set",
+    "run_overview",
 ]
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
@@ -177,8 +178,8 @@ def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
     """The run directories under ``root`` (sub-directories with a ``config.json``), sorted by name."""
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"Run root {root} does not exist (a sweep creates it; "
-                                f"pass root= to point at another folder).")
+        raise FileNotFoundError(f"Run root {root} does not exist (a sweep creates it; point at another folder "
+                                f"with --runs-root, or root= from Python).")
     if not root.is_dir():
         raise NotADirectoryError(f"Run root {root} is not a directory.")
     return sorted(d for d in root.iterdir() if d.is_dir() and (d / CONFIG).is_file())
@@ -452,3 +453,44 @@ def load_run_set(root: str | Path = "papermill_runs", profile: str | None = None
         profile, variant, segments = run_set_rows(segments, profile, variant)
     runs = [run for run in readable if run.config["profile"] == profile and run.config.get("variant") == variant]
     return RunSet(Path(root), profile, variant, runs, segments.reset_index(drop=True))
+
+
+def _last_epoch(run_dir: Path) -> int | None:
+    """The last epoch in a run's ``losses.csv`` (its last line's first field), None when there is none."""
+    try:
+        with open(run_dir / LOSSES, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 256))
+            last = fh.read().decode("utf-8", errors="replace").strip().splitlines()[-1]
+        return int(last.split(",")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _summary_means(run_dir: Path) -> dict[str, float]:
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        return {metric: summary[metric]["mean"] for metric in METRICS if summary.get(metric)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def run_overview(root: str | Path = "papermill_runs", profile: str | None = None) -> pd.DataFrame:
+    """``rlsv status``: one row per run folder under ``root`` (of ``profile``, when given): ``run_id,
+    state, epochs`` (trained / asked for), the mean ``additivity, si_sdr_mask, si_sdr`` of its evaluation
+    and its ``error``; folders that break ``docs/run_layout.md`` are listed as ``invalid`` with the reason."""
+    rows = []
+    for run in scan_runs(root):
+        if isinstance(run, InvalidRun):
+            if profile is None:
+                rows.append({"run_id": run.path.name, "state": "invalid", "error": str(run.error)})
+            continue
+        if profile is not None and run.config["profile"] != profile:
+            continue
+        trained, asked = _last_epoch(run.path), run.config.get("epochs")
+        epochs = "" if asked is None else f"{trained or 0}/{asked}"
+        rows.append({"run_id": run.run_id, "state": run.state, "epochs": epochs, **_summary_means(run.path),
+                     "error": run.status.get("error") or ""})
+    columns = ["run_id", "state", "epochs", *METRICS, "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.round({"si_sdr": 2, "si_sdr_mask": 2, "additivity": 3})

@@ -339,7 +339,7 @@ def _status_busy(status: Mapping[str, Any]) -> bool:
         pid = int(status.get("pid"))
     except (TypeError, ValueError):
         return False
-    return pid > 0 and pid != os.getpid() and process_alive_here(status.get("host"), pid)
+    return pid > 0 and pid != os.getpid() and process_alive_here(status.get("host"), pid, status.get("process"))
 
 
 def finished_files(job: SweepJob) -> list[Path]:

@@ -318,6 +318,36 @@ def test_locks_of_live_claims_are_respected_and_stale_ones_broken(tmp_path: Path
     assert not (job.run_dir / LOCK_FILE).exists() and read_status(job.run_dir)["state"] == "done"
 
 
+def test_a_lock_or_status_of_a_recycled_process_id_is_stale(tmp_path: Path, tiny: dict) -> None:
+    from rlsv.run.lock import is_stale, process_identity, read_lock
+
+    root = tmp_path / "runs"
+    job = _job(root, tiny)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        identity = process_identity(sleeper.pid)
+        assert identity and identity != process_identity(os.getpid())
+        # the holder died and its id now belongs to the sleeper: same pid, another process
+        job.run_dir.mkdir(parents=True)
+        holder = {"host": socket.gethostname(), "pid": sleeper.pid, "started": time.time(), "token": "t",
+                  "process": "another-boot:12345"}
+        (job.run_dir / LOCK_FILE).write_text(json.dumps(holder))
+        assert is_stale(read_lock(job.run_dir)) and classify_run(job) == "run"
+        holder["process"] = identity  # the very process: busy
+        (job.run_dir / LOCK_FILE).write_text(json.dumps(holder))
+        assert not is_stale(read_lock(job.run_dir)) and classify_run(job) == "busy"
+        (job.run_dir / LOCK_FILE).unlink()
+        status = {"state": "running", "error": None, "updated": "now", "pid": sleeper.pid,
+                  "host": socket.gethostname(), "process": "another-boot:12345"}
+        write_json(status, job.run_dir / "status.json")
+        assert classify_run(job) == "run"  # a "running" left by a dead process whose id was reused
+        write_json(status | {"process": identity}, job.run_dir / "status.json")
+        assert classify_run(job) == "busy"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_a_killed_slurm_job_leaves_no_lock_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rlsv.run.lock import read_lock, release_lock_of_job, run_lock
 
