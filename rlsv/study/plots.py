@@ -39,6 +39,10 @@ __all__ = [
     "METRIC_AXIS_LABELS",
     "RepresentationRow",
     "format_hz",
+    "AUDIBLE_HZ",
+    "MUSICAL_HZ",
+    "LOW_CARRIER_NOTE",
+    "low_carriers",
     "carrier_ticks",
     "plot_representations",
     "plot_representation_rows",
@@ -89,29 +93,60 @@ class RepresentationRow:
     carrier_hz: np.ndarray
 
 
+AUDIBLE_HZ = 20.0
+"""Carriers below this are grouped on the frequency axes: not pitches but slow envelopes (see :func:`carrier_ticks`)."""
+MUSICAL_HZ: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
+"""Round frequencies the carrier axes are labelled at, where the carriers reach them."""
+
+
 def format_hz(hz: float) -> str:
-    """A carrier frequency as a tick label: ``11025``, ``440.0`` -> ``440``, ``3.52``, ``0.021``."""
-    if hz >= 100:
-        return f"{hz:.0f}"
+    """A frequency as a tick label: ``50 Hz``, ``440 Hz``, ``1 kHz``, ``2.5 kHz``, ``0.02 Hz``."""
+    if hz >= 1000:
+        return f"{hz / 1000:g} kHz"
     if hz >= 1:
-        return f"{hz:.3g}"
-    return f"{hz:.2g}"
+        return f"{hz:.3g} Hz"
+    return f"{hz:.2g} Hz"
 
 
-def carrier_ticks(carrier_hz: np.ndarray, n_ticks: int = 6) -> tuple[np.ndarray, list[str]]:
-    """Evenly spaced channel rows and their carrier labels in Hz.
+def low_carriers(carrier_hz: np.ndarray) -> int:
+    """How many of the ascending carriers lie below :data:`AUDIBLE_HZ`."""
+    return int(np.searchsorted(np.asarray(carrier_hz, dtype=float), AUDIBLE_HZ))
+
+
+def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL_HZ
+                  ) -> tuple[np.ndarray, list[str]]:
+    """Channel rows and labels for a frequency axis of channels sorted by carrier.
+
+    The decoder's carriers ``f_c^2 fs`` are learned; training moves some of them towards 0 Hz, where
+    they stop being pitches and act as slowly varying envelopes. So the axis is labelled at round
+    ``frequencies`` (the first channel whose carrier reaches each one), and the channels below
+    :data:`AUDIBLE_HZ` are grouped under one tick ``< 20 Hz (n)`` at the middle of their band.
 
     Args:
         carrier_hz: ``(C,)`` carrier frequencies in Hz, ascending.
-        n_ticks: number of ticks (at most ``C``).
+        frequencies: the round frequencies to label, in Hz.
 
     Returns:
-        ``(rows, labels)``: ``rows`` ``(n,)`` int channel indices from 0 to C-1, ``labels`` the
-        :func:`format_hz` of ``carrier_hz[rows]``.
+        ``(rows, labels)``: ``rows`` ``(n,)`` channel positions (floats: the low band's middle may fall
+        between channels), ``labels`` their texts.
     """
     carrier_hz = np.asarray(carrier_hz, dtype=float)
-    rows = np.unique(np.linspace(0, len(carrier_hz) - 1, min(n_ticks, len(carrier_hz))).round().astype(int))
-    return rows, [format_hz(carrier_hz[r]) for r in rows]
+    low = low_carriers(carrier_hz)
+    rows: list[float] = []
+    labels: list[str] = []
+    if low:
+        rows.append((low - 1) / 2)
+        labels.append(f"< {AUDIBLE_HZ:g} Hz ({low})")
+    audible = carrier_hz[low:]
+    for hz in frequencies:
+        if hz < AUDIBLE_HZ or not len(audible) or not audible[0] <= hz <= audible[-1]:
+            continue
+        # where the carriers reach hz, interpolated between channels on a log scale
+        row = low + float(np.interp(np.log(hz), np.log(audible), np.arange(len(audible))))
+        if not rows or row - rows[-1] >= 1:
+            rows.append(row)
+            labels.append(format_hz(hz))
+    return np.asarray(rows), labels
 
 
 def _check_row(row: RepresentationRow) -> None:
@@ -128,7 +163,7 @@ def _check_row(row: RepresentationRow) -> None:
 
 
 def _draw_representation_row(fig: Figure, axes: Sequence[Axes], row: RepresentationRow,
-                             frame_rate_hz: float | None, n_ticks: int) -> None:
+                             frame_rate_hz: float | None, marks: Sequence[float] = ()) -> None:
     """Draw one row (mixture, vocals, accompaniment) on ``axes`` with a shared colour scale."""
     _check_row(row)
     arrays = [np.asarray(row.reps[key], dtype=float) for key, _ in SOURCES]
@@ -141,50 +176,63 @@ def _draw_representation_row(fig: Figure, axes: Sequence[Axes], row: Representat
                           cmap="magma", vmin=vmin, vmax=vmax, extent=extent)
         ax.set_title(panel_title, fontsize="medium")
         ax.set_xlabel("Time (s)" if frame_rate_hz else "Time (frames)")
-    rows, labels = carrier_ticks(row.carrier_hz, n_ticks)
+        low = low_carriers(row.carrier_hz)
+        if low:  # the band of carriers below 20 Hz: envelopes, not pitches
+            ax.axhline(low - 0.5, color="white", linewidth=0.8, linestyle="--")
+        for mark in marks:
+            ax.axvline(mark, color="cyan", linewidth=1.0)
+    rows, labels = carrier_ticks(row.carrier_hz)
     axes[0].set_yticks(rows, labels)
-    axes[0].set_ylabel("Carrier frequency (Hz)")
+    axes[0].set_ylabel("Decoder carrier f_c² · fs")
     for ax in axes[1:]:
         ax.tick_params(labelleft=False)
     fig.colorbar(image, ax=list(axes), label="Activation", shrink=0.9)
 
 
+LOW_CARRIER_NOTE = ("Channels sorted by their decoder carrier f_c²·fs; the dashed line bounds the carriers below "
+                    "20 Hz, which training moved towards 0 Hz: envelopes rather than pitches.")
+
+
 def plot_representation_rows(rows: Sequence[RepresentationRow], frame_rate_hz: float | None = None,
-                             n_ticks: int = 6) -> Figure:
+                             marks: Sequence[float] = (), note: bool = True) -> Figure:
     """One row of three panels (mixture, vocals, accompaniment) per run: Figure 4 (3 rows).
 
     Args:
         rows: the runs' representations, carriers and captions, top to bottom.
         frame_rate_hz: frames per second (``sample_rate / stride``, 44100/256) for a time axis in
             seconds; ``None`` labels time in frames.
-        n_ticks: carrier-frequency ticks per row.
+        marks: times (in the time axis's unit) to mark with vertical lines (the explorer's segment).
+        note: add :data:`LOW_CARRIER_NOTE` under the figure when a row has carriers below 20 Hz.
 
     Returns:
-        A figure with ``3 * len(rows)`` image axes and one colour bar per row.
+        A figure with ``3 * len(rows)`` image axes and one colour bar per row; the frequency axis
+        labelled at round frequencies (:func:`carrier_ticks`).
     """
-    fig = Figure(figsize=(11, 3.2 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(11, 3.3 * len(rows) + 0.3), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(len(rows), 1))
     for subfig, row in zip(subfigs, rows):
         axes = subfig.subplots(1, len(SOURCES), sharex=True, sharey=True)
-        _draw_representation_row(subfig, axes, row, frame_rate_hz, n_ticks)
+        _draw_representation_row(subfig, axes, row, frame_rate_hz, marks)
         if row.title:
-            subfig.suptitle(row.title)
+            subfig.suptitle(row.title, fontsize="large")
+    if note and any(low_carriers(row.carrier_hz) for row in rows):
+        fig.supxlabel(LOW_CARRIER_NOTE, fontsize="small", color="0.3")
     return fig
 
 
 def plot_representations(reps: Mapping[str, np.ndarray], carrier_hz: np.ndarray,
                          title: str | None = None, frame_rate_hz: float | None = None,
-                         n_ticks: int = 6) -> Figure:
+                         marks: Sequence[float] = ()) -> Figure:
     """Figure 2: one run's mixture, vocals and accompaniment representations side by side.
 
     Args:
         reps: ``{"mixture", "vocals", "accompaniment"}`` -> ``(C, T)``, channels ascending by carrier.
         carrier_hz: ``(C,)`` carrier frequencies in Hz, ascending (labels of the frequency axis).
         title: figure title (e.g. ``rlsv.study.paper_values.FIGURE2_CAPTION``).
-        frame_rate_hz, n_ticks: as in :func:`plot_representation_rows`.
+        frame_rate_hz, marks: as in :func:`plot_representation_rows`.
     """
     return plot_representation_rows([RepresentationRow(title, reps, np.asarray(carrier_hz))],
-                                     frame_rate_hz, n_ticks)
+                                     frame_rate_hz, marks)
 
 
 # --- Figures 3, 5, 6: mean, interval and spread over a hyper-parameter ------------------------

@@ -17,6 +17,7 @@ from rlsv.run.summary import STD_DDOF
 from rlsv.study.grids import get_grid
 from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
 from rlsv.study.plots import (
+    LOW_CARRIER_NOTE,
     RepresentationRow,
     carrier_ticks,
     format_hz,
@@ -71,16 +72,17 @@ def _assert_saved(fig, stem: Path) -> None:
 
 
 def test_figure2_three_panels_with_carrier_hz_ticks(reps, tmp_path: Path) -> None:
-    fig = plot_representations(reps, CARRIERS_HZ, title=FIGURE2_CAPTION, n_ticks=4)
+    fig = plot_representations(reps, CARRIERS_HZ, title=FIGURE2_CAPTION, marks=[0.02])
     images = _image_axes(fig)
     assert len(images) == 3 and len(fig.axes) == 4  # + one colour bar
     assert [ax.get_title() for ax in images] == ["Mixture", "Singing voice", "Accompaniment"]
-    rows = [0, 4, 7, 11]
-    assert list(images[0].get_yticks()) == rows
-    assert [t.get_text() for t in images[0].get_yticklabels()] == [format_hz(CARRIERS_HZ[r]) for r in rows]
-    assert [t.get_text() for t in images[0].get_yticklabels()] == ["0.02", "150", "1500", "11025"]
+    rows, labels = carrier_ticks(CARRIERS_HZ)
+    assert list(images[0].get_yticks()) == list(rows)
+    assert [t.get_text() for t in images[0].get_yticklabels()] == labels
     assert images[0].images[0].origin == "lower"
     np.testing.assert_array_equal(images[1].images[0].get_array(), reps["vocals"])
+    assert fig.get_supxlabel() == LOW_CARRIER_NOTE  # 3 carriers below 20 Hz: the note says what they are
+    assert any(line.get_xdata()[0] == 0.02 for line in images[0].lines)  # the marked time
     _assert_saved(fig, tmp_path / "figure2")
 
 
@@ -96,6 +98,18 @@ def test_figure4_one_row_per_run_with_seconds_axis(reps) -> None:
     assert images[0].get_xlim()[1] == pytest.approx(T * 256 / 44100)
 
 
+def test_carrier_ticks_group_the_low_carriers_and_label_round_frequencies() -> None:
+    # carriers: 0.02, 0.5, 3.25 (< 20 Hz: grouped), 40, 150, 400, 900, 1500, 2500, 4000, 7000, 11025
+    rows, labels = carrier_ticks(CARRIERS_HZ)
+    assert labels == ["< 20 Hz (3)", "50 Hz", "200 Hz", "1 kHz", "2 kHz", "5 kHz", "10 kHz"]  # 500 Hz: too near 200
+    # 50 Hz lies between channel 3 (40 Hz) and 4 (150 Hz), log-interpolated; 100 Hz is too close to it
+    assert rows[1] == pytest.approx(3 + np.log(50 / 40) / np.log(150 / 40))
+    assert rows[2] == pytest.approx(4 + np.log(200 / 150) / np.log(400 / 150))
+    assert rows[0] == 1.0 and np.all(np.diff(rows[1:]) >= 1)
+    assert carrier_ticks(np.array([100.0, 200.0, 1000.0]))[1] == ["100 Hz", "200 Hz", "1 kHz"]  # nothing below 20 Hz: no group
+    assert [format_hz(h) for h in (0.021, 3.25, 440.0, 2500.0)] == ["0.021 Hz", "3.25 Hz", "440 Hz", "2.5 kHz"]
+
+
 def test_representations_reject_unsorted_carriers_and_bad_shapes(reps) -> None:
     with pytest.raises(ValueError, match="ascending"):
         plot_representations(reps, CARRIERS_HZ[::-1])
@@ -103,12 +117,6 @@ def test_representations_reject_unsorted_carriers_and_bad_shapes(reps) -> None:
         plot_representations(reps, CARRIERS_HZ[:-1])
     with pytest.raises(KeyError, match="accompaniment"):
         plot_representations({k: v for k, v in reps.items() if k != "accompaniment"}, CARRIERS_HZ)
-
-
-def test_carrier_ticks_are_evenly_spread_rows() -> None:
-    rows, labels = carrier_ticks(CARRIERS_HZ, n_ticks=6)
-    assert rows[0] == 0 and rows[-1] == C - 1 and len(rows) == 6
-    assert labels == [format_hz(h) for h in CARRIERS_HZ[rows]]
 
 
 def _legend_texts(fig) -> list[str]:
