@@ -308,12 +308,14 @@ def evaluate_separation(root: str | os.PathLike = "papermill_runs", profile: str
 def _statistics(rows: pd.DataFrame) -> dict[str, float]:
     """Mean (seeds weighted alike), std over values, std of the seeds' means, 95 % interval, counts."""
     values = rows["value"].to_numpy(dtype=float)
+    count = int(np.isfinite(values).sum())
     interval = interval_by_seed(rows, "value")
     per_seed = rows.groupby(rows["seed"].fillna(-1))["value"].mean()
-    return {"mean": interval["mean"], "std": float(np.nanstd(values)) if len(values) else np.nan,
+    spread = count > 1  # one value (one track, one seed) has no spread and no interval
+    return {"mean": interval["mean"], "std": float(np.nanstd(values)) if spread else np.nan,
             "seed_std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else np.nan,
-            "ci_low": interval["ci_low"], "ci_high": interval["ci_high"], "n_seeds": interval["n_seeds"],
-            "n_values": int(np.isfinite(values).sum())}
+            "ci_low": interval["ci_low"] if spread else np.nan, "ci_high": interval["ci_high"] if spread else np.nan,
+            "n_seeds": interval["n_seeds"], "n_values": count}
 
 
 def separation_numbers(scores: pd.DataFrame) -> pd.DataFrame:
