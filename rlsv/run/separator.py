@@ -36,15 +36,34 @@ from rlsv.audio.musdb import fill_cache
 from rlsv.audio.segments import count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
 from rlsv.core.front_ends import FRONT_ENDS, FrontEnd, LearnedFrontEnd
-from rlsv.core.mask_estimator import (DEFAULT_BUDGET, EstimatorConfig, MaskEstimator, hidden_for_budget,
-                                      input_statistics, parameter_count)
+from rlsv.core.mask_estimator import (
+    DEFAULT_BUDGET,
+    EstimatorConfig,
+    MaskEstimator,
+    hidden_for_budget,
+    input_statistics,
+    parameter_count,
+)
 from rlsv.core.separation_loss import active_segments, negative_si_sdr
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
 from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import (SEPARATOR_CHECKPOINT, SEPARATOR_CONFIG, SEPARATOR_LOSSES, SEPARATOR_MODEL,
-                                      read_json_config, run_front_end, separator_dir)
-from rlsv.run.separator_model import Separator, build_front_end, file_sha256, load_separator, save_separator
+from rlsv.run.separator_files import (
+    SEPARATOR_CHECKPOINT,
+    SEPARATOR_CONFIG,
+    SEPARATOR_LOSSES,
+    SEPARATOR_MODEL,
+    read_json_config,
+    run_front_end,
+    separator_dir,
+)
+from rlsv.run.separator_model import (
+    Separator,
+    build_front_end,
+    file_sha256,
+    load_separator,
+    save_separator,
+)
 
 __all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
            "HISTORY_COLUMNS"]

@@ -16,7 +16,13 @@ import torch
 from torch import Tensor
 
 from rlsv.atomic import save_torch
-from rlsv.core.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
+from rlsv.core.front_ends import (
+    FRONT_ENDS,
+    Analysis,
+    FrontEnd,
+    LearnedFrontEnd,
+    StftFrontEnd,
+)
 from rlsv.core.mask_estimator import EstimatorConfig, MaskEstimator
 from rlsv.run.files import MODEL
 from rlsv.run.model_file import load_model

@@ -242,8 +242,8 @@ def _slot_scores(slot: SeparatorSlot, seeds: Sequence[int], data: _Data, bss: bo
         if not (folder / SEPARATOR_MODEL).is_file():
             continue
         key = data.key() | {"bss": bss, "separator_sha256": file_sha256(folder / SEPARATOR_MODEL)}
-        scores = _cached_scores(folder, _EVALUATION_FILE, key,
-                                lambda: _score_all(blind_estimator(load_separator(folder, device), batch_size), data, bss))
+        scores = _cached_scores(folder, _EVALUATION_FILE, key, lambda folder=folder: _score_all(
+            blind_estimator(load_separator(folder, device), batch_size), data, bss))
         frames.append(scores.assign(method="blind", seed=float(seed), parameters=_parameters(folder)))
     front_end = None
 

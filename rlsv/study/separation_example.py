@@ -76,10 +76,10 @@ def separation_example(root: str | os.PathLike = "papermill_runs", profile: str 
         FileNotFoundError: the estimator of ``seed`` is not trained (``rlsv.study.separation.train_separators``).
     """
     from rlsv.run.evaluate import run_test_segments
+    from rlsv.run.segment_view import pick_segment
     from rlsv.run.separate import separate_signal
     from rlsv.run.separation_eval import oracle_track_estimate
     from rlsv.run.separator_model import load_separator
-    from rlsv.run.segment_view import pick_segment
 
     slots = separation_slots(load_run_set(root, profile, variant), (spec,), stft=True)
     tracks = run_test_segments(slots[0].data_run)

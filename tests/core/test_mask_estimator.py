@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlsv.core.mask_estimator import (DEFAULT_BUDGET, EstimatorConfig, MaskEstimator, hidden_for_budget,
-                                      input_statistics, parameter_count)
+from rlsv.core.mask_estimator import (
+    DEFAULT_BUDGET,
+    EstimatorConfig,
+    MaskEstimator,
+    hidden_for_budget,
+    input_statistics,
+    parameter_count,
+)
 
 
 def _trainable(model: torch.nn.Module) -> int:

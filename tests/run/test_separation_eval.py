@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from rlsv.audio.musdb import TrackAudio
 from rlsv.core.front_ends import StftFrontEnd
-from rlsv.run.separation_eval import RESULT_COLUMNS, bss_sdr, oracle_track_estimate, score_track, segment_si_sdr
+from rlsv.run.separation_eval import (
+    RESULT_COLUMNS,
+    bss_sdr,
+    oracle_track_estimate,
+    score_track,
+    segment_si_sdr,
+)
 
 RATE = 8000
 

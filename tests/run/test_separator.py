@@ -15,7 +15,12 @@ from rlsv.core.model import ModelConfig
 from rlsv.run.files import MODEL
 from rlsv.run.separator import SeparatorConfig, train_separator
 from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import SEPARATOR_CHECKPOINT, SEPARATOR_CONFIG, SEPARATOR_LOSSES, SEPARATOR_MODEL
+from rlsv.run.separator_files import (
+    SEPARATOR_CHECKPOINT,
+    SEPARATOR_CONFIG,
+    SEPARATOR_LOSSES,
+    SEPARATOR_MODEL,
+)
 from rlsv.run.separator_model import load_separator
 from rlsv.run.train import TrainConfig, fit
 
