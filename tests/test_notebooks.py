@@ -21,7 +21,7 @@ from rlsv.study.sweeps import execute_notebook, run_sweep
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("00_method.ipynb", "01_data.ipynb", "02_train.ipynb", "03_evaluate.ipynb", "04_tables.ipynb",
-         "05_figures.ipynb", "06_explorer.ipynb", "07_scale_study.ipynb")
+         "05_figures.ipynb", "06_explorer.ipynb", "07_scale_study.ipynb", "08_separation.ipynb")
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
 
@@ -237,6 +237,30 @@ def test_07_scale_study_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> Non
     # 6 runs x 2 seeds x 2 budgets; the 2-epoch runs continued the 1-epoch ones
     runs = [p for p in (tmp_path / "runs").iterdir() if (p / "model.pt").is_file()]
     assert len(runs) == 24
+
+
+@pytest.mark.slow
+def test_08_separation_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> None:
+    from rlsv.run.spec import STFT
+    from rlsv.study.separation import SEPARATION_SPECS
+
+    root = tmp_path / "runs"
+    overrides = {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "max_test_tracks": 1,
+                 "model": TINY_MODEL}
+    report = run_sweep([*SEPARATION_SPECS, STFT], "smoke", root, jobs=1, engine="inline", overrides=overrides,
+                       progress=False, run_progress=False)
+    assert report.ok, report.text()
+    out = execute_notebook(NOTEBOOKS / "08_separation.ipynb", tmp_path / "08.ipynb", {
+        "runs_root": str(root), "profile": "smoke", "seeds": 1, "epochs": 1, "budget": 12000, "bss": False,
+        "device": "cpu"})
+    outputs = _outputs(out)
+    tables = "".join(_mime(outputs, "text/html"))
+    assert "blind SI-SDR (dB)" in tables and "oracle SI-SDR (dB)" in tables and "STFT" in tables
+    assert tables.count("<audio") == 6  # mixture, vocals, blind and oracle for L_B and the STFT
+    assert len(_mime(outputs, "image/png")) == 1
+    assert "smoke profile" in "".join(_mime(outputs, "text/markdown"))
+    for suffix in (".csv", ".md", "_numbers.csv"):
+        assert (root / "tables" / "smoke" / f"separation{suffix}").stat().st_size > 0
 
 
 # --------------------------------------------------------------------------- the explorer class

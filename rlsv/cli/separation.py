@@ -1,0 +1,121 @@
+"""Command line: ``rlsv train-separator | separate | import-weights`` (blind separation, the authors' models).
+
+Like ``rlsv.cli``, this module imports nothing heavy (torch, pandas) until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_commands"]
+
+# rlsv.core.mask_estimator.DEFAULT_BUDGET and rlsv.core.front_ends.FRONT_ENDS, spelled out so that building the
+# parser does not import torch (tests/test_cli_separation.py checks that they agree).
+DEFAULT_BUDGET, FRONT_END_NAMES = 250_000, ("learned", "stft")
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _cmd_train_separator(args: argparse.Namespace) -> int:
+    from rlsv.run.separator import SeparatorConfig, resolve_front_end, train_separator
+
+    config = SeparatorConfig(front_end=resolve_front_end(args.run, args.front_end), epochs=args.epochs,
+                             learning_rate=args.lr, seed=args.seed, budget=args.budget, lstm_layers=args.lstm_layers,
+                             device=args.device)
+    result = train_separator(args.run, config, output_dir=args.out, data_run=args.data_run, progress=not args.quiet)
+    last = result.history.groupby("epoch")["loss"].mean()
+    score = f"last epoch: training SI-SDR {-last.iloc[-1]:.2f} dB; " if len(last) else ""
+    print(f"rlsv: separator ({config.front_end}, {result.parameters:,} parameters, seed {config.seed}) in "
+          f"{result.output_dir}, {result.seconds:.1f} s ({score}resumed from epoch {result.resumed_from_epoch})")
+    return 0
+
+
+def _cmd_separate(args: argparse.Namespace) -> int:
+    from rlsv.run.separate import separate_file
+
+    output = separate_file(args.mix, args.run, out_dir=args.out, seed=args.seed, front_end=args.front_end,
+                           device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+    seconds = len(output.vocals) / output.sample_rate
+    print(f"rlsv: {seconds:.1f} s at {output.sample_rate} Hz, {output.vocals.shape[1]} channel(s) -> "
+          + ", ".join(str(p) for p in output.paths.values()))
+    return 0
+
+
+def _cmd_import_weights(args: argparse.Namespace) -> int:
+    from rlsv.run.import_weights import import_weights
+
+    out = import_weights(args.output, analysis=args.analysis, synthesis=args.synthesis, results_dir=args.results_dir,
+                         exp_id=args.exp_id, dataset=args.dataset, stride=args.stride,
+                         segment_length=args.segment_length, sample_rate=args.sample_rate, dilation=args.dilation)
+    print(f"rlsv: imported run in {out} (model.pt, config.json); evaluate it with `rlsv evaluate {out}`, "
+          f"train a blind separator with `rlsv train-separator {out}`")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``train-separator``, ``separate`` and ``import-weights`` to the ``rlsv`` subcommands."""
+    p = sub.add_parser("train-separator", help="train a blind vocal-mask estimator on a trained run (resumable)",
+                       description="Train a mask estimator (open-unmix-like BLSTM) on the run's frozen representation "
+                       "(or on the STFT, --front-end stft) with the run's training data; files in "
+                       "RUN/separator-s<seed>/ (docs/run_layout.md). Rerunning resumes; a finished one returns at once.")
+    p.add_argument("run", help="run folder holding model.pt and config.json (or the run set's STFT run folder)")
+    p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
+                   help="learned (the run's autoencoder, frozen) or stft (Hann, n_fft 2048, hop 256); default: the "
+                        "run's own (stft for an STFT run folder, else learned)")
+    p.add_argument("--epochs", type=_positive_int, default=20, help="passes over the run's training tracks (default 20)")
+    p.add_argument("--seed", type=int, default=218, help="estimator seed: initial weights and batch order (default 218)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
+                   help=f"parameter budget of the estimator, the same for every front end (default {DEFAULT_BUDGET:,})")
+    p.add_argument("--lstm-layers", type=_positive_int, default=1, help="stacked BLSTM layers (default 1)")
+    p.add_argument("--data-run", default=None,
+                   help="run whose training data and segmentation to use (default: RUN; for an STFT run folder, a "
+                        "trained run of the same run set)")
+    p.add_argument("--out", default=None, help="separator folder (default RUN/separator-s<seed>, or "
+                   "RUN/separator-stft-s<seed> for the STFT on a trained run)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train_separator)
+
+    p = sub.add_parser("separate", help="separate a recording into vocals.wav and accompaniment.wav",
+                       description="Separate an audio file of any length, rate and channels with a run's trained "
+                       "separator: overlap-add over segments of the model's N (Hann window, 50 %% overlap); the "
+                       "mask is estimated on the mono down-mix and applied to each channel; accompaniment = "
+                       "mixture - vocals. Both stems at the input's rate and length (docs/separation.md).")
+    p.add_argument("mix", help="audio file (wav, flac, ogg, mp3, mp4/m4a, or a MUSDB18 .stem.mp4's mixture)")
+    p.add_argument("--run", required=True, help="run folder whose separator to use (trained by rlsv train-separator)")
+    p.add_argument("--out", default=None, help="output folder (default separated/<name of MIX>)")
+    p.add_argument("--seed", type=int, default=218, help="which estimator seed of the run (default 218)")
+    p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
+                   help="which of the run's separators (default: the run's own front end)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="segments processed together (default 16)")
+    p.add_argument("--device", default="auto", help="auto (the GPU when present, else the CPU), cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_separate)
+
+    p = sub.add_parser("import-weights", help="turn the authors' released model into a run folder",
+                       description="Import the authors' analysis_<exp_id>.pytorch and synthesis_<exp_id>.pytorch "
+                       "(published with https://github.com/Js-Mim/rl_singing_voice; download them yourself) into a "
+                       "run folder that rlsv evaluate, train-separator and separate accept.")
+    p.add_argument("output", help="run folder to write (model.pt, config.json)")
+    p.add_argument("results_dir", nargs="?", default=None,
+                   help="the authors' results/ folder (with --exp-id); or give --analysis and --synthesis")
+    p.add_argument("--exp-id", default=None, help="experiment id of results/analysis_<exp_id>.pytorch")
+    p.add_argument("--analysis", default=None, help="encoder state dict file (analysis_<exp_id>.pytorch)")
+    p.add_argument("--synthesis", default=None, help="decoder state dict file (synthesis_<exp_id>.pytorch)")
+    p.add_argument("--dataset", default=None, help="data to evaluate on and train separators with (default: "
+                   "$MUSDB_PATH, else the synthetic corpus)")
+    p.add_argument("--stride", type=_positive_int, default=256, help="S, not stored in the files (default 256)")
+    p.add_argument("--segment-length", type=_positive_int, default=44100, help="N in samples (default 44100)")
+    p.add_argument("--sample-rate", type=_positive_int, default=44100, help="sampling rate in Hz (default 44100)")
+    p.add_argument("--dilation", type=_positive_int, default=10, help="dilation of the context conv (default 10)")
+    p.set_defaults(func=_cmd_import_weights)

@@ -1,0 +1,350 @@
+"""Training a blind mask estimator on a run: ``train_separator(run_dir)``, resumable like ``rlsv train``.
+
+The run's autoencoder is frozen (learned front end), or the STFT is used (baseline front end); only the
+mask estimator (``rlsv.core.mask_estimator``) learns. Data: the run's own training tracks and
+segmentation (``rlsv.run.separator_data``), vocals and accompaniment shuffled independently and
+re-mixed, ``mixture = vocals + accompaniment`` (no mean removal, as in the evaluation). Loss: negative
+SI-SDR of the resynthesised vocals over the segments with active vocals (``rlsv.core.separation_loss``,
+which says why). Adam, one step per batch.
+
+Before the first epoch the estimator's input normalisation is set from the magnitudes of up to
+``statistics_batches`` training batches (drawn with a generator of their own, so the training batches
+do not depend on it).
+
+Files in the separator folder (``docs/run_layout.md``, "Separators"): ``config.json``, ``checkpoint.pt``
+and ``losses.csv`` (each epoch), ``separator.pt`` (at the end), all written atomically. Calling it again
+resumes from the last checkpoint (the estimator, the optimiser and both random generators), or returns
+at once when it is complete; on the CPU a resumed training ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from rlsv.atomic import save_torch, write_json, write_text
+from rlsv.audio.musdb import fill_cache
+from rlsv.audio.segments import count_training_batches, training_batches
+from rlsv.core.conv import ConvPlan
+from rlsv.core.front_ends import FRONT_ENDS, FrontEnd, LearnedFrontEnd
+from rlsv.core.mask_estimator import (
+    DEFAULT_BUDGET,
+    EstimatorConfig,
+    MaskEstimator,
+    hidden_for_budget,
+    input_statistics,
+    parameter_count,
+)
+from rlsv.core.separation_loss import active_segments, negative_si_sdr
+from rlsv.run.device import resolve_device
+from rlsv.run.files import MODEL
+from rlsv.run.separator_data import TrainingData, data_run_for
+from rlsv.run.separator_files import (
+    SEPARATOR_CHECKPOINT,
+    SEPARATOR_CONFIG,
+    SEPARATOR_LOSSES,
+    SEPARATOR_MODEL,
+    read_json_config,
+    run_front_end,
+    separator_dir,
+)
+from rlsv.run.separator_model import (
+    Separator,
+    build_front_end,
+    file_sha256,
+    load_separator,
+    save_separator,
+)
+
+__all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
+           "HISTORY_COLUMNS"]
+
+_CHECKPOINT_FORMAT = "rlsv-separator-checkpoint/1"
+HISTORY_COLUMNS = ["epoch", "step", "loss", "active"]
+# config.json entries that may differ between a training and its resumption (where it ran, and where
+# the folders lie) without changing its result
+_RESUMABLE = frozenset({"device", "run_dir", "data_run", "dataset_info", "conv_plan"})
+
+
+@dataclass(frozen=True)
+class SeparatorConfig:
+    """Settings of a mask estimator's training (``config.json``'s ``separator`` entry).
+
+    Attributes:
+        front_end: ``"learned"`` (the run's frozen autoencoder) or ``"stft"`` (Hann, ``n_fft``, ``stft_hop``).
+        epochs: passes over the run's training tracks.
+        learning_rate: Adam's step size.
+        seed: estimator seed (initial weights, batch order); ``218, 219, ...`` for several.
+        budget: the estimator's parameter budget; its width ``H`` is the largest that fits
+            (``rlsv.core.mask_estimator.hidden_for_budget``), so both front ends get the same budget.
+        lstm_layers: stacked bidirectional LSTM layers.
+        n_fft, stft_hop: the STFT front end's transform (Table 2's baseline: 2048, 256).
+        statistics_batches: training batches that set the input normalisation.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
+    """
+
+    front_end: str = "learned"
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    seed: int = 218
+    budget: int = DEFAULT_BUDGET
+    lstm_layers: int = 1
+    n_fft: int = 2048
+    stft_hop: int = 256
+    statistics_batches: int = 100
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.front_end not in FRONT_ENDS:
+            raise ValueError(f"Unknown front end {self.front_end!r}; use 'learned' or 'stft' (--front-end).")
+        for name in ("epochs", "budget", "lstm_layers", "n_fft", "stft_hop", "statistics_batches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SeparatorResult:
+    """What :func:`train_separator` returns."""
+
+    separator: Separator
+    history: pd.DataFrame
+    output_dir: Path
+    resumed_from_epoch: int
+    seconds: float
+
+    @property
+    def parameters(self) -> int:
+        """Trainable parameters of the estimator."""
+        return sum(p.numel() for p in self.separator.estimator.parameters())
+
+
+def estimator_config(n_bins: int, config: SeparatorConfig) -> EstimatorConfig:
+    """The estimator of ``config``'s budget on ``n_bins`` bins."""
+    hidden = hidden_for_budget(n_bins, config.budget, config.lstm_layers)
+    return EstimatorConfig(n_bins=n_bins, hidden=hidden, lstm_layers=config.lstm_layers)
+
+
+def _history_frame(rows: list[list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS).astype({"epoch": int, "step": int, "active": int})
+
+
+def _stored_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What must agree between a checkpoint and a resumption: everything but ``_RESUMABLE``."""
+    settings = {k: v for k, v in config.items() if k not in _RESUMABLE}
+    settings["separator"] = {k: v for k, v in config["separator"].items() if k not in _RESUMABLE}
+    return settings
+
+
+def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    a, b = _stored_settings(stored), _stored_settings(current)
+    top = sorted(k for k in a.keys() | b.keys() if k != "separator" and a.get(k) != b.get(k))
+    inner = sorted(k for k in a["separator"].keys() | b["separator"].keys()
+                   if a["separator"].get(k) != b["separator"].get(k))
+    return inner + top
+
+
+def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict | None:
+    if not path.is_file():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rlsv separator checkpoint; move it away or choose another folder.")
+    changed = _differences(ckpt["config"], config)
+    if changed:
+        raise ValueError(f"{path.parent} holds a separator trained with other settings (differs in {changed}). "
+                         "Delete that folder to start over, or use another seed (--seed).")
+    return ckpt
+
+
+def _conv_plan(ckpt: dict | None, front_end: FrontEnd, batch_size: int, device: torch.device) -> dict | None:
+    """Fix the frozen autoencoder's convolution plan: the checkpoint's (a resumed training computes exactly as
+    before on the same kind of device), else the fastest here; None for the STFT."""
+    if not isinstance(front_end, LearnedFrontEnd):
+        return None
+    recorded = (ckpt or {}).get("conv_plan")
+    if recorded and recorded.get("device") == device.type:
+        front_end.model.conv_plan = ConvPlan.from_dict(recorded["plan"])
+    else:
+        front_end.model.tune(batch_size)
+    return {"device": device.type, "plan": front_end.model.conv_plan.to_dict()}
+
+
+def _set_input_statistics(separator: Separator, dataset, data: TrainingData, config: SeparatorConfig,
+                          device: torch.device) -> None:
+    """Input normalisation from up to ``config.statistics_batches`` training batches (a generator of their own)."""
+    rng = np.random.default_rng([config.seed, 1])
+    magnitudes = []
+    for k, batch in enumerate(training_batches(dataset, rng, data.segmentation())):
+        if k >= config.statistics_batches:
+            break
+        mixture = torch.from_numpy(batch.vocals + batch.accompaniment).to(device)
+        magnitudes.append(separator.front_end.analyse(mixture).magnitude.cpu())
+    separator.estimator.set_input_statistics(
+        {k: v.to(device) for k, v in input_statistics(torch.cat(magnitudes)).items()})
+
+
+def _planned_config(run_dir: Path, data_run: Path, config: SeparatorConfig, data: TrainingData,
+                    estimator: EstimatorConfig, front_end: FrontEnd) -> dict[str, Any]:
+    """The separator's ``config.json`` (JSON values)."""
+    learned = config.front_end == "learned"
+    return {
+        "separator": config.to_dict(), "data": data.to_dict(), "estimator": estimator.to_dict(),
+        "parameters": parameter_count(estimator.n_bins, estimator.hidden, estimator.lstm_layers),
+        "front_end": front_end.describe(), "run_id": read_json_config(run_dir).get("run_id"),
+        "run_dir": str(run_dir.resolve()), "data_run": str(data_run.resolve()),
+        "model_sha256": file_sha256(run_dir / MODEL) if learned else None,
+    }
+
+
+def _save_checkpoint(path: Path, separator: Separator, optimizer: torch.optim.Optimizer, epoch: int,
+                     config: dict[str, Any], rngs: dict[str, Any], history: list[list[float]],
+                     conv_plan: dict | None) -> None:
+    save_torch({"format": _CHECKPOINT_FORMAT, "epoch": epoch, "config": config,
+                "estimator": {k: v.detach().cpu() for k, v in separator.estimator.state_dict().items()},
+                "optimizer": optimizer.state_dict(), "rng": rngs, "history": history, "conv_plan": conv_plan}, path)
+
+
+def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConfig(), output_dir: str | Path | None = None,
+                    data_run: str | Path | None = None, progress: bool = True,
+                    callback: Callable[[pd.DataFrame], None] | None = None, callback_every: int = 25) -> SeparatorResult:
+    """Train (or resume, or return a finished) mask estimator on the run in ``run_dir``.
+
+    Args:
+        run_dir: a trained run (its ``model.pt`` and ``config.json``), an imported model, or -- for
+            ``config.front_end == "stft"`` -- any run folder, e.g. the run set's STFT run.
+        config: the estimator's settings.
+        output_dir: where its files go (default ``rlsv.run.separator_files.separator_dir(run_dir, front end, seed)``).
+        data_run: the run whose training data and segmentation are used (default: ``run_dir``, or for an STFT
+            run folder a trained run of the same run set, ``rlsv.run.separator_data.data_run_for``).
+        progress: tqdm bars.
+        callback: called with the loss history every ``callback_every`` steps and after each epoch.
+
+    Raises:
+        FileNotFoundError: the learned front end and no ``model.pt`` (train the run first).
+        ValueError / rlsv.audio.musdb.DatasetError: bad settings or data, before any training.
+        FloatingPointError: the loss became NaN or infinite (the last checkpoint is kept).
+    """
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"No run folder at {run_dir}.")
+    device = resolve_device(config.device)
+    data_run = Path(data_run) if data_run is not None else data_run_for(run_dir)
+    data = TrainingData.from_run_config(_data_run_config(data_run))
+    front_end = build_front_end(config.front_end, run_dir, data.segment_length, config.n_fft, config.stft_hop, device)
+    if isinstance(front_end, LearnedFrontEnd) and front_end.model.config.segment_length != data.segment_length:
+        raise ValueError(f"The model of {run_dir} takes segments of {front_end.model.config.segment_length} samples, "
+                         f"but the training data of {data_run} is cut into {data.segment_length}; pass a data run "
+                         "of the same run set.")
+    estimator_cfg = estimator_config(front_end.n_bins, config)
+    output_dir = Path(output_dir) if output_dir is not None else separator_dir(run_dir, config.front_end, config.seed)
+    planned = _planned_config(run_dir, data_run, config, data, estimator_cfg, front_end)
+    ckpt = _read_checkpoint(output_dir / SEPARATOR_CHECKPOINT, planned)
+    if ckpt is not None and ckpt["epoch"] >= config.epochs and (output_dir / SEPARATOR_MODEL).is_file():
+        return SeparatorResult(load_separator(output_dir, device), _history_frame(ckpt["history"]), output_dir,
+                               ckpt["epoch"], time.perf_counter() - start)
+
+    dataset = data.load(progress)
+    segmentation = data.segmentation()
+    batches_per_epoch = count_training_batches(dataset, segmentation)
+    if batches_per_epoch == 0:
+        raise ValueError(f"The training tracks of {data_run} give fewer segments than one batch ({data.batch_size}).")
+    fill_cache(dataset, ("train",), progress=progress)
+
+    torch.manual_seed(config.seed)
+    separator = Separator(front_end, MaskEstimator(estimator_cfg).to(device), data.sample_rate)
+    optimizer = torch.optim.Adam(separator.estimator.parameters(), lr=config.learning_rate)
+    data_rng = np.random.default_rng(config.seed)
+    history: list[list[float]] = []
+    first_epoch = 1
+    conv_plan = _conv_plan(ckpt, front_end, data.batch_size, device)
+    if ckpt is None:
+        _set_input_statistics(separator, dataset, data, config, device)
+    else:
+        separator.estimator.load_state_dict(ckpt["estimator"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        data_rng.bit_generator.state = ckpt["rng"]["data"]
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        history, first_epoch = ckpt["history"], ckpt["epoch"] + 1
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(planned | {"dataset_info": dataset.describe(), "conv_plan": conv_plan}, output_dir / SEPARATOR_CONFIG)
+
+    separator.estimator.train()
+    for epoch in range(first_epoch, config.epochs + 1):
+        _train_epoch(separator, optimizer, dataset, data, data_rng, device, epoch, config.epochs, history,
+                     batches_per_epoch, progress, callback, callback_every)
+        rngs = {"data": data_rng.bit_generator.state, "torch": torch.get_rng_state()}
+        _save_checkpoint(output_dir / SEPARATOR_CHECKPOINT, separator, optimizer, epoch, planned, rngs, history,
+                         conv_plan)
+        frame = _history_frame(history)
+        write_text(frame.to_csv(index=False), output_dir / SEPARATOR_LOSSES)
+        if callback is not None:
+            callback(frame)
+        if progress:
+            tqdm.write(f"separator epoch {epoch}/{config.epochs}: SI-SDR {-frame.query('epoch == @epoch').loss.mean():.2f} dB")
+    save_separator(separator, output_dir / SEPARATOR_MODEL, model_sha256=planned["model_sha256"],
+                   run_id=planned["run_id"])
+    separator.estimator.eval()
+    return SeparatorResult(separator, _history_frame(history), output_dir, first_epoch - 1,
+                           time.perf_counter() - start)
+
+
+def _data_run_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` of the run whose training data the separator uses (FileNotFoundError saying what to do)."""
+    config = read_json_config(run_dir)
+    if not config:
+        raise FileNotFoundError(f"No config.json in {run_dir}: the separator needs the run's training data and "
+                                "segmentation. Train the run with rlsv train, or import it with rlsv import-weights.")
+    return config
+
+
+def _train_epoch(separator: Separator, optimizer: torch.optim.Optimizer, dataset, data: TrainingData,
+                 rng: np.random.Generator, device: torch.device, epoch: int, epochs: int, history: list[list[float]],
+                 batches: int, progress: bool, callback: Callable[[pd.DataFrame], None] | None,
+                 callback_every: int) -> None:
+    """One pass over the training batches: one Adam step per batch with active vocals."""
+    step = int(history[-1][1]) if history else 0
+    bar = tqdm(total=batches, desc=f"separator epoch {epoch}/{epochs}", unit="batch", disable=not progress, leave=False)
+    for batch in training_batches(dataset, rng, data.segmentation()):
+        bar.update(1)
+        vocals = torch.from_numpy(batch.vocals).to(device)
+        mixture = vocals + torch.from_numpy(batch.accompaniment).to(device)
+        active = active_segments(vocals)
+        loss = negative_si_sdr(vocals, separator.estimate(mixture), active) if bool(active.any()) else None
+        if loss is None:  # no vocals in the whole batch: nothing to learn from it
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        step += 1
+        if not math.isfinite(value):
+            raise FloatingPointError(f"The separator's loss became {value} at step {step} (epoch {epoch}); the last "
+                                     "checkpoint is kept. Lower the learning rate (--lr).")
+        history.append([epoch, step, value, int(active.sum())])
+        bar.set_postfix(si_sdr=f"{-value:.2f}")
+        if callback is not None and step % callback_every == 0:
+            callback(_history_frame(history))
+    bar.close()
+
+
+def resolve_front_end(run_dir: str | Path, front_end: str | None) -> str:
+    """``front_end``, or the run's own when None (``"stft"`` for an STFT run folder, else ``"learned"``)."""
+    return front_end or run_front_end(run_dir)
