@@ -1,5 +1,5 @@
 # rlsv: two commands set everything up on a fresh machine.
-#   make reproduce   main job (the `all` grid, quick profile) -> tables and figures
+#   make reproduce   main job (the `all` grid, small profile) -> tables and figures
 #   make test        the test suite
 # Each creates/updates the local virtual environment .venv first.
 
@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.rlsv-installed
-PROFILE ?= quick
+PROFILE ?= small
 JOBS ?= 2
 PYTEST_ARGS ?=
 

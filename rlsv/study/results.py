@@ -402,7 +402,7 @@ class RunSet:
 
     def label(self) -> str:
         """What the runs were, for captions and titles, e.g. ``small profile: synthetic corpus (8 train / 4
-        test tracks), C=200 L=1024 S=256 N=11025, 20 epochs = 1880 steps, lr 0.001, batch 8, 3 seeds``."""
+        test tracks), C=200 L=512 S=256 N=11025, 20 epochs = 1880 steps, lr 0.003, batch 8, 3 seeds``."""
         trained = [run for run in self.runs if run.spec.is_trained]
         if not self.runs:
             return "no runs"
@@ -410,8 +410,9 @@ class RunSet:
         info = config.get("dataset_info") or {}
         tracks = info.get("tracks") or {}
         data = "synthetic corpus" if info.get("synthetic") else "MUSDB18" if info else "data"
-        if tracks:
-            data += f" ({tracks.get('train', '?')} train / {tracks.get('test', '?')} test tracks)"
+        test = self.segments["track"].nunique() if not self.segments.empty else tracks.get("test")
+        if tracks or test:
+            data += f" ({tracks.get('train', '?')} train / {test if test is not None else '?'} test tracks)"
         model = config.get("model") or {}
         sizes = " ".join(f"{k}={model[n]}" for k, n in (("C", "channels"), ("L", "kernel_size"), ("S", "stride"),
                                                         ("N", "segment_length")) if n in model)
