@@ -106,13 +106,18 @@ def published_step(model: PublishedAutoencoder, optimizer: torch.optim.Optimizer
 
 
 def user_loop_step(model: DenoisingAutoencoder, optimizer: torch.optim.Optimizer, objective: Objective,
-                   vocals: Tensor, accompaniment: Tensor, noise: Tensor) -> Tensor:
-    """A step as a user writes it with rlsv's public API: ``model.encode`` twice, ``model.decode``,
-    ``rlsv.core.losses``' ``neg_snr`` and ``total_variation`` / ``sinkhorn_distance``, Adam."""
+                   vocals: Tensor, accompaniment: Tensor, noise: Tensor, one_encode: bool = False) -> Tensor:
+    """A step as a user writes it with rlsv's public API: ``model.encode`` twice (or, with ``one_encode``,
+    once on both batches together, as ``train_step`` does), ``model.decode``, ``rlsv.core.losses``'
+    ``neg_snr`` and ``total_variation`` / ``sinkhorn_distance``, Adam."""
     clean = vocals - vocals.mean()
     mixture = (vocals + accompaniment) - (vocals + accompaniment).mean()
-    reconstruction = model.decode(model.encode(clean + noise))
-    a_mixture = model.encode(mixture)
+    if one_encode:
+        a_vocals, a_mixture = model.encode(torch.cat([clean + noise, mixture])).split(len(vocals))
+        reconstruction = model.decode(a_vocals)
+    else:
+        reconstruction = model.decode(model.encode(clean + noise))
+        a_mixture = model.encode(mixture)
     regulariser: Callable[[Tensor], Tensor] = (
         total_variation if objective.kind == "tv"
         else lambda a: sinkhorn_distance(a, p=objective.p, lam=objective.lam))

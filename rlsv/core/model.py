@@ -27,7 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rlsv.core.conv import ConvPlan, analysis, context, is_time_major, synthesis, time_major_gradient
+from rlsv.core.conv import (
+    ConvPlan,
+    analysis,
+    context,
+    is_time_major,
+    synthesis,
+    time_major_gradient,
+)
 from rlsv.core.fields import dataclass_kwargs
 
 __all__ = [
