@@ -35,8 +35,6 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from rlsv.core import sinkhorn_cpu
-
 __all__ = [
     "GRADIENTS",
     "SinkhornResult",
@@ -286,31 +284,21 @@ def implicit_gradient(plan: Tensor, m: Tensor, lam: float) -> Tensor:
 
 
 class _ImplicitSinkhornLoss(torch.autograd.Function):
-    """``<P*(M), M>`` with the implicit-differentiation backward; on the CPU solved in NumPy
-    (``rlsv.core.sinkhorn_cpu``: the same algorithm without torch's per-operation dispatch)."""
+    """``<P*(M), M>`` with the implicit-differentiation backward."""
 
     @staticmethod
     def forward(ctx, m: Tensor, lam: float, max_iter: int, tol: float, check_every: int | None,
                 log_domain: bool | None) -> Tensor:  # type: ignore[override]
-        ctx.lam, ctx.dtype, ctx.on_cpu = lam, m.dtype, m.device.type == "cpu"
-        if ctx.on_cpu and (check_every or 1) == 1:
-            m64 = m.detach().to(torch.float64).numpy()
-            plan, *_ = sinkhorn_cpu.solve(m64, lam, max_iter, tol, log_domain)
-            ctx.arrays = (plan, m64)
-            return torch.tensor(float((plan * m64).sum()), dtype=m.dtype)
-        ctx.on_cpu = False
         m64 = m.detach().to(torch.float64)
         with _one_thread(m.device):
             plan = _solve(m64, lam, max_iter, tol, check_every, log_domain).plan
             loss = (plan * m64).sum()
         ctx.save_for_backward(plan, m64)
+        ctx.lam, ctx.dtype = lam, m.dtype
         return loss.to(m.dtype)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):  # type: ignore[override]
-        if ctx.on_cpu:
-            grad = torch.from_numpy(sinkhorn_cpu.implicit_gradient(*ctx.arrays, ctx.lam)).to(ctx.dtype)
-            return grad * grad_output, None, None, None, None, None
         plan, m64 = ctx.saved_tensors
         with _one_thread(plan.device):
             grad = implicit_gradient(plan, m64, ctx.lam).to(ctx.dtype) * grad_output

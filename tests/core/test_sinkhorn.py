@@ -198,35 +198,12 @@ def test_bad_p_and_shapes_are_rejected() -> None:
         time_normalise(torch.zeros(3, 4))
 
 
-@pytest.mark.parametrize("lam", [0.05, 0.5, 1.5, 10.0])
-@pytest.mark.parametrize("kind", ["random", "peaked", "zero"])
-def test_cpu_solver_equals_the_torch_solver(lam: float, kind: str) -> None:
-    """rlsv.core.sinkhorn_cpu (NumPy, used for CPU tensors) against the torch iterations and gradient."""
-    from rlsv.core import sinkhorn_cpu
-    from rlsv.core.sinkhorn import implicit_gradient, sinkhorn_plan
-
-    rng = np.random.default_rng(3)
-    x = rng.random((9, 4))
-    if kind == "peaked":
-        x[0] *= 400.0  # max(M)/lam far above 100: the log domain
-    if kind == "zero":
-        x[:] = 0.0
-    m = np.abs(x[:, None, :] - x[None, :, :]).sum(-1)
-    plan, iterations, error, log_domain = sinkhorn_cpu.solve(m, lam, tol=1e-9)
-    reference = sinkhorn_plan(torch.from_numpy(m), lam, tol=1e-9)
-    assert (iterations, log_domain) == (reference.iterations, reference.log_domain)
-    np.testing.assert_allclose(plan, reference.plan.numpy(), rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose(sinkhorn_cpu.implicit_gradient(plan, m, lam),
-                               implicit_gradient(reference.plan, torch.from_numpy(m), lam).numpy(),
-                               rtol=1e-7, atol=1e-12)
-
-
-def test_sinkhorn_loss_on_the_cpu_matches_its_torch_path_value_and_gradient() -> None:
+def test_checking_convergence_less_often_changes_nothing_but_the_last_iterations() -> None:
     m = torch.rand(12, 12, dtype=torch.float64) * 3
     m = (m + m.T) / 2
     m.fill_diagonal_(0)
     values, grads = [], []
-    for check_every in (1, 2):  # 1: the NumPy path; 2: the torch iterations (what a GPU runs)
+    for check_every in (1, 2):  # 1: the CPU's default; a GPU checks every 10 iterations
         leaf = m.clone().requires_grad_()
         loss = sinkhorn_loss(leaf, lam=1.5, tol=1e-10, check_every=check_every)
         loss.backward()
