@@ -294,10 +294,16 @@ def test_explorer_output_changes_when_lambda_changes(tiny_runs: tuple[Path, dict
     assert explorer.state["segment"] != segment and explorer.state["run_id"].startswith("smoke-tv-w1-s218-")
 
     explorer.objective.value = "sinkhorn"
-    explorer.omega.value = 4.0
-    explorer.lam.value = 0.1  # not in any grid
-    assert explorer.state["run_id"] is None and "No trained run" in explorer.state["message"]
-    assert "No trained run" in _mime(list(explorer.out.outputs), "text/html")[0]
+    explorer.omega.value = 4.0  # only what was trained at omega = 4 is offered: Figure 6's lambdas, p = 1
+    assert [v for _, v in explorer.lam.options] == [1.3, 1.5, 2.0] and [v for _, v in explorer.p.options] == [1.0]
+    assert explorer.lam.value == 1.3 and explorer.state["run_id"].startswith("smoke-sinkhorn-p1-l1.3-w4-s218-")
+    explorer.omega.value = 1.0
+    assert len(explorer.lam.options) == 8 and [v for _, v in explorer.p.options] == [1.0, 2.0]
+    assert [v for _, v in explorer.seed.options] == [218]
+    html_out = "".join(_mime(list(explorer.out.outputs), "text/html"))
+    assert "oracle binary mask (needs the true vocals)" in html_out
+    start, stop = explorer.state["window"]
+    assert start <= explorer.state["segment"] <= stop and stop - start + 1 == 30  # 3 s of 0.1 s segments
 
 
 def test_explorer_without_runs_says_what_to_do(tmp_path: Path) -> None:

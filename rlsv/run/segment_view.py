@@ -14,7 +14,7 @@ import numpy as np
 
 from rlsv.run.evaluate import segment_metrics
 
-__all__ = ["SegmentView", "pick_segment", "represent_segment"]
+__all__ = ["SegmentView", "pick_segment", "represent_segment", "context_window", "WindowView", "represent_window"]
 
 
 def pick_segment(tracks: Sequence, track: str | int | None = None, segment: int | None = None) -> tuple[int, int]:
@@ -96,3 +96,64 @@ def represent_segment(model, mixture: np.ndarray, vocals: np.ndarray, accompanim
         sample_rate=model.config.sample_rate, frame_rate_hz=model.config.sample_rate / model.config.stride,
         label=label,
     )
+
+
+def context_window(n_segments: int, segment: int, segment_s: float, seconds: float) -> tuple[int, int]:
+    """``(start, stop)``: about ``seconds`` of consecutive segments of a track around ``segment`` (it included,
+    centred where the track allows), ``0 <= start <= segment < stop <= n_segments``."""
+    count = max(1, min(n_segments, round(seconds / segment_s)))
+    start = min(max(0, segment - count // 2), n_segments - count)
+    return start, start + count
+
+
+@dataclass
+class WindowView:
+    """Consecutive test segments through one model, joined in time (the explorer's view).
+
+    Attributes:
+        reps: ``{"mixture", "vocals", "accompaniment"}`` -> ``A`` ``(C, n T)``: the segments' representations
+            side by side, channels sorted by carrier.
+        carrier_hz: ``(C,)`` ascending carriers in Hz.
+        signals: ``{"mixture", "vocals", "accompaniment", "estimate"}`` -> ``(n N,)``: the segments one after
+            the other; ``estimate`` is the oracle binary-mask estimate, segment by segment.
+        segment: the chosen segment's :class:`SegmentView` (its own metrics), and ``offset_s`` its start
+            within the window; ``start``, ``stop`` the window's segments.
+    """
+
+    reps: dict[str, np.ndarray]
+    carrier_hz: np.ndarray
+    signals: dict[str, np.ndarray]
+    segment: SegmentView
+    offset_s: float
+    start: int
+    stop: int
+    sample_rate: int
+    frame_rate_hz: float
+
+
+def represent_window(model, tracks_segments, segment: int, seconds: float = 3.0, mask_inclusive: bool = False,
+                     label: str = "") -> WindowView:
+    """About ``seconds`` of consecutive segments of one track (``TrackSegments``) around ``segment``, encoded,
+    masked and decoded segment by segment as the evaluation does; the chosen segment's metrics alone."""
+    import torch
+
+    ts = tracks_segments
+    n = model.config.segment_length
+    start, stop = context_window(len(ts), segment, n / model.config.sample_rate, seconds)
+    device = next(model.parameters()).device
+    model.eval()
+    batch = [torch.from_numpy(np.asarray(x[start:stop], np.float32)).to(device)
+             for x in (ts.mixture, ts.vocals, ts.accompaniment)]
+    outputs = segment_metrics(model, *batch, mask_inclusive=mask_inclusive)
+    with torch.no_grad():
+        reps = {name: np.concatenate(list(model.sort_channels(a).cpu().numpy()), axis=-1)
+                for name, a in outputs.representations.items()}
+        carrier_hz = model.carrier_frequencies_hz(sort=True).cpu().numpy()
+    signals = {name: np.asarray(x[start:stop], np.float32).reshape(-1)
+               for name, x in (("mixture", ts.mixture), ("vocals", ts.vocals), ("accompaniment", ts.accompaniment))}
+    signals["estimate"] = outputs.estimate.cpu().numpy().astype(np.float32).reshape(-1)
+    chosen = represent_segment(model, ts.mixture[segment], ts.vocals[segment], ts.accompaniment[segment],
+                               mask_inclusive, label)
+    rate = model.config.sample_rate
+    return WindowView(reps, carrier_hz, signals, chosen, (segment - start) * n / rate, start, stop, rate,
+                      rate / model.config.stride)

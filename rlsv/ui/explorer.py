@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 from rlsv.run.files import MODEL, SUMMARY
@@ -66,28 +67,39 @@ def _options(values) -> list[tuple[str, float]]:
 
 
 def _pick(options: list[tuple[str, float]], preferred: float) -> float:
+    """``preferred`` when it is an option, else the option nearest to it."""
     values = [v for _, v in options]
-    return preferred if preferred in values else values[0]
+    return preferred if preferred in values else min(values, key=lambda v: abs(v - preferred))
+
+
+ORACLE = "oracle binary mask (needs the true vocals)"
 
 
 class RepresentationExplorer:
     """Widgets to browse the learned representations of the runs under ``runs_root``.
 
-    Attributes (widgets): ``objective``, ``omega``, ``lam``, ``p`` (choose the run), ``track``,
-    ``segment`` (choose the test segment), ``out`` (``ipywidgets.Output`` with the view), ``widget``
-    (the whole box; displaying the explorer displays it).
-    ``state``: what is shown (``run_id``, ``track``, ``segment``, ``additivity``, ``si_sdr_mask``,
-    ``si_sdr``; or ``run_id=None`` and a ``message``); ``renders`` counts re-renders.
+    Attributes (widgets): ``objective``, ``omega``, ``lam``, ``p``, ``seed`` (choose the run; each lists
+    only the values that have a trained run for the choices above it), ``track``, ``segment`` (choose the
+    test segment), ``out`` (``ipywidgets.Output`` with the view), ``widget`` (the whole box; displaying
+    the explorer displays it).
+    ``state``: what is shown (``run_id``, ``track``, ``segment``, ``window`` (first and last segment heard),
+    ``additivity``, ``si_sdr_mask``, ``si_sdr``; or ``run_id=None`` and a ``message``); ``renders``
+    counts re-renders.
+
+    The image and the players cover about ``seconds`` of consecutive test segments around the chosen
+    one (marked in the image), each segment encoded, masked and decoded as the evaluation does; the
+    metrics are the chosen segment's and the run's.
 
     Args:
         runs_root: the runs folder (``papermill_runs``).
         profile: which profile's runs (None: the one with most trained runs).
-        device: where the encoders run (``"cpu"`` is fast enough for one segment).
+        device: where the encoders run (``"cpu"`` is fast enough).
         dpi: resolution of the representation image.
+        seconds: how much audio the players play.
     """
 
     def __init__(self, runs_root: str | os.PathLike = "papermill_runs", profile: str | None = None,
-                 device: str = "cpu", dpi: int = 80) -> None:
+                 device: str = "cpu", dpi: int = 80, seconds: float = 3.0) -> None:
         import ipywidgets as W
 
         self.root = Path(runs_root)
@@ -97,7 +109,7 @@ class RepresentationExplorer:
                              f"{f' for profile {profile!r}' if profile else ''}; run a sweep first "
                              "(rlsv sweep figure5, or make reproduce) or train a run with 02_train.ipynb.")
         self.profile = str(self.runs["profile"].iloc[0])
-        self.device, self.dpi = device, dpi
+        self.device, self.dpi, self.seconds = device, dpi, seconds
         self._models: dict[str, Any] = {}
         self._tracks: dict[str, list] = {}
         self._updating = False
@@ -112,19 +124,23 @@ class RepresentationExplorer:
         self.omega = W.SelectionSlider(options=[("–", 0.0)], description="ω", continuous_update=False, style=style)
         self.lam = W.SelectionSlider(options=[("–", 0.0)], description="λ", continuous_update=False, style=style)
         self.p = W.Dropdown(options=[("–", 0.0)], description="p", style=style)
+        self.seed = W.Dropdown(options=[("–", 0)], description="seed", style=style)
         self.track = W.Dropdown(options=[], description="track", style=style)
         self.segment = W.SelectionSlider(options=[("–", 0)], description="segment", continuous_update=False,
                                          style=style)
         self.out = W.Output()
         self.widget = W.VBox([
             W.HTML(f"<b>Learned representations</b> of the <code>{html.escape(self.profile)}</code> runs in "
-                   f"<code>{html.escape(str(self.root))}</code>: choose a run and a test segment."),
-            W.HBox([self.objective, self.p]), self.omega, self.lam, W.HBox([self.track, self.segment]), self.out])
+                   f"<code>{html.escape(str(self.root))}</code>: choose a run (only values with a trained run "
+                   "are offered) and a test segment. Separation here is by the <b>oracle</b> binary mask: it "
+                   "needs the true vocals, as in the paper's evaluation."),
+            W.HBox([self.objective, self.p, self.seed]), self.omega, self.lam, W.HBox([self.track, self.segment]),
+            self.out])
 
         self._sync_run_options(preferred=(1.0, 1.5, 1.0))
-        first = self._selected_run() or self.runs["path"].iloc[0]
+        first = self._selected_run() or Path(self.runs["path"].iloc[0])
         self._sync_track_options(first)
-        for widget in (self.objective, self.omega, self.lam, self.p, self.track, self.segment):
+        for widget in (self.objective, self.omega, self.lam, self.p, self.seed, self.track, self.segment):
             widget.observe(self._on_change, names="value")
         self.render()
 
@@ -144,25 +160,38 @@ class RepresentationExplorer:
         finally:
             self._updating = False
 
-    def _sync_run_options(self, preferred: tuple[float, float, float] | None = None) -> None:
-        """Options of ω for the chosen objective; with ``preferred`` (ω, λ, p; the first call, from
-        ``__init__``) also the options of λ and p, which come from every L_B run and never change.
-        λ and p are disabled for L_A."""
+    def _runs_of(self, **chosen: float) -> pd.DataFrame:
+        """The trained runs of the chosen objective with the given ω / λ / p values."""
         runs = self.runs[self.runs["objective"] == self.objective.value]
-        sinkhorn_runs = self.runs[self.runs["objective"] == "sinkhorn"]
+        for column, value in chosen.items():
+            runs = runs[np.isclose(runs[column].astype(float), value)]
+        return runs
+
+    @staticmethod
+    def _set(widget, options: list, preferred) -> None:
+        widget.options = options or [("–", 0.0)]
+        widget.value = _pick(widget.options, preferred) if options else 0.0
+
+    def _sync_run_options(self, preferred: tuple[float, float, float] | None = None) -> None:
+        """Cascade ω -> λ -> p -> seed from the runs that exist: each lists only the values with a trained
+        run for the choices above it, keeping the current value when it is still offered (else the
+        nearest). λ and p are disabled for L_A."""
         keep = preferred or (self.omega.value, self.lam.value, self.p.value)
+        sinkhorn = self.objective.value == "sinkhorn"
         with self._updating_widgets():
-            omegas = _options(runs["omega"])
-            self.omega.options = omegas
-            self.omega.value = _pick(omegas, keep[0])
-            if preferred is not None:
-                lams = _options(sinkhorn_runs["lam"]) or [("–", 0.0)]
-                self.lam.options = lams
-                self.lam.value = _pick(lams, keep[1])
-                ps = _options(sinkhorn_runs["p"]) or [("–", 0.0)]
-                self.p.options = ps
-                self.p.value = _pick(ps, keep[2])
-            self.lam.disabled = self.p.disabled = self.objective.value != "sinkhorn"
+            self._set(self.omega, _options(self._runs_of()["omega"]), keep[0])
+            if sinkhorn:
+                self._set(self.lam, _options(self._runs_of(omega=self.omega.value)["lam"]), keep[1])
+                self._set(self.p, _options(self._runs_of(omega=self.omega.value, lam=self.lam.value)["p"]), keep[2])
+            self.lam.disabled = self.p.disabled = not sinkhorn
+            self._sync_seed_options()
+
+    def _sync_seed_options(self) -> None:
+        seeds = sorted({int(s) for s in self._selected_runs()["seed"].dropna()})
+        current = self.seed.value
+        self.seed.options = [(str(s), s) for s in seeds] or [("–", 0)]
+        if seeds:
+            self.seed.value = current if current in seeds else (218 if 218 in seeds else seeds[0])
 
     def _sync_track_options(self, run_dir: Path) -> None:
         """Track and segment options from the test set of ``run_dir`` (kept segments only)."""
@@ -197,15 +226,22 @@ class RepresentationExplorer:
             return RunSpec("tv", omega=self.omega.value)
         return RunSpec("sinkhorn", omega=self.omega.value, lam=self.lam.value, p=self.p.value)
 
-    def _selected_run(self) -> Path | None:
-        """The trained run of the selected grid point: the published seed's (218) when there, else the lowest."""
-        from rlsv.study.results import DEFAULT_SEED, select_specs
+    def _selected_runs(self) -> pd.DataFrame:
+        from rlsv.study.results import select_specs
 
-        runs = select_specs(self.runs, [self.spec()])
+        return select_specs(self.runs, [self.spec()])
+
+    def _selected_run(self) -> Path | None:
+        """The trained run of the selected grid point and seed (the published seed 218 when there)."""
+        from rlsv.study.results import DEFAULT_SEED
+
+        runs = self._selected_runs()
         if runs.empty:
             return None
-        preferred = runs[runs["seed"] == DEFAULT_SEED]
-        chosen = preferred if len(preferred) else runs.sort_values("seed")
+        chosen = runs[runs["seed"] == self.seed.value]
+        if chosen.empty:
+            preferred = runs[runs["seed"] == DEFAULT_SEED]
+            chosen = preferred if len(preferred) else runs.sort_values("seed")
         return Path(chosen["path"].iloc[0])
 
     def _model(self, run_dir: Path):
@@ -228,9 +264,10 @@ class RepresentationExplorer:
     def _on_change(self, change: dict) -> None:
         if self._updating:
             return
-        if change["owner"] is self.objective:
+        owner = change["owner"]
+        if owner in (self.objective, self.omega, self.lam, self.p):
             self._sync_run_options()
-        elif change["owner"] is self.track:
+        elif owner is self.track:
             run_dir = self._selected_run()
             if run_dir is not None:
                 with self._updating_widgets():
@@ -238,19 +275,12 @@ class RepresentationExplorer:
         self.render()
 
     def _missing_message(self) -> str:
-        spec = self.spec()
-        runs = self.runs[self.runs["objective"] == spec.objective]
-        same = runs[(runs["omega"] == spec.omega) & ((runs["p"] == spec.p) if spec.p else True)]
-        hint = ", ".join(f"{v:g}" for v in sorted(same["lam"].dropna().unique())) if spec.lam else ""
-        text = (f"No trained run {run_id(spec, self.profile)}-* in {self.root} (not in the sweeps run so far, "
-                f"or not finished).")
-        if hint:
-            text += f" λ with a run at ω = {spec.omega:g}, p = {spec.p:g}: {hint}."
-        return text
+        return (f"No trained run {run_id(self.spec(), self.profile)}-* in {self.root} (not in the sweeps run "
+                "so far, or not finished).")
 
     def render(self) -> None:
-        """Show the selected run on the selected segment (called on every widget change)."""
-        from rlsv.run.segment_view import represent_segment
+        """Show the selected run on the selected segment and its neighbours (called on every widget change)."""
+        from rlsv.run.segment_view import represent_window
         from rlsv.study.plots import plot_representations
 
         self.renders += 1
@@ -269,21 +299,26 @@ class RepresentationExplorer:
             with self._updating_widgets():
                 self._sync_segment_options(tracks)
             k = self.segment.value
-        label = f"{ts.track}, segment {k}"
-        view = represent_segment(self._model(run_dir), ts.mixture[k], ts.vocals[k], ts.accompaniment[k], label=label)
+        model = self._model(run_dir)
+        view = represent_window(model, ts, k, self.seconds, label=f"{ts.track}, segment {k}")
+        segment_s = model.config.segment_length / model.config.sample_rate
         spec = self.spec()
-        title = f"{OBJECTIVE_LABELS[spec.objective]}: " + ", ".join(
+        title = (f"{OBJECTIVE_LABELS[spec.objective]}: " + ", ".join(
             f"{name} = {value:g}" for name, value in (("ω", spec.omega), ("λ", spec.lam), ("p", spec.p))
-            if value is not None) + f" — {label}"
-        fig = plot_representations(view.reps, view.carrier_hz, title=title, frame_rate_hz=view.frame_rate_hz)
-        self.state = {"run_id": run_dir.name, "track": ts.track, "segment": k, "additivity": view.additivity,
-                      "si_sdr_mask": view.si_sdr_mask, "si_sdr": view.si_sdr}
+            if value is not None) + f", seed {self.seed.value} — {ts.track}, segments {view.start}–{view.stop - 1}"
+            f" (segment {k} between the lines)")
+        fig = plot_representations(view.reps, view.carrier_hz, title=title, frame_rate_hz=view.frame_rate_hz,
+                                   marks=(view.offset_s, view.offset_s + segment_s))
+        seg = view.segment
+        self.state = {"run_id": run_dir.name, "track": ts.track, "segment": k, "window": (view.start, view.stop - 1),
+                      "additivity": seg.additivity, "si_sdr_mask": seg.si_sdr_mask, "si_sdr": seg.si_sdr}
+        seconds = f"{len(view.signals['mixture']) / view.sample_rate:.1f} s"
         self.out.outputs = (
-            html_bundle(self._metrics_html(run_dir, view), json.dumps(self.state, default=str)),
+            html_bundle(self._metrics_html(run_dir, seg), json.dumps(self.state, default=str)),
             png_bundle(fig, self.dpi, title),
-            audio_bundle(view.signals["mixture"], view.sample_rate, "mixture"),
-            audio_bundle(view.signals["vocals"], view.sample_rate, "vocals (reference)"),
-            audio_bundle(view.signals["estimate"], view.sample_rate, "vocals estimated (binary mask)"),
+            audio_bundle(view.signals["mixture"], view.sample_rate, f"mixture ({seconds})"),
+            audio_bundle(view.signals["vocals"], view.sample_rate, "vocals (the reference)"),
+            audio_bundle(view.signals["estimate"], view.sample_rate, f"vocals estimated by the {ORACLE}"),
         )
 
     def _metrics_html(self, run_dir: Path, view) -> str:
@@ -300,8 +335,9 @@ class RepresentationExplorer:
             return f"{stats['mean']:.2f} ± {stats['std']:.2f}{unit} (median {stats['median']:.2f})"
 
         rows = [("additivity A(·)", f"{view.additivity:.3f}", run_mean("additivity", "")),
-                ("SI-SDR binary mask", f"{view.si_sdr_mask:.2f} dB", run_mean("si_sdr_mask", " dB")),
+                (f"SI-SDR, {ORACLE}", f"{view.si_sdr_mask:.2f} dB", run_mean("si_sdr_mask", " dB")),
                 ("SI-SDR reconstruction", f"{view.si_sdr:.2f} dB", run_mean("si_sdr", " dB"))]
         body = "".join(f"<tr><td>{a}</td><td style='text-align:right'>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
         return (f"<p><code>{html.escape(run_dir.name)}</code></p><table><thead><tr><th>metric</th>"
-                f"<th>this segment</th><th>run (all test segments)</th></tr></thead><tbody>{body}</tbody></table>")
+                "<th>the marked segment</th><th>run (all test segments)</th></tr></thead>"
+                f"<tbody>{body}</tbody></table>")
