@@ -1,6 +1,7 @@
 # rlsv: two commands set everything up on a fresh machine.
 #   make reproduce   main job (the `all` grid, small profile) -> tables and figures
 #   make test        the test suite
+#   make lab         JupyterLab at the repository root (notebooks/, figures/, docs/, papermill_runs/)
 # Each creates/updates the local virtual environment .venv first.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -12,7 +13,7 @@ PROFILE ?= small
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all setup ffmpeg test reproduce bench bench-smoke notebooks-clean clean
+.PHONY: all setup ffmpeg test reproduce lab bench bench-smoke notebooks-clean clean
 
 all: test
 
@@ -33,6 +34,9 @@ test: setup
 
 reproduce: setup
 	$(VENV)/bin/rlsv reproduce --profile $(PROFILE) --jobs $(JOBS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=.
 
 bench: setup
 	$(PY) benchmarks/run.py
