@@ -177,6 +177,9 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
     shown = _outputs(result.notebooks[1])
     assert len(_mime(shown, "image/png")) == 5
     assert "figure2" in result.text() and str(Path("tables") / "smoke") in result.text()
+    stages = result.stages()  # nothing was run again: the report notebooks only
+    assert stages["tables and figures (notebooks 04, 05), wall"] > 0 and stages["  training, summed over runs"] == 0
+    assert "Time per stage:" in result.text()
     manifest = json.loads((figures / "figures.json").read_text())
     assert manifest["figures"]["figure5"] == ["figure5.png", "figure5.pdf"]  # relative: the folder can move
     assert manifest["runs"].startswith("smoke profile: synthetic corpus")

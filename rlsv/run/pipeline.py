@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,7 +64,8 @@ def run_training(params: RunParameters, output_root: str | os.PathLike = "paperm
         record_failure(run_dir, error)
         raise
     unchanged = before.get("state") == "done" and result.resumed_from_epoch >= config.epochs
-    write_status(run_dir, "done" if unchanged else "pending")
+    timing = {} if result.resumed_from_epoch >= config.epochs else {"train_seconds": round(result.seconds, 2)}
+    write_status(run_dir, "done" if unchanged else "pending", **timing)
     return result
 
 
@@ -109,6 +111,7 @@ def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "pape
     run_dir = _run_dir(params, output_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_status(run_dir, "running")
+    start = time.perf_counter()
     try:
         if params.is_trained:
             settings = params.evaluation_settings()
@@ -119,7 +122,7 @@ def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "pape
     except Exception as error:
         record_failure(run_dir, error)
         raise
-    write_status(run_dir, "done")
+    write_status(run_dir, "done", evaluate_seconds=round(time.perf_counter() - start, 2))
     return result
 
 

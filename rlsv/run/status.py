@@ -18,7 +18,7 @@ from typing import Any
 from rlsv.atomic import write_json
 from rlsv.run.files import STATUS
 
-__all__ = ["STATES", "write_status", "read_status", "describe_error", "record_failure"]
+__all__ = ["STATES", "TIMINGS", "write_status", "read_status", "describe_error", "record_failure"]
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
 
@@ -32,14 +32,23 @@ def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+TIMINGS: tuple[str, ...] = ("train_seconds", "evaluate_seconds")
+"""Seconds the last training and evaluation of a run took (inside their step, without start-up), kept in
+``status.json`` from one write to the next: what ``rlsv reproduce`` adds up into its time per stage."""
+
+
 def write_status(run_dir: str | os.PathLike, state: str, error: str | None = None, **extra: Any) -> dict[str, Any]:
-    """Write ``status.json`` atomically: ``state``, ``error``, ``updated`` (UTC ISO), ``pid``, ``host``."""
+    """Write ``status.json`` atomically: ``state``, ``error``, ``updated`` (UTC ISO), ``pid``, ``host``, the
+    process's identity (``rlsv.run.lock.process_identity``), and the :data:`TIMINGS` recorded so far."""
     if state not in STATES:
         raise ValueError(f"Unknown state {state!r}.")
     from rlsv.run.lock import process_identity
 
+    previous = read_status(run_dir) or {}
+    kept = {key: previous[key] for key in TIMINGS if key in previous}
     status = {"state": state, "error": error, "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "pid": os.getpid(), "host": socket.gethostname(), "process": process_identity(os.getpid()), **extra}
+              "pid": os.getpid(), "host": socket.gethostname(), "process": process_identity(os.getpid()),
+              **kept, **extra}
     write_json(status, Path(run_dir) / STATUS)
     return status
 

@@ -234,10 +234,28 @@ class ReproduceResult:
     notebooks: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    report_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.report.ok and not self.errors and not self.missing_figures
+
+    def stages(self) -> dict[str, float]:
+        """Where the time went, in seconds: wall times (data, the runs, the tables and figures) and, summed
+        over the runs that worked now (the workers run in parallel), training, evaluation and the rest of
+        each run (notebook kernels, imports, bookkeeping)."""
+        from rlsv.run.status import read_status
+
+        worked = [o for o in self.report.outcomes if o.state == "done"]
+        statuses = [read_status(o.run_dir) or {} for o in worked]
+        train = sum(float(s.get("train_seconds") or 0) for s in statuses)
+        evaluate = sum(float(s.get("evaluate_seconds") or 0) for s in statuses)
+        runs_total = sum(o.seconds for o in worked)
+        return {"data (corpus, decode cache), wall": self.report.prepare_seconds,
+                "runs, wall": self.report.seconds - self.report.prepare_seconds,
+                "  training, summed over runs": train, "  evaluation, summed over runs": evaluate,
+                "  notebooks and the rest, summed over runs": max(0.0, runs_total - train - evaluate),
+                "tables and figures (notebooks 04, 05), wall": self.report_seconds, "total, wall": self.seconds}
 
     def text(self) -> str:
         """Where each result is, for the terminal."""
@@ -261,6 +279,7 @@ class ReproduceResult:
         if self.notebooks:
             lines.append(f"  executed notebooks: {' '.join(show(p) for p in self.notebooks)}")
         lines += [f"  ERROR: {e}" for e in self.errors]
+        lines += ["Time per stage:"] + [f"  {name}: {seconds:.0f} s" for name, seconds in self.stages().items()]
         return "\n".join(lines)
 
 
@@ -284,6 +303,7 @@ def reproduce(profile: str = DEFAULT_PROFILE, jobs: int = 2, root: str | os.Path
                        kernel_name=kernel_name, force=force)
     result = ReproduceResult(profile, report)
     root = report.root
+    reports_started = time.perf_counter()
     out_tables, out_figures = tables_dir(root, profile), figures_dir(Path(figures_root).resolve(), profile)
     if engine == "papermill":
         folder = notebooks_dir()
@@ -313,6 +333,7 @@ def reproduce(profile: str = DEFAULT_PROFILE, jobs: int = 2, root: str | os.Path
         result.tables = make_tables(root, profile, out_tables, variant=report.variant).paths
         figures = make_figures(root, profile, out_figures, variant=report.variant)
         result.figures, result.missing_figures = figures.paths, figures.missing
+    result.report_seconds = time.perf_counter() - reports_started
     result.seconds = time.perf_counter() - start
     return result
 

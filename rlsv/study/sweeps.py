@@ -222,6 +222,7 @@ class SweepReport:
     seconds: float = 0.0
     submitted: list[str] = field(default_factory=list)
     variant: str | None = None  # the settings hash the sweep's runs share (rlsv.run.spec.variant_id)
+    prepare_seconds: float = 0.0  # finding, writing and decoding the data, before any run
 
     def _with(self, state: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.state == state]
@@ -776,7 +777,9 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROF
     todo = [job for job in all_jobs if decided[job.run_id] is None]
     report = SweepReport(grid_name, profile, root, variant=runs[0].variant)
     if todo:
+        started = time.perf_counter()
         prepare_data(todo[0].params, progress=progress)  # once, before any worker starts
+        report.prepare_seconds = time.perf_counter() - started
         with tqdm(total=len(todo), desc=f"sweep {grid_name} ({profile})", unit="run", disable=not progress,
                   file=sys.stderr, dynamic_ncols=True) as bar:
             outcomes, report.submitted = _execute(todo, executor, jobs, device, slurm or SlurmOptions(),
