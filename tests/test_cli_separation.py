@@ -14,7 +14,7 @@ import torch
 from rlsv.cli import build_parser, main
 from rlsv.cli import separation as cli_separation
 
-COMMANDS = ("train-separator", "separate", "import-weights")
+COMMANDS = ("train-separator", "separate", "separation", "import-weights")
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Command line: ``rlsv train-separator | separate | import-weights`` (blind separation, the authors' models).
+"""Command line: ``rlsv train-separator | separate | separation | import-weights`` (blind separation, the authors'
+models).
 
 Like ``rlsv.cli``, this module imports nothing heavy (torch, pandas) until a command runs.
 """
@@ -47,6 +48,28 @@ def _cmd_separate(args: argparse.Namespace) -> int:
     seconds = len(output.vocals) / output.sample_rate
     print(f"rlsv: {seconds:.1f} s at {output.sample_rate} Hz, {output.vocals.shape[1]} channel(s) -> "
           + ", ".join(str(p) for p in output.paths.values()))
+    return 0
+
+
+def _cmd_separation(args: argparse.Namespace) -> int:
+    from rlsv.study.separation import train_separators, write_separation_table
+    from rlsv.study.sweeps import run_sweep
+
+    if not args.no_sweep:
+        report = run_sweep("figure4", profile=args.profile, root=args.runs_root, jobs=1, engine="inline",
+                           device=args.device, progress=not args.quiet, run_progress=not args.quiet)
+        print(report.text())
+        if not report.ok:
+            return 1
+    train_separators(args.runs_root, args.profile, args.variant, seeds=args.seeds, epochs=args.epochs,
+                     device=args.device, progress=not args.quiet, budget=args.budget)
+    tables = write_separation_table(args.runs_root, args.profile, args.variant, args.out, seeds=args.seeds,
+                                    excerpt=not args.no_excerpt, bss=not args.no_bss,
+                                    device="cpu" if args.device == "auto" else args.device,
+                                    progress=not args.quiet)
+    markdown = next(p for p in tables.paths if p.suffix == ".md")
+    print(f"## {markdown.stem} ({markdown})\n\n{markdown.read_text(encoding='utf-8')}")
+    print(f"rlsv: {len(tables.paths)} files in {markdown.parent}")
     return 0
 
 
@@ -101,6 +124,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (the GPU when present, else the CPU), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_separate)
+
+    p = sub.add_parser("separation", help="blind separation study: Figure 4 runs, their separators, the table",
+                       description="Train the Figure 4 runs (rlsv sweep figure4) unless --no-sweep, a mask estimator "
+                       "per representation (L_A w=4, L_B lambda=0.5, L_B lambda=1.5 w=4, STFT) and seed, then write "
+                       "the blind vs oracle table (separation.csv/.md/.tex, docs/separation.md). Resumable: "
+                       "finished runs, estimators and scores are reused.")
+    p.add_argument("--profile", default="small", choices=("small", "smoke", "paper"),
+                   help="whose runs (default small)")
+    p.add_argument("--variant", default=None, help="settings hash of the runs (default: the profile's own)")
+    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--seeds", type=_positive_int, default=3,
+                   help="estimator seeds per representation: 218, 219, ... (default 3)")
+    p.add_argument("--epochs", type=_positive_int, default=20, help="estimator epochs (default 20)")
+    p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
+                   help=f"parameter budget of every estimator (default {DEFAULT_BUDGET:,})")
+    p.add_argument("--out", default=None, help="table folder (default RUNS_ROOT/tables/PROFILE)")
+    p.add_argument("--no-sweep", action="store_true", help="do not train missing Figure 4 runs")
+    p.add_argument("--no-bss", action="store_true", help="skip BSSEval v4 (museval; the slow part)")
+    p.add_argument("--no-excerpt", action="store_true", help="skip the stempeg MUSDB18 excerpt")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_separation)
 
     p = sub.add_parser("import-weights", help="turn the authors' released model into a run folder",
                        description="Import the authors' analysis_<exp_id>.pytorch and synthesis_<exp_id>.pytorch "

@@ -27,7 +27,7 @@ from rlsv.study.sweeps import run_sweep
 pytestmark = pytest.mark.slow  # a tiny run set is trained first (about 15 s)
 
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
-ESTIMATOR = {"budget": 12000, "statistics_batches": 2}
+ESTIMATOR = {"budget": 12000}
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,19 @@ def test_bsseval_sdr_per_track(run_set_root: Path) -> None:
     assert len(bss) == 2 and set(bss["method"]) == {"blind", "oracle"} and (bss["segment"] == -1).all()
     table = separation_table(separation_numbers(scores))
     assert "blind SDR BSSEval v4 (dB)" in table.columns and "oracle SDR BSSEval v4 (dB)" in table.columns
+
+
+def test_the_separation_command_reuses_the_estimators(run_set_root: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from rlsv.cli import main
+
+    weights = sorted(run_set_root.glob("*/separator*-s21[89]/separator.pt"))
+    assert len(weights) == 8
+    before = [p.stat().st_mtime_ns for p in weights]
+    code = main(["separation", "--no-sweep", "--profile", "smoke", "--runs-root", str(run_set_root), "--seeds", "2",
+                 "--epochs", "1", "--budget", "12000", "--no-bss", "--no-excerpt", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path / "tables")])
+    assert code == 0
+    assert [p.stat().st_mtime_ns for p in weights] == before  # finished estimators are not trained again
+    out = capsys.readouterr().out
+    assert "## separation" in out and "L_B λ=1.5 ω=4" in out and (tmp_path / "tables" / "separation.tex").is_file()
