@@ -33,7 +33,7 @@ from rlsv.run.config import RunParameters
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 from rlsv.study.intervals import difference_interval, interval_by_seed
 from rlsv.study.results import load_runs, select_specs
-from rlsv.study.sweeps import SweepReport, run_sweep
+from rlsv.study.sweeps import SweepReport, run_sweep, sweep_seeds
 
 __all__ = [
     "SCALE_PROFILE",
@@ -166,6 +166,17 @@ def scale_segments(root: str | os.PathLike, budgets: Sequence[Budget] = STUDY, d
                            channels_per_frame=budget_of.map(lambda b: b.channels_per_frame)).reset_index(drop=True)
 
 
+def _in_budget_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (columns ``size``, ``learning_rate``, ``epochs``) sorted as the study reads: sizes in the
+    order of :data:`SIZES` (others after, by name), then learning rate, then epochs."""
+    if frame.empty:
+        return frame
+    order = {name: k for k, name in enumerate(SIZES)}
+    position = frame["size"].map(lambda name: (order.get(name, len(order)), name))
+    return (frame.assign(_position=position).sort_values(["_position", "learning_rate", "epochs"], kind="stable")
+            .drop(columns="_position").reset_index(drop=True))
+
+
 def _label(spec: RunSpec) -> str:
     if spec.objective == "tv":
         return f"L_A ω={spec.omega:g}"
@@ -191,7 +202,7 @@ def scale_summary(segments: pd.DataFrame, specs: Sequence[RunSpec] = SCALE_SPECS
                         f"{metric}_ci_high": stats["ci_high"],
                         f"{metric}_seeds": " / ".join(f"{v:.3g}" for v in seed_means)}
             rows.append(row)
-    return pd.DataFrame(rows)
+    return _in_budget_order(pd.DataFrame(rows))
 
 
 def _by_seed(rows: pd.DataFrame, metric: str) -> list[np.ndarray]:
@@ -232,11 +243,11 @@ def trend_verdicts(segments: pd.DataFrame, a_gap: float = A_GAP, bm_drop: float 
         row |= {"si_sdr_spread": max(si) - min(si), "a_ok": bool(a_ok), "bm_ok": bool(bm_ok),
                 "both": bool(a_ok and bm_ok)}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _in_budget_order(pd.DataFrame(rows))
 
 
 def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: Sequence[Budget] = STUDY,
-                   seeds: Sequence[int] = (218,), specs: Sequence[RunSpec] = SCALE_SPECS,
+                   seeds: int | Sequence[int] = 1, specs: Sequence[RunSpec] = SCALE_SPECS,
                    dataset: str | None = None) -> pd.DataFrame:
     """``rlsv.study.diagnostics.diagnose`` of every trained model of the study, over training.
 
@@ -254,7 +265,7 @@ def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: S
     rows = []
     initialised: set[tuple[str, float, int, RunSpec]] = set()
     for budget in sorted(budgets, key=lambda b: (b.size, b.learning_rate, b.epochs)):
-        for spec, seed in product(specs, seeds):
+        for spec, seed in product(specs, sweep_seeds(seeds)):
             params = budget.parameters(spec, seed, dataset)
             objective = params.train_config().loss_objective()
             key = (budget.size, budget.learning_rate, seed, spec)
