@@ -19,7 +19,9 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   exec "$py" -m pip install -q "torch==$version"
 fi
 echo "rlsv: no GPU, installing the CPU build of torch==$version."
-if "$py" -m pip install -q --no-index "torch==$version" 2>/dev/null; then
-  exit 0
+# A local CPU wheel (pip's find-links) first, on its own; then its dependencies from the configured index
+# (torch itself is then satisfied, so nothing else can replace it with a CUDA build).
+if "$py" -m pip install -q --no-index --no-deps "torch==$version" 2>/dev/null; then
+  exec "$py" -m pip install -q "torch==$version"
 fi
 exec "$py" -m pip install -q "torch==$version" --index-url "$cpu_index"

@@ -164,16 +164,21 @@ def _check_row(row: RepresentationRow) -> None:
 
 def _draw_representation_row(fig: Figure, axes: Sequence[Axes], row: RepresentationRow,
                              frame_rate_hz: float | None, marks: Sequence[float] = ()) -> None:
-    """Draw one row (mixture, vocals, accompaniment) on ``axes`` with a shared colour scale."""
+    """Draw one row (mixture, vocals, accompaniment) on ``axes`` with a shared colour scale: square-root for
+    non-negative representations (a few loud drum frames would otherwise leave the vocals black), else linear."""
+    from matplotlib.colors import Normalize, PowerNorm
+
     _check_row(row)
     arrays = [np.asarray(row.reps[key], dtype=float) for key, _ in SOURCES]
     channels, frames = arrays[0].shape
     vmin, vmax = min(0.0, *(a.min() for a in arrays)), max(a.max() for a in arrays)
+    vmax = vmax if vmax > vmin else vmin + 1.0
+    norm = PowerNorm(0.5, vmin=0.0, vmax=vmax) if vmin >= 0 else Normalize(vmin=vmin, vmax=vmax)
     time_extent = (0.0, frames / frame_rate_hz) if frame_rate_hz else (-0.5, frames - 0.5)
     extent = (*time_extent, -0.5, channels - 0.5)  # one row per channel, centred on its index
     for ax, array, (_, panel_title) in zip(axes, arrays, SOURCES):
         image = ax.imshow(array, origin="lower", aspect="auto", interpolation="nearest",
-                          cmap="magma", vmin=vmin, vmax=vmax, extent=extent)
+                          cmap="magma", norm=norm, extent=extent)
         ax.set_title(panel_title, fontsize="medium")
         ax.set_xlabel("Time (s)" if frame_rate_hz else "Time (frames)")
         low = low_carriers(row.carrier_hz)
@@ -186,7 +191,8 @@ def _draw_representation_row(fig: Figure, axes: Sequence[Axes], row: Representat
     axes[0].set_ylabel("Decoder carrier f_c² · fs")
     for ax in axes[1:]:
         ax.tick_params(labelleft=False)
-    fig.colorbar(image, ax=list(axes), label="Activation", shrink=0.9)
+    label = "Activation (square-root scale)" if isinstance(norm, PowerNorm) else "Activation"
+    fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
 
 
 LOW_CARRIER_NOTE = ("Channels sorted by their decoder carrier f_c²·fs; the dashed line bounds the carriers below "

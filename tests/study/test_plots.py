@@ -81,6 +81,11 @@ def test_figure2_three_panels_with_carrier_hz_ticks(reps, tmp_path: Path) -> Non
     assert [t.get_text() for t in images[0].get_yticklabels()] == labels
     assert images[0].images[0].origin == "lower"
     np.testing.assert_array_equal(images[1].images[0].get_array(), reps["vocals"])
+    # one square-root colour scale over the three panels, from 0 to the largest activation of any of them
+    norms = [ax.images[0].norm for ax in images]
+    top = max(float(a.max()) for a in reps.values())
+    assert all(n.vmin == 0 and n.vmax == pytest.approx(top) and getattr(n, "gamma", None) == 0.5 for n in norms)
+    assert norms[0](top / 4) == pytest.approx(0.5)
     assert fig.get_supxlabel() == LOW_CARRIER_NOTE  # 3 carriers below 20 Hz: the note says what they are
     assert any(line.get_xdata()[0] == 0.02 for line in images[0].lines)  # the marked time
     _assert_saved(fig, tmp_path / "figure2")
