@@ -199,12 +199,39 @@ def to_latex_booktabs(frame: pd.DataFrame, caption: str | None = None,
                            position="t", position_float="centering")
 
 
+def _paired_metrics(frame: pd.DataFrame) -> list[str]:
+    """The columns ``X`` of ``frame`` that have a ``"X paper"`` column next to them (the tables' metrics)."""
+    return [c for c in frame.columns if f"{c} paper" in frame.columns]
+
+
+def _markdown_table(frame: pd.DataFrame, n_left: int) -> str:
+    align = ["left" if i < n_left else "right" for i in range(frame.shape[1])]
+    return frame.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+
+
 def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
-    """``frame`` as a Markdown table, cells kept exactly as formatted (no re-parsing of numbers), with the
-    caption as a paragraph above it."""
-    align = ["left" if i < 3 else "right" for i in range(frame.shape[1])]
-    table = frame.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
-    return f"{caption}\n\n{table}" if caption else table
+    """``frame`` as Markdown, cells kept exactly as formatted (no re-parsing of numbers), with the caption as
+    a paragraph above it.
+
+    A table of metrics next to the paper's (columns ``X`` and ``"X paper"``) becomes one narrow table per
+    metric: the row keys, ``ours: mean (± std)``, ``95 % interval``, ``paper`` (the wide form is in the CSV).
+    """
+    metrics = _paired_metrics(frame)
+    if not metrics:
+        table = _markdown_table(frame, 3)
+        return f"{caption}\n\n{table}" if caption else table
+    used = set(metrics) | {f"{m} paper" for m in metrics}
+    keys = [c for c in frame.columns if c not in used]
+    parts = [caption + "\n"] if caption else []
+    for metric in metrics:
+        ours = frame[metric].astype(str)
+        split = ours.str.partition(" [")
+        narrow = frame[keys].copy()
+        narrow["ours: mean (± std)"] = split[0]
+        narrow["95 % interval"] = (split[1].str.strip() + split[2]).where(split[2] != "", "")
+        narrow["paper"] = frame[f"{metric} paper"]
+        parts.append(f"**{metric}**\n\n{_markdown_table(narrow, min(3, len(keys)))}")
+    return "\n".join(parts)
 
 
 def write_table(frame: pd.DataFrame, stem: str | Path, caption: str | None = None) -> list[Path]:

@@ -396,5 +396,14 @@ def test_write_paper_tables_writes_csv_md_tex(segments: pd.DataFrame, tmp_path: 
     assert len(pd.read_csv(tmp_path / "tables" / "table1.csv")) == 10
     markdown = (tmp_path / "tables" / "table1.md").read_text(encoding="utf-8")
     assert " 31.49 (± 2.98) |" in markdown and markdown.startswith("Ours: rlsv runs; mean (± std")
+    # one narrow table per metric (the wide form is the CSV): ours, its interval and the paper's value
+    assert [line for line in markdown.splitlines() if line.startswith("**")] == [
+        "**SI-SDR (dB)**", "**SI-SDR-BM (dB)**", "**A(·)**"]
+    assert max(len(line) for line in markdown.splitlines()[1:]) <= 110
+    wide = pd.read_csv(tmp_path / "tables" / "table1.csv", dtype=str)
+    mean, interval = wide["A(·)"][0].split(" [")
+    first_row = markdown.split("**A(·)**")[1].strip().splitlines()[2]
+    cells = [cell.strip() for cell in first_row.strip("|").split("|")]
+    assert cells[-3:] == [mean, "[" + interval, wide["A(·) paper"][0]]
     assert "Paper (MUSDB18, C=800" in (tmp_path / "tables" / "table1.tex").read_text(encoding="utf-8")
     assert r"\begin{tabular}" in (tmp_path / "tables" / "table2.tex").read_text(encoding="utf-8")
