@@ -12,7 +12,7 @@ import pytest
 from rlsv.cli import build_parser, main
 
 SUBCOMMANDS = ("synth", "train", "evaluate", "sweep", "status", "tables", "figures", "reproduce", "train-separator",
-               "separate", "import-weights")
+               "separate", "separation", "import-weights")
 
 
 def test_every_subcommand_is_registered() -> None:
