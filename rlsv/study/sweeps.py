@@ -344,13 +344,12 @@ def _status_busy(status: Mapping[str, Any]) -> bool:
 
 
 def finished_files(job: SweepJob) -> list[Path]:
-    """The files a finished run holds: its configuration and evaluation, for a trained run its checkpoint,
-    losses and model, and with the papermill engine the executed notebooks."""
+    """The files a finished run holds: its configuration and evaluation, and for a trained run its checkpoint,
+    losses and model. The executed notebooks are not among them: a run finished by either engine is
+    finished for both (a papermill sweep over runs made with ``--engine inline`` does not redo them)."""
     names = [CONFIG, SEGMENTS, SUMMARY]
     if job.params.is_trained:
         names += [CHECKPOINT, LOSSES, MODEL]
-    if job.engine == "papermill":
-        names += [_EXECUTED[EVALUATE_NOTEBOOK]] + ([_EXECUTED[TRAIN_NOTEBOOK]] if job.params.is_trained else [])
     return [job.run_dir / name for name in names]
 
 

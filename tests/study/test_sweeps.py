@@ -166,6 +166,10 @@ def test_failed_run_is_recorded_then_retried_and_done_runs_skipped(tmp_path: Pat
     assert {o.run_id: o.state for o in report.outcomes} == {rid(tv(1.0), tiny): "skipped", rid(tv(2.0), tiny): "done"}
     assert report.ok and done_segments.stat().st_mtime_ns == stamp
     assert read_status(bad)["state"] == "done" and (bad / "segments.csv").is_file()
+    # runs finished by the inline engine are finished for the papermill engine too (no notebook re-executed)
+    report = run_sweep([tv(1.0), tv(2.0)], "smoke", root, engine="papermill", overrides=tiny, progress=False,
+                       run_progress=False)
+    assert [o.state for o in report.outcomes] == ["skipped", "skipped"] and not list(root.glob("*/*.ipynb"))
     timings = read_status(bad)  # kept from the training step through the evaluation's and the sweep's writes
     assert timings["train_seconds"] > 0 and timings["evaluate_seconds"] > 0
 
