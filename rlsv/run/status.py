@@ -39,13 +39,14 @@ TIMINGS: tuple[str, ...] = ("train_seconds", "evaluate_seconds")
 
 def write_status(run_dir: str | os.PathLike, state: str, error: str | None = None, **extra: Any) -> dict[str, Any]:
     """Write ``status.json`` atomically: ``state``, ``error``, ``updated`` (UTC ISO), ``pid``, ``host``, the
-    process's identity (``rlsv.run.lock.process_identity``), and the :data:`TIMINGS` recorded so far."""
+    process's identity (``rlsv.run.lock.process_identity``), and what earlier writes recorded: the
+    :data:`TIMINGS` and the sweep's ``engine`` (``"papermill"`` or ``"inline"``)."""
     if state not in STATES:
         raise ValueError(f"Unknown state {state!r}.")
     from rlsv.run.lock import process_identity
 
     previous = read_status(run_dir) or {}
-    kept = {key: previous[key] for key in TIMINGS if key in previous}
+    kept = {key: previous[key] for key in (*TIMINGS, "engine") if key in previous}
     status = {"state": state, "error": error, "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "pid": os.getpid(), "host": socket.gethostname(), "process": process_identity(os.getpid()),
               **kept, **extra}

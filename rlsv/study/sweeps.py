@@ -343,13 +343,16 @@ def _status_busy(status: Mapping[str, Any]) -> bool:
     return pid > 0 and pid != os.getpid() and process_alive_here(status.get("host"), pid, status.get("process"))
 
 
-def finished_files(job: SweepJob) -> list[Path]:
-    """The files a finished run holds: its configuration and evaluation, and for a trained run its checkpoint,
-    losses and model. The executed notebooks are not among them: a run finished by either engine is
-    finished for both (a papermill sweep over runs made with ``--engine inline`` does not redo them)."""
+def finished_files(job: SweepJob, engine: str | None = None) -> list[Path]:
+    """The files a finished run holds: its configuration and evaluation, for a trained run its checkpoint,
+    losses and model, and for a run made by the papermill engine (``engine``, default the job's) the executed
+    notebooks. A run made inline is finished for a papermill sweep too: the sweep does not redo it for its
+    notebooks."""
     names = [CONFIG, SEGMENTS, SUMMARY]
     if job.params.is_trained:
         names += [CHECKPOINT, LOSSES, MODEL]
+    if (engine or job.engine) == "papermill":
+        names += [_EXECUTED[EVALUATE_NOTEBOOK]] + ([_EXECUTED[TRAIN_NOTEBOOK]] if job.params.is_trained else [])
     return [job.run_dir / name for name in names]
 
 
@@ -363,7 +366,8 @@ def _state_verdict(job: SweepJob) -> tuple[str, list[str]]:
     status = read_status(job.run_dir) or {}
     if _status_busy(status):
         return "busy", []
-    if status.get("state") == "done" and all(path.is_file() for path in finished_files(job)):
+    made_by = status.get("engine", "inline")  # what made the run (runs of notebooks 02/03 by hand: no notebooks here)
+    if status.get("state") == "done" and all(path.is_file() for path in finished_files(job, made_by)):
         differences = _config_differences(job)
         if differences is None:  # config.json unreadable: the run is redone (training resumes its checkpoint)
             return "run", []
@@ -508,7 +512,7 @@ def _execute_claimed(job: SweepJob, start: float) -> RunOutcome:
         partial.unlink(missing_ok=True)
     # "running" from the claim on, before a notebook's kernel starts; the steps (rlsv.run.pipeline.run_training /
     # run_evaluation, inline or in the notebooks) then keep status.json current, "done" included.
-    write_status(job.run_dir, "running")
+    write_status(job.run_dir, "running", engine=job.engine)
     try:
         if job.extend_shorter:
             _start_from_shorter_run(job)

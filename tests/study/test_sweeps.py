@@ -170,6 +170,16 @@ def test_failed_run_is_recorded_then_retried_and_done_runs_skipped(tmp_path: Pat
     report = run_sweep([tv(1.0), tv(2.0)], "smoke", root, engine="papermill", overrides=tiny, progress=False,
                        run_progress=False)
     assert [o.state for o in report.outcomes] == ["skipped", "skipped"] and not list(root.glob("*/*.ipynb"))
+    # ... but a run the papermill engine made is done only with its executed notebooks (a kill after "done"
+    # and before the notebook's rename leaves it unfinished, and the next sweep finishes it)
+    good = root / rid(tv(1.0), tiny)
+    status = json.loads((good / "status.json").read_text())
+    assert status["engine"] == "inline"
+    write_json(status | {"engine": "papermill"}, good / "status.json")
+    job = SweepJob(RunParameters.for_spec(tv(1.0), "smoke", **tiny), str(root.resolve()), engine="papermill")
+    assert classify_run(job) == "run"
+    write_json(status, good / "status.json")
+    assert classify_run(job) == "skip"
     timings = read_status(bad)  # kept from the training step through the evaluation's and the sweep's writes
     assert timings["train_seconds"] > 0 and timings["evaluate_seconds"] > 0
 
