@@ -79,6 +79,6 @@ class DecodeCache:
         except OSError as exc:
             raise PermissionError(
                 f"The decode cache folder {self.root} is not writable ({exc.strerror}). Set RLSV_CACHE "
-                "(or pass cache_dir) to a writable folder with room for the decoded audio "
+                "(or pass --cache-dir, cache_dir= in Python) to a writable folder with room for the decoded audio "
                 "(about 1.3 GB per hour of audio)."
             ) from exc
