@@ -12,7 +12,7 @@ import pytest
 import rlsv
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["rlsv.cli", "rlsv.ui", "rlsv.study", "rlsv.run", "rlsv.audio", "rlsv.atomic", "rlsv.core"]
+LAYERS = ["rlsv.cli", "rlsv.ui", "rlsv.study", "rlsv.run", "rlsv.audio", "rlsv.atomic", "rlsv.core", "rlsv.errors"]
 
 
 def test_the_layers_contract_is_the_documented_one_and_kept() -> None:

@@ -23,13 +23,10 @@ import soundfile as sf
 
 from rlsv.atomic import atomic_path
 from rlsv.audio.musdb import Track, TrackAudio, decode_track
+from rlsv.errors import AudioFileError, ConfigError
 
 __all__ = ["AudioFileError", "Audio", "read_audio", "to_mono", "resample", "write_wav", "read_stem_track",
            "stempeg_excerpt"]
-
-
-class AudioFileError(ValueError):
-    """An audio file that cannot be used: missing, unreadable or empty. The message names it."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ def resample(signal: np.ndarray, from_rate: int, to_rate: int, axis: int = 0) ->
     """``signal`` resampled from ``from_rate`` to ``to_rate`` Hz along ``axis`` (``scipy.signal.resample_poly``
     with the reduced ratio; ``ceil(n * to_rate / from_rate)`` samples); the signal itself when the rates agree."""
     if from_rate <= 0 or to_rate <= 0:
-        raise ValueError(f"Sampling rates must be positive, got {from_rate} and {to_rate}.")
+        raise ConfigError(f"Sampling rates must be positive, got {from_rate} and {to_rate}.")
     if from_rate == to_rate:
         return signal
     from scipy.signal import resample_poly

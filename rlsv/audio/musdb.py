@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from rlsv.audio.cache import DecodeCache, default_cache_dir
 from rlsv.audio.synth import MARKER_FILE, default_synthetic_root, make_corpus
+from rlsv.errors import DatasetError
 
 __all__ = [
     "SUBSETS",
@@ -62,10 +63,6 @@ _LAYOUTS = (
     "MUSDB18: <root>/train/<track>.stem.mp4 and <root>/test/<track>.stem.mp4; "
     "MUSDB18-HQ: <root>/train/<track>/mixture.wav, vocals.wav, ... and the same under <root>/test/"
 )
-
-
-class DatasetError(ValueError):
-    """A problem with the dataset that the user has to fix; the message says how."""
 
 
 class DatasetNotFoundError(DatasetError):

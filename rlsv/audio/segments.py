@@ -35,6 +35,7 @@ import numpy as np
 
 from rlsv.audio.musdb import MusdbDataset, Track, TrackAudio
 from rlsv.core.metrics import segment_is_active
+from rlsv.errors import ConfigError
 
 __all__ = [
     "TrainingSegmentation",
@@ -76,9 +77,9 @@ class TrainingSegmentation:
     def __post_init__(self) -> None:
         for name in ("segment_length", "hop", "set_size", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"TrainingSegmentation.{name} must be >= 1, got {getattr(self, name)}.")
+                raise ConfigError(f"TrainingSegmentation.{name} must be >= 1, got {getattr(self, name)}.")
         if self.hop > self.segment_length:
-            raise ValueError(f"hop ({self.hop}) must not exceed segment_length ({self.segment_length}).")
+            raise ConfigError(f"hop ({self.hop}) must not exceed segment_length ({self.segment_length}).")
 
 
 class TrainingBatch(NamedTuple):

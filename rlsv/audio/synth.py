@@ -39,6 +39,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from rlsv.atomic import atomic_path, write_json
+from rlsv.errors import ConfigError
 
 __all__ = [
     "MARKER_FILE",
@@ -210,14 +211,14 @@ def _is_complete(root: Path, params: dict) -> bool:
 def _corpus_parameters(n_train: int, n_test: int, duration_s: float, sample_rate: int, seed: int) -> dict:
     """The marker-file content: generator version, parameters and track names (checked first)."""
     if n_train < 1 or n_test < 1:
-        raise ValueError(f"make_corpus needs at least one track per subset, got n_train={n_train}, n_test={n_test}.")
+        raise ConfigError(f"make_corpus needs at least one track per subset, got n_train={n_train}, n_test={n_test}.")
     if duration_s < MIN_DURATION_S:
-        raise ValueError(
+        raise ConfigError(
             f"make_corpus needs duration_s >= {MIN_DURATION_S} (each song opens with a one-bar intro "
             f"without vocals), got {duration_s}."
         )
     if sample_rate < 16000:
-        raise ValueError(f"make_corpus needs sample_rate >= 16000 Hz, got {sample_rate}.")
+        raise ConfigError(f"make_corpus needs sample_rate >= 16000 Hz, got {sample_rate}.")
     return {
         "format": _FORMAT,
         "n_train": int(n_train),

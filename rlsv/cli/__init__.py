@@ -386,11 +386,11 @@ def _describe_os_error(error: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from rlsv.audio.musdb import DatasetError
+    from rlsv.errors import UserError
 
     try:
         code = args.func(args)
-    except (DatasetError, ValueError) as error:  # what the user can fix; a bug's other exceptions keep their traceback
+    except UserError as error:  # what the user can fix; every other exception is a bug and keeps its traceback
         print(f"rlsv {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a file or folder: missing, not writable, a full disk

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rlsv.errors import ConfigError
+
 __all__ = ["METHODS", "ConvPlan", "analysis", "context", "synthesis", "analysis_conv", "dilated_frames",
            "dilated_conv", "overlap_add", "synthesis_conv", "time_major_gradient", "is_time_major"]
 
@@ -48,7 +50,7 @@ class ConvPlan:
     def __post_init__(self) -> None:
         for name, method in asdict(self).items():
             if method not in METHODS:
-                raise ValueError(f"ConvPlan.{name} must be one of {METHODS}, got {method!r}.")
+                raise ConfigError(f"ConvPlan.{name} must be one of {METHODS}, got {method!r}.")
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -22,15 +22,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from rlsv.core.conv import (
-    METHODS,
-    ConvPlan,
-    analysis,
-    context,
-    is_time_major,
-    synthesis,
-    time_major_gradient,
-)
+from rlsv.core.conv import METHODS, ConvPlan, analysis, context, is_time_major, synthesis, time_major_gradient
 from rlsv.core.model import ModelConfig
 
 __all__ = ["tune_conv_plan", "resolve_conv_plan", "cached_plans", "plan_key"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, Mapping
 
+from rlsv.errors import ConfigError
+
 __all__ = ["dataclass_kwargs"]
 
 
@@ -13,5 +15,5 @@ def dataclass_kwargs(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"Unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}.")
+        raise ConfigError(f"Unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}.")
     return dict(data)

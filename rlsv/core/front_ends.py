@@ -23,13 +23,7 @@ from typing import Any, NamedTuple, Protocol
 import torch
 from torch import Tensor
 
-from rlsv.core.metrics import (
-    EPS,
-    StftBaseline,
-    binary_mask,
-    oracle_binary_mask_estimate,
-    stft_magnitude,
-)
+from rlsv.core.metrics import EPS, StftBaseline, binary_mask, oracle_binary_mask_estimate, stft_magnitude
 from rlsv.core.model import DenoisingAutoencoder
 
 __all__ = ["Analysis", "FrontEnd", "LearnedFrontEnd", "StftFrontEnd", "FRONT_ENDS"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rlsv.errors import ConfigError
+
 __all__ = ["TRAINED_OBJECTIVES", "COST_NORMS", "check_objective"]
 
 TRAINED_OBJECTIVES: tuple[str, ...] = ("tv", "sinkhorn")
@@ -25,11 +27,11 @@ def check_objective(kind: str, omega: Any, lam: Any = None, p: Any = None) -> No
     """Raise ``ValueError`` unless ``kind`` is ``"tv"`` (L_A) or ``"sinkhorn"`` (L_B) with a finite
     ``omega >= 0``, and, for ``"sinkhorn"``, a finite ``lam > 0`` and ``p`` in {1, 2}."""
     if kind not in TRAINED_OBJECTIVES:
-        raise ValueError(f"Unknown objective {kind!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
+        raise ConfigError(f"Unknown objective {kind!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
     if not (_finite_number(omega) and omega >= 0):
-        raise ValueError(f"omega must be a finite number >= 0, got {omega!r}.")
+        raise ConfigError(f"omega must be a finite number >= 0, got {omega!r}.")
     if kind == "sinkhorn":
         if not (_finite_number(lam) and lam > 0):
-            raise ValueError(f"lambda (lam) must be a finite number > 0 for the Sinkhorn objective, got {lam!r}.")
+            raise ConfigError(f"lambda (lam) must be a finite number > 0 for the Sinkhorn objective, got {lam!r}.")
         if p not in COST_NORMS:
-            raise ValueError(f"p must be 1 or 2 for the Sinkhorn cost matrix, got {p!r}.")
+            raise ConfigError(f"p must be 1 or 2 for the Sinkhorn cost matrix, got {p!r}.")

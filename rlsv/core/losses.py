@@ -15,6 +15,7 @@ from torch import Tensor
 from rlsv.core.hyperparameters import TRAINED_OBJECTIVES, check_objective
 from rlsv.core.metrics import EPS
 from rlsv.core.sinkhorn import GRADIENTS, cost_matrix, sinkhorn_loss, time_normalise
+from rlsv.errors import ConfigError
 
 __all__ = [
     "neg_snr",
@@ -109,11 +110,11 @@ class Objective:
         check_objective(self.kind, self.omega, self.lam, self.p)
         if self.kind == "sinkhorn":
             if self.sinkhorn_grad not in GRADIENTS:
-                raise ValueError(f"sinkhorn_grad must be one of {GRADIENTS}, got {self.sinkhorn_grad!r}.")
+                raise ConfigError(f"sinkhorn_grad must be one of {GRADIENTS}, got {self.sinkhorn_grad!r}.")
             if self.max_iter < 1 or self.tol < 0:
-                raise ValueError(f"Need max_iter >= 1 and tol >= 0, got {self.max_iter} and {self.tol}.")
+                raise ConfigError(f"Need max_iter >= 1 and tol >= 0, got {self.max_iter} and {self.tol}.")
         if self.tv_form not in TV_FORMS:
-            raise ValueError(f"tv_form must be one of {TV_FORMS}, got {self.tv_form!r}.")
+            raise ConfigError(f"tv_form must be one of {TV_FORMS}, got {self.tv_form!r}.")
 
     @property
     def name(self) -> str:

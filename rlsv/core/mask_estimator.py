@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from rlsv.core.fields import dataclass_kwargs
+from rlsv.errors import ConfigError
 
 __all__ = ["EstimatorConfig", "MaskEstimator", "parameter_count", "hidden_for_budget", "DEFAULT_BUDGET",
            "input_statistics"]
@@ -57,9 +58,9 @@ class EstimatorConfig:
         for name in ("n_bins", "hidden", "lstm_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"EstimatorConfig.{name} must be a positive integer, got {value!r}.")
+                raise ConfigError(f"EstimatorConfig.{name} must be a positive integer, got {value!r}.")
         if self.hidden % 2:
-            raise ValueError(f"EstimatorConfig.hidden must be even (H/2 LSTM units per direction), got {self.hidden}.")
+            raise ConfigError(f"EstimatorConfig.hidden must be even (H/2 LSTM units per direction), got {self.hidden}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +88,7 @@ def hidden_for_budget(n_bins: int, budget: int = DEFAULT_BUDGET, lstm_layers: in
         ValueError: not even ``H = 2`` fits.
     """
     if parameter_count(n_bins, 2, lstm_layers) > budget:
-        raise ValueError(f"A parameter budget of {budget} is too small for an estimator on {n_bins} bins "
+        raise ConfigError(f"A parameter budget of {budget} is too small for an estimator on {n_bins} bins "
                          f"(at least {parameter_count(n_bins, 2, lstm_layers)} parameters); raise the budget.")
     # the count grows with H: solve the quadratic, then correct for rounding
     a, b, c = 6 * lstm_layers + 2, 2 * n_bins + 8 * lstm_layers + 5, 3 * n_bins - budget

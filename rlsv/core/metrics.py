@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rlsv.errors import ConfigError
+
 __all__ = [
     "EPS",
     "si_sdr",
@@ -96,7 +98,7 @@ def segment_is_active(vocals: Tensor | np.ndarray, threshold_db: float = -10.0,
     ``rule="paper"``: ``10 log10(||v||_2^2 + 1e-24) >= threshold_db`` (the paper's formula, an energy).
     """
     if rule not in SILENCE_RULES:
-        raise ValueError(f"rule must be one of {SILENCE_RULES}, got {rule!r}.")
+        raise ConfigError(f"rule must be one of {SILENCE_RULES}, got {rule!r}.")
     v = torch.as_tensor(vocals)
     energy = v.double().pow(2).sum(-1)
     if rule == "published":
@@ -125,9 +127,9 @@ class StftBaseline:
 
     def __init__(self, n_fft: int = 2048, hop: int = 256, window: str = "hann", inclusive: bool = False) -> None:
         if n_fft < 2 or hop < 1 or hop > n_fft:
-            raise ValueError(f"Need n_fft >= 2 and 1 <= hop <= n_fft, got n_fft={n_fft}, hop={hop}.")
+            raise ConfigError(f"Need n_fft >= 2 and 1 <= hop <= n_fft, got n_fft={n_fft}, hop={hop}.")
         if window not in STFT_WINDOWS:
-            raise ValueError(f"window must be one of {STFT_WINDOWS}, got {window!r}.")
+            raise ConfigError(f"window must be one of {STFT_WINDOWS}, got {window!r}.")
         self.n_fft, self.hop, self.window, self.inclusive = n_fft, hop, window, inclusive
         self._windows: dict[torch.device, Tensor] = {}
 

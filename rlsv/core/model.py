@@ -27,15 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rlsv.core.conv import (
-    ConvPlan,
-    analysis,
-    context,
-    is_time_major,
-    synthesis,
-    time_major_gradient,
-)
+from rlsv.core.conv import ConvPlan, analysis, context, is_time_major, synthesis, time_major_gradient
 from rlsv.core.fields import dataclass_kwargs
+from rlsv.errors import ConfigError, RunFolderError
 
 __all__ = [
     "ModelConfig",
@@ -86,18 +80,18 @@ class ModelConfig:
                      "context_kernel", "dilation"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}.")
+                raise ConfigError(f"ModelConfig.{name} must be a positive integer, got {value!r}.")
         if self.kernel_size < self.stride:
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.kernel_size (L={self.kernel_size}) must be >= stride (S={self.stride}); "
                 "otherwise the decoder's overlap-add leaves gaps between frames."
             )
         if self.context_kernel % 2 != 1:
-            raise ValueError(f"ModelConfig.context_kernel (L') must be odd, got {self.context_kernel}.")
+            raise ConfigError(f"ModelConfig.context_kernel (L') must be odd, got {self.context_kernel}.")
         if self.init not in INITS:
-            raise ValueError(f"ModelConfig.init must be one of {INITS}, got {self.init!r}.")
+            raise ConfigError(f"ModelConfig.init must be one of {INITS}, got {self.init!r}.")
         if not 0 < self.f_min_hz < self.f_max_hz:
-            raise ValueError(
+            raise ConfigError(
                 f"Need 0 < f_min_hz < f_max_hz for the carrier initialisation, got "
                 f"{self.f_min_hz} and {self.f_max_hz}."
             )
@@ -431,7 +425,7 @@ def model_payload(model: DenoisingAutoencoder) -> dict[str, Any]:
 def model_from_payload(payload: Any, source: str = "the payload") -> DenoisingAutoencoder:
     """The model of a ``model_payload`` mapping; ``source`` names it in the error for anything else."""
     if not isinstance(payload, dict) or payload.get("format") != _MODEL_FORMAT:
-        raise ValueError(f"{source} is not an rlsv model file (expected format {_MODEL_FORMAT!r}).")
+        raise RunFolderError(f"{source} is not an rlsv model file (expected format {_MODEL_FORMAT!r}).")
     model = DenoisingAutoencoder(ModelConfig.from_dict(payload["config"]))
     model.load_state_dict(payload["state_dict"])
     return model

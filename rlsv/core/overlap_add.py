@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlsv.errors import ConfigError
+
 __all__ = ["OverlapAdd", "hann_window"]
 
 
@@ -43,11 +45,11 @@ class OverlapAdd:
 
     def __post_init__(self) -> None:
         if self.segment_length < 2:
-            raise ValueError(f"segment_length must be >= 2, got {self.segment_length}.")
+            raise ConfigError(f"segment_length must be >= 2, got {self.segment_length}.")
         if self.hop is None:
             object.__setattr__(self, "hop", self.segment_length // 2)
         if not 1 <= self.hop <= self.segment_length // 2:
-            raise ValueError(f"hop must be in [1, segment_length // 2 = {self.segment_length // 2}], got {self.hop}.")
+            raise ConfigError(f"hop must be in [1, segment_length // 2 = {self.segment_length // 2}], got {self.hop}.")
 
     @property
     def pad_left(self) -> int:

@@ -35,6 +35,8 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
+from rlsv.errors import ConfigError
+
 __all__ = [
     "GRADIENTS",
     "SinkhornResult",
@@ -140,11 +142,11 @@ def _check_solver_args(m: Tensor, lam: float, max_iter: int, tol: float, check_e
     if m.dim() != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"The cost matrix must be square (T, T), got shape {tuple(m.shape)}.")
     if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0):
-        raise ValueError(f"lam (entropic regularisation) must be a positive number, got {lam!r}.")
+        raise ConfigError(f"lam (entropic regularisation) must be a positive number, got {lam!r}.")
     if max_iter < 1 or (check_every is not None and check_every < 1):
-        raise ValueError(f"max_iter and check_every must be >= 1, got {max_iter} and {check_every}.")
+        raise ConfigError(f"max_iter and check_every must be >= 1, got {max_iter} and {check_every}.")
     if tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol}.")
+        raise ConfigError(f"tol must be >= 0, got {tol}.")
 
 
 def _plain_iterations(m: Tensor, lam: float, max_iter: int, tol: float, check_every: int
@@ -318,7 +320,7 @@ def sinkhorn_loss(m: Tensor, lam: float = 1.0, max_iter: int = 1000, tol: float 
         log_domain: force (True/False) or auto-select (None) the log-domain updates.
     """
     if grad not in GRADIENTS:
-        raise ValueError(f"grad must be one of {GRADIENTS}, got {grad!r}.")
+        raise ConfigError(f"grad must be one of {GRADIENTS}, got {grad!r}.")
     _check_solver_args(m, lam, max_iter, tol, check_every)
     if grad == "implicit":
         return _ImplicitSinkhornLoss.apply(m, lam, max_iter, tol, check_every, log_domain)

@@ -19,6 +19,7 @@ import numpy as np
 
 from rlsv.core.fields import dataclass_kwargs
 from rlsv.core.model import ModelConfig
+from rlsv.errors import ConfigError
 from rlsv.run.evaluate import EvaluationSettings
 from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
 from rlsv.run.spec import OBJECTIVE_NAMES, USED_PARAMETERS, RunSpec, run_id, variant_id
@@ -92,19 +93,19 @@ class RunParameters:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVE_NAMES:
-            raise ValueError(f"Unknown objective {self.objective!r}; use 'tv' (L_A), 'sinkhorn' (L_B) or 'stft'.")
+            raise ConfigError(f"Unknown objective {self.objective!r}; use 'tv' (L_A), 'sinkhorn' (L_B) or 'stft'.")
         if self.objective != "stft" and self.omega is None:
             object.__setattr__(self, "omega", 1.0)
         unused = [f"{name}={getattr(self, name)!r}" for name in _GRID_PARAMETERS
                   if name not in USED_PARAMETERS[self.objective] and getattr(self, name) is not None]
         if unused:  # refused, not dropped: a value given for nothing is a mistake worth hearing about
-            raise ValueError(f"The {self.objective!r} objective does not use {' and '.join(unused)}; set "
+            raise ConfigError(f"The {self.objective!r} objective does not use {' and '.join(unused)}; set "
                              f"{'them' if len(unused) > 1 else 'it'} to None (or choose another objective).")
         if self.objective == "sinkhorn" and self.p is None:
             object.__setattr__(self, "p", 1)
         if self.p is not None:
             if float(self.p) != int(float(self.p)):
-                raise ValueError(f"p must be a whole number (1 or 2), got {self.p!r}.")
+                raise ConfigError(f"p must be a whole number (1 or 2), got {self.p!r}.")
             object.__setattr__(self, "p", int(float(self.p)))
         for name in ("omega", "lam"):
             value = getattr(self, name)
@@ -117,7 +118,7 @@ class RunParameters:
         if isinstance(self.seed, float) and self.seed == int(self.seed):
             object.__setattr__(self, "seed", int(self.seed))  # papermill may hand 218.0
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
         self.spec  # validates omega, lam, p for the objective
         self.profile_config  # validates the profile name
         self.model_config()  # validates the model overrides
@@ -138,7 +139,7 @@ class RunParameters:
         after its parameters cell (``RunParameters.from_namespace(globals())``)."""
         missing = [f.name for f in fields(cls) if f.name not in namespace]
         if missing:
-            raise ValueError(f"The parameters cell does not set {missing}.")
+            raise ConfigError(f"The parameters cell does not set {missing}.")
         return cls.from_dict({f.name: namespace[f.name] for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,7 +189,7 @@ class RunParameters:
         use another ``output_root`` instead.
         """
         if expected is not None and expected != self.run_id:
-            raise ValueError(f"run_id {expected!r} does not match these parameters, whose run is {self.run_id!r} "
+            raise ConfigError(f"run_id {expected!r} does not match these parameters, whose run is {self.run_id!r} "
                              "(docs/run_layout.md). Leave run_id=None, or use another output_root to keep runs apart.")
         return self.run_id
 
@@ -221,7 +222,7 @@ class RunParameters:
         from rlsv.run.train import TrainConfig
 
         if not self.is_trained:
-            raise ValueError("The STFT baseline is not trained; evaluate it with run_evaluation().")
+            raise ConfigError("The STFT baseline is not trained; evaluate it with run_evaluation().")
         profile = self.profile_config
         root = dataset if dataset is not None else self.dataset
         return TrainConfig(

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from rlsv.audio.synth import corpus_root
+from rlsv.errors import ConfigError
 from rlsv.run.config import RunParameters
 from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
 
@@ -26,7 +27,7 @@ def set_threads(threads: int | None) -> None:
 
     threads = int(threads)
     if threads < 1:
-        raise ValueError(f"threads must be >= 1 or None, got {threads}.")
+        raise ConfigError(f"threads must be >= 1 or None, got {threads}.")
     torch.set_num_threads(threads)
 
 

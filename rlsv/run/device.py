@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from rlsv.errors import ConfigError
+
 __all__ = ["resolve_device"]
 
 
@@ -18,12 +20,12 @@ def resolve_device(device: str) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device (--device) {device!r} is not a device name; use 'auto', 'cpu', 'cuda' or "
+        raise ConfigError(f"device (--device) {device!r} is not a device name; use 'auto', 'cpu', 'cuda' or "
                          "'cuda:N'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto' (--device).")
+        raise ConfigError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto' (--device).")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device={device!r} but only {torch.cuda.device_count()} CUDA GPU(s) are visible (--device).")
+        raise ConfigError(f"device={device!r} but only {torch.cuda.device_count()} CUDA GPU(s) are visible (--device).")
     if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device (--device) {device!r}: rlsv runs on 'cpu' or 'cuda' devices.")
+        raise ConfigError(f"device (--device) {device!r}: rlsv runs on 'cpu' or 'cuda' devices.")
     return dev

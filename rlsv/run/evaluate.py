@@ -38,6 +38,7 @@ from rlsv.audio.segments import TrackSegments, track_segments
 from rlsv.core.fields import dataclass_kwargs
 from rlsv.core.metrics import StftBaseline, additivity, oracle_binary_mask_estimate, si_sdr
 from rlsv.core.model import DenoisingAutoencoder
+from rlsv.errors import ConfigError, RunFolderError
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, SUMMARY
 from rlsv.run.model_file import load_run_model
@@ -115,10 +116,10 @@ def load_run_config(run_dir: str | Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); restore it, or delete the run folder and rerun "
+        raise RunFolderError(f"{path} is not valid JSON ({error}); restore it, or delete the run folder and rerun "
                          "the run.") from None
     if not isinstance(config, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(config).__name__}.")
+        raise RunFolderError(f"{path} must hold a JSON object, got {type(config).__name__}.")
     return config
 
 
@@ -310,9 +311,9 @@ def evaluate_run(run_dir: str | Path, dataset: str | Path | None = None, device:
     if not model_path.is_file():
         raise FileNotFoundError(f"No trained model at {model_path}; train the run first (rlsv train).")
     if max_tracks is not None and max_tracks < 1:
-        raise ValueError(f"max_tracks (--max-tracks) must be >= 1 or None (all test tracks), got {max_tracks}.")
+        raise ConfigError(f"max_tracks (--max-tracks) must be >= 1 or None (all test tracks), got {max_tracks}.")
     if batch_size < 1:
-        raise ValueError(f"batch_size (--batch-size) must be >= 1, got {batch_size}.")
+        raise ConfigError(f"batch_size (--batch-size) must be >= 1, got {batch_size}.")
     config = load_run_config(run_dir) if (run_dir / CONFIG).is_file() else {}  # a model.pt saved without fit
     model = load_run_model(run_dir, MODEL, map_location=resolve_device(device))  # checked against config.json
     n = model.config.segment_length

@@ -26,6 +26,7 @@ import torch
 
 from rlsv.atomic import write_json
 from rlsv.core.model import DenoisingAutoencoder, from_original_state_dict
+from rlsv.errors import ConfigError
 from rlsv.run.files import CONFIG, MODEL
 from rlsv.run.model_file import save_model
 
@@ -57,11 +58,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a pickled module, a truncated download, another format
-        raise ValueError(f"Cannot read {path} as a PyTorch state dict ({type(exc).__name__}: "
+        raise ConfigError(f"Cannot read {path} as a PyTorch state dict ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}). Pass the authors' "
                          "analysis_<exp_id>.pytorch and synthesis_<exp_id>.pytorch files.") from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict (a mapping of parameter names to tensors).")
+        raise ConfigError(f"{path} does not hold a state dict (a mapping of parameter names to tensors).")
     return dict(state)
 
 
@@ -96,7 +97,7 @@ def import_weights(output_dir: str | os.PathLike, analysis: str | os.PathLike | 
     by_folder = results_dir is not None or exp_id is not None
     if by_files == by_folder or (by_files and (analysis is None or synthesis is None)) or \
             (by_folder and (results_dir is None or exp_id is None)):
-        raise ValueError("Give either the two files (--analysis and --synthesis) or a results folder and an "
+        raise ConfigError("Give either the two files (--analysis and --synthesis) or a results folder and an "
                          "experiment id (RESULTS_DIR --exp-id ID).")
     if by_folder:
         analysis, synthesis = original_files(results_dir, str(exp_id))  # type: ignore[arg-type]
@@ -105,10 +106,10 @@ def import_weights(output_dir: str | os.PathLike, analysis: str | os.PathLike | 
         model = from_original_state_dict(read_state_dict(analysis), read_state_dict(synthesis), stride=stride,
                                          segment_length=segment_length, sample_rate=sample_rate, dilation=dilation)
     except KeyError as exc:
-        raise ValueError(f"{analysis} and {synthesis} are not the authors' encoder and decoder state dicts: "
+        raise ConfigError(f"{analysis} and {synthesis} are not the authors' encoder and decoder state dicts: "
                          f"{exc.args[0]}") from exc
     except RuntimeError as exc:  # shapes that do not fit together
-        raise ValueError(f"The state dicts in {analysis} and {synthesis} do not fit one model: "
+        raise ConfigError(f"The state dicts in {analysis} and {synthesis} do not fit one model: "
                          f"{str(exc).splitlines()[0]}") from exc
     output_dir = Path(output_dir)
     name = exp_id or analysis.stem.removeprefix("analysis_")

@@ -18,6 +18,7 @@ import torch
 
 from rlsv.atomic import save_torch
 from rlsv.core.model import DenoisingAutoencoder, model_from_payload, model_payload
+from rlsv.errors import RunFolderError
 from rlsv.run.files import CONFIG
 from rlsv.run.spec import variant_id
 
@@ -43,7 +44,7 @@ def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu", 
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
-        raise ValueError(f"{path} is not a readable torch file ({type(error).__name__}: {str(error)[:200]}); "
+        raise RunFolderError(f"{path} is not a readable torch file ({type(error).__name__}: {str(error)[:200]}); "
                          "it may be truncated or damaged. Delete it (or move it away) and rerun: a run is "
                          "trained again from its last good checkpoint, or from the start.") from None
 
@@ -92,15 +93,15 @@ def load_run_model(run_dir: str | Path, model_file: str = "model.pt",
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{config_path} is not valid JSON ({error}); restore it or delete the run folder.") from None
+        raise RunFolderError(f"{config_path} is not valid JSON ({error}); restore it or delete the run folder.") from None
     stamp = payload.get("run") if isinstance(payload, dict) else None
     if stamp is not None and "objective" in config and stamp != training_stamp(config):
-        raise ValueError(f"{path} was not trained by the run in {run_dir} (its training configuration differs from "
+        raise RunFolderError(f"{path} was not trained by the run in {run_dir} (its training configuration differs from "
                          f"{config_path}): a model copied from another run? Delete it; rerunning the run restores "
                          "its own model from its checkpoint.")
     recorded = config.get("model")
     if isinstance(recorded, Mapping) and model.config.to_dict() != dict(recorded):
         differing = sorted(k for k in recorded if model.config.to_dict().get(k) != recorded[k])
-        raise ValueError(f"{path} has other model sizes than {config_path} records (differs in {differing}); "
+        raise RunFolderError(f"{path} has other model sizes than {config_path} records (differs in {differing}); "
                          "it does not belong to this run. Delete it, or evaluate it in a folder of its own.")
     return model

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from rlsv.atomic import write_json
+from rlsv.errors import ConfigError
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root, set_threads
 from rlsv.run.evaluate import (
@@ -52,7 +53,7 @@ def run_training(params: RunParameters, output_root: str | os.PathLike = "paperm
 
     set_threads(threads)
     if not params.is_trained:
-        raise ValueError("The STFT baseline is not trained; run the evaluation step (03_evaluate) only.")
+        raise ConfigError("The STFT baseline is not trained; run the evaluation step (03_evaluate) only.")
     run_dir = _run_dir(params, output_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     before = read_status(run_dir) or {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from rlsv.audio.synth import DEFAULT_CORPUS, DEFAULT_DURATION_S, DEFAULT_N_TEST, DEFAULT_N_TRAIN
 from rlsv.core.model import ModelConfig
+from rlsv.errors import ConfigError
 
 __all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile"]
 
@@ -104,4 +105,4 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except (KeyError, TypeError):
-        raise ValueError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)}.") from None
+        raise ConfigError(f"Unknown profile {name!r}; choose one of {sorted(PROFILES)}.") from None

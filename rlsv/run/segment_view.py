@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rlsv.errors import ConfigError
 from rlsv.run.evaluate import segment_metrics
 
 __all__ = ["SegmentView", "pick_segment", "represent_segment", "context_window", "WindowView", "represent_window"]
@@ -26,26 +27,26 @@ def pick_segment(tracks: Sequence, track: str | int | None = None, segment: int 
         segment: a segment index within the track (None: its kept segment with the loudest vocals).
     """
     if not tracks:
-        raise ValueError("No test tracks.")
+        raise ConfigError("No test tracks.")
     if track is None:
         t = 0
     elif isinstance(track, (int, np.integer)):
         t = int(track)
         if not 0 <= t < len(tracks):
-            raise ValueError(f"track index {t} out of range (0..{len(tracks) - 1}).")
+            raise ConfigError(f"track index {t} out of range (0..{len(tracks) - 1}).")
     else:
         names = [ts.track for ts in tracks]
         if track not in names:
-            raise ValueError(f"No test track {track!r}; tracks: {names}.")
+            raise ConfigError(f"No test track {track!r}; tracks: {names}.")
         t = names.index(track)
     kept = np.flatnonzero(tracks[t].active)
     if segment is None:
         if not len(kept):
-            raise ValueError(f"Track {tracks[t].track!r} has no segment with audible vocals.")
+            raise ConfigError(f"Track {tracks[t].track!r} has no segment with audible vocals.")
         energy = np.sum(np.square(tracks[t].vocals[kept], dtype=np.float64), axis=1)
         return t, int(kept[int(np.argmax(energy))])
     if not 0 <= segment < len(tracks[t]):
-        raise ValueError(f"segment {segment} out of range for {tracks[t].track!r} (0..{len(tracks[t]) - 1}).")
+        raise ConfigError(f"segment {segment} out of range for {tracks[t].track!r} (0..{len(tracks[t]) - 1}).")
     return t, int(segment)
 
 

@@ -45,6 +45,7 @@ from rlsv.core.mask_estimator import (
     parameter_count,
 )
 from rlsv.core.separation_loss import active_segments, negative_si_sdr
+from rlsv.errors import ConfigError
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
 from rlsv.run.separator_data import TrainingData, data_run_for
@@ -57,13 +58,7 @@ from rlsv.run.separator_files import (
     run_front_end,
     separator_dir,
 )
-from rlsv.run.separator_model import (
-    Separator,
-    build_front_end,
-    file_sha256,
-    load_separator,
-    save_separator,
-)
+from rlsv.run.separator_model import Separator, build_front_end, file_sha256, load_separator, save_separator
 
 __all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
            "HISTORY_COLUMNS"]
@@ -105,15 +100,15 @@ class SeparatorConfig:
 
     def __post_init__(self) -> None:
         if self.front_end not in FRONT_ENDS:
-            raise ValueError(f"Unknown front end {self.front_end!r}; use 'learned' or 'stft' (--front-end).")
+            raise ConfigError(f"Unknown front end {self.front_end!r}; use 'learned' or 'stft' (--front-end).")
         for name in ("epochs", "budget", "lstm_layers", "n_fft", "stft_hop", "statistics_batches"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,10 +160,10 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict | None:
         return None
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an rlsv separator checkpoint; move it away or choose another folder.")
+        raise ConfigError(f"{path} is not an rlsv separator checkpoint; move it away or choose another folder.")
     changed = _differences(ckpt["config"], config)
     if changed:
-        raise ValueError(f"{path.parent} holds a separator trained with other settings (differs in {changed}). "
+        raise ConfigError(f"{path.parent} holds a separator trained with other settings (differs in {changed}). "
                          "Delete that folder to start over, or use another seed (--seed).")
     return ckpt
 
@@ -250,7 +245,7 @@ def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConf
     data = TrainingData.from_run_config(_data_run_config(data_run))
     front_end = build_front_end(config.front_end, run_dir, data.segment_length, config.n_fft, config.stft_hop, device)
     if isinstance(front_end, LearnedFrontEnd) and front_end.model.config.segment_length != data.segment_length:
-        raise ValueError(f"The model of {run_dir} takes segments of {front_end.model.config.segment_length} samples, "
+        raise ConfigError(f"The model of {run_dir} takes segments of {front_end.model.config.segment_length} samples, "
                          f"but the training data of {data_run} is cut into {data.segment_length}; pass a data run "
                          "of the same run set.")
     estimator_cfg = estimator_config(front_end.n_bins, config)
@@ -265,7 +260,7 @@ def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConf
     segmentation = data.segmentation()
     batches_per_epoch = count_training_batches(dataset, segmentation)
     if batches_per_epoch == 0:
-        raise ValueError(f"The training tracks of {data_run} give fewer segments than one batch ({data.batch_size}).")
+        raise ConfigError(f"The training tracks of {data_run} give fewer segments than one batch ({data.batch_size}).")
     fill_cache(dataset, ("train",), progress=progress)
 
     torch.manual_seed(config.seed)

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from rlsv.audio.musdb import MusdbDataset, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation
+from rlsv.errors import ConfigError
 from rlsv.run.files import CONFIG
 from rlsv.run.separator_files import has_model, is_stft_run, read_json_config
 
@@ -60,7 +61,7 @@ class TrainingData:
     def from_run_config(cls, config: Mapping[str, Any]) -> "TrainingData":
         """From a run's ``config.json`` (published defaults for absent fields); ``ValueError`` without ``model``."""
         if not isinstance(config.get("model"), Mapping):
-            raise ValueError("The run's config.json has no 'model' entry (segment length, sample rate); "
+            raise ConfigError("The run's config.json has no 'model' entry (segment length, sample rate); "
                              "it was not written by rlsv train or rlsv import-weights.")
         values = _train_defaults() | {k: config[k] for k in _train_defaults() if k in config}
         model = config["model"]
@@ -80,7 +81,7 @@ class TrainingData:
                                cache_dir=self.cache_dir, progress=progress)
         data = data.with_first_tracks("train", self.max_train_tracks)
         if not data.tracks("train"):
-            raise ValueError(f"No training tracks found under {data.root / 'train'}.")
+            raise ConfigError(f"No training tracks found under {data.root / 'train'}.")
         return data
 
     def to_dict(self) -> dict[str, Any]:

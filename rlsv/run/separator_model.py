@@ -16,14 +16,9 @@ import torch
 from torch import Tensor
 
 from rlsv.atomic import save_torch
-from rlsv.core.front_ends import (
-    FRONT_ENDS,
-    Analysis,
-    FrontEnd,
-    LearnedFrontEnd,
-    StftFrontEnd,
-)
+from rlsv.core.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
 from rlsv.core.mask_estimator import EstimatorConfig, MaskEstimator
+from rlsv.errors import ConfigError
 from rlsv.run.files import MODEL
 from rlsv.run.model_file import load_model
 from rlsv.run.separator_files import SEPARATOR_MODEL
@@ -50,7 +45,7 @@ def build_front_end(front_end: str, run_dir: str | Path, segment_length: int, n_
         FileNotFoundError: ``"learned"`` and ``run_dir`` has no ``model.pt``.
     """
     if front_end not in FRONT_ENDS:
-        raise ValueError(f"Unknown front end {front_end!r}; use one of {FRONT_ENDS}.")
+        raise ConfigError(f"Unknown front end {front_end!r}; use one of {FRONT_ENDS}.")
     if front_end == "stft":
         return StftFrontEnd(segment_length, n_fft=n_fft, hop=hop)
     model_path = Path(run_dir) / MODEL
@@ -133,14 +128,14 @@ def load_separator(folder: str | Path, device: torch.device | str = "cpu") -> Se
         raise FileNotFoundError(f"No trained separator at {path}. Train one with `rlsv train-separator {folder.parent}`.")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != SEPARATOR_FORMAT:
-        raise ValueError(f"{path} is not an rlsv separator file (expected format {SEPARATOR_FORMAT!r}).")
+        raise ConfigError(f"{path} is not an rlsv separator file (expected format {SEPARATOR_FORMAT!r}).")
     described = payload["front_end"]
     front_end = build_front_end(described["name"], folder.parent, int(payload["segment_length"]),
                                 n_fft=int(described.get("n_fft", 2048)), hop=int(described.get("hop", 256)),
                                 device=device)
     expected = payload.get("model_sha256")
     if described["name"] == "learned" and expected and file_sha256(folder.parent / MODEL) != expected:
-        raise ValueError(f"{folder.parent / MODEL} changed since the separator in {folder} was trained on it; "
+        raise ConfigError(f"{folder.parent / MODEL} changed since the separator in {folder} was trained on it; "
                          f"retrain it (delete {folder} and run `rlsv train-separator {folder.parent}`).")
     estimator = MaskEstimator(EstimatorConfig.from_dict(payload["estimator"]))
     estimator.load_state_dict(payload["state_dict"])

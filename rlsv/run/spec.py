@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
 
 from rlsv.core.hyperparameters import check_objective
+from rlsv.errors import ConfigError
 
 __all__ = [
     "ObjectiveName",
@@ -77,14 +78,14 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         if self.objective not in USED_PARAMETERS:
-            raise ValueError(f"Unknown objective {self.objective!r}; expected one of {OBJECTIVE_NAMES}.")
+            raise ConfigError(f"Unknown objective {self.objective!r}; expected one of {OBJECTIVE_NAMES}.")
         used = USED_PARAMETERS[self.objective]
         for name in ("omega", "lam", "p"):
             value = getattr(self, name)
             if name in used and value is None:
-                raise ValueError(f"Objective {self.objective!r} needs {name}.")
+                raise ConfigError(f"Objective {self.objective!r} needs {name}.")
             if name not in used and value is not None:
-                raise ValueError(f"Objective {self.objective!r} does not use {name}; got {name}={value!r}.")
+                raise ConfigError(f"Objective {self.objective!r} does not use {name}; got {name}={value!r}.")
         if self.is_trained:  # the values themselves: the one check of rlsv.core.hyperparameters
             check_objective(self.objective, self.omega, self.lam, self.p)
 
@@ -156,7 +157,7 @@ def run_id(spec: RunSpec, profile: str, seed: int | None = None, variant: str | 
     'small-stft-3fa2c1'
     """
     if not profile or "/" in profile:
-        raise ValueError(f"A profile name must be non-empty and without '/', got {profile!r}.")
+        raise ConfigError(f"A profile name must be non-empty and without '/', got {profile!r}.")
     parts = [profile, spec_label(spec)]
     if spec.is_trained and seed is not None:
         parts.append(f"s{seed}")

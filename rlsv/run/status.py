@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rlsv.atomic import write_json
+from rlsv.errors import ConfigError
 from rlsv.run.files import STATUS
 
 __all__ = ["STATES", "TIMINGS", "write_status", "read_status", "describe_error", "record_failure"]
@@ -42,7 +43,7 @@ def write_status(run_dir: str | os.PathLike, state: str, error: str | None = Non
     process's identity (``rlsv.run.lock.process_identity``), and what earlier writes recorded: the
     :data:`TIMINGS` and the sweep's ``engine`` (``"papermill"`` or ``"inline"``)."""
     if state not in STATES:
-        raise ValueError(f"Unknown state {state!r}.")
+        raise ConfigError(f"Unknown state {state!r}.")
     from rlsv.run.lock import process_identity
 
     previous = read_status(run_dir) or {}

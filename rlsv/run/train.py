@@ -34,6 +34,7 @@ from rlsv.core.conv import ConvPlan
 from rlsv.core.losses import OBJECTIVES, Objective
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig, model_from_payload, model_payload
 from rlsv.core.step import make_optimizer, sample_input_noise, train_step
+from rlsv.errors import ConfigError
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from rlsv.run.model_file import model_stamp, read_torch_file, save_model, training_stamp
@@ -102,32 +103,32 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"Unknown objective {self.objective!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
+            raise ConfigError(f"Unknown objective {self.objective!r}: use 'tv' (L_A) or 'sinkhorn' (L_B).")
         if self.objective == "sinkhorn":
             if self.lam is None:
-                raise ValueError("The Sinkhorn objective needs lam (entropic regularisation), e.g. lam=1.5.")
+                raise ConfigError("The Sinkhorn objective needs lam (entropic regularisation), e.g. lam=1.5.")
             if self.p is None:
                 object.__setattr__(self, "p", 1)
         else:
             unused = [f"{name}={getattr(self, name)!r}" for name in ("lam", "p") if getattr(self, name) is not None]
             if unused:
-                raise ValueError(f"The tv objective (L_A) does not use {' and '.join(unused)}; leave them out, or "
+                raise ConfigError(f"The tv objective (L_A) does not use {' and '.join(unused)}; leave them out, or "
                                  "choose objective='sinkhorn' (L_B).")
         for name in ("epochs", "batch_size", "set_size", "sinkhorn_max_iter"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}.")
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
         if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
-            raise ValueError(f"learning_rate must be in (0, 1] (Adam moves each weight by about the learning rate "
+            raise ConfigError(f"learning_rate must be in (0, 1] (Adam moves each weight by about the learning rate "
                              f"per step; the paper uses 1e-4), got {self.learning_rate!r}.")
         if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
-            raise ValueError(f"noise_std must be >= 0, got {self.noise_std!r}.")
+            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std!r}.")
         if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
-            raise ValueError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
+            raise ConfigError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
         if self.max_train_tracks is not None and self.max_train_tracks < 1:
-            raise ValueError(f"max_train_tracks must be >= 1 or None, got {self.max_train_tracks}.")
+            raise ConfigError(f"max_train_tracks must be >= 1 or None, got {self.max_train_tracks}.")
         self.loss_objective()  # validates omega, lam, p and the loss options
 
     def loss_objective(self) -> Objective:
@@ -191,7 +192,7 @@ def _training_dataset(config: TrainConfig, progress: bool) -> MusdbDataset:
                               cache_dir=config.cache_dir, progress=progress)
     dataset = dataset.with_first_tracks("train", config.max_train_tracks)  # None: all
     if not dataset.tracks("train"):
-        raise ValueError(f"No training tracks found under {dataset.root / 'train'}.")
+        raise ConfigError(f"No training tracks found under {dataset.root / 'train'}.")
     return dataset
 
 
@@ -202,7 +203,7 @@ def _require_some_vocals(dataset: MusdbDataset) -> None:
         if np.any(dataset.load(track).vocals):
             return
     names = ", ".join(t.name for t in dataset.tracks("train")[:5])
-    raise ValueError(f"Every training track's vocals are silent ({names}{', ...' if len(dataset.tracks('train')) > 5 else ''} "
+    raise ConfigError(f"Every training track's vocals are silent ({names}{', ...' if len(dataset.tracks('train')) > 5 else ''} "
                      f"under {dataset.root / 'train'}): there is nothing to learn. Check the vocals stems.")
 
 
@@ -220,7 +221,7 @@ EXTENDABLE_FIELDS = frozenset({"epochs", "run_id", "variant"})
 def _read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     ckpt = read_torch_file(path, device, weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
+        raise ConfigError(f"{path} is not an rlsv training checkpoint; move it away or choose another output folder.")
     return ckpt
 
 
@@ -246,9 +247,9 @@ def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device, exte
         problem = _extension_problem(ckpt, config)
         if problem is None:
             return ckpt
-        raise ValueError(f"{path.parent} cannot be extended to this run: {problem}.")
+        raise ConfigError(f"{path.parent} cannot be extended to this run: {problem}.")
     hint = " To train it for more epochs, pass extend=True (rlsv train --extend)." if changed == ["epochs"] else ""
-    raise ValueError(
+    raise ConfigError(
         f"{path.parent} holds a run with a different configuration (differs in {changed}). "
         f"Use another output folder, or delete that folder to start over.{hint}"
     )
@@ -269,7 +270,7 @@ def start_from_shorter_run(checkpoint: str | Path, output_dir: str | Path, confi
     ckpt = _read_checkpoint(Path(checkpoint))
     problem = _extension_problem(ckpt, config)
     if problem is not None:
-        raise ValueError(f"{checkpoint} cannot start this run: {problem}.")
+        raise ConfigError(f"{checkpoint} cannot start this run: {problem}.")
     save_torch(ckpt | {"config": config.to_json()}, Path(output_dir) / CHECKPOINT)
     return int(ckpt["epoch"])
 
@@ -340,7 +341,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     dataset = _training_dataset(config, progress)
     batches_per_epoch = count_training_batches(dataset, segmentation)
     if batches_per_epoch == 0:
-        raise ValueError(
+        raise ConfigError(
             f"The training tracks give fewer segments than one batch ({config.batch_size}); "
             "use more tracks or a smaller batch size."
         )

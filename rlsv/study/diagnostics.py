@@ -31,6 +31,7 @@ from rlsv.core.losses import Objective, sinkhorn_distance
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_plan, time_normalise
 from rlsv.core.step import remove_batch_mean, step_forward
+from rlsv.errors import ConfigError
 
 __all__ = ["DiagnosticBatch", "gradient_terms", "cost_statistics", "plan_statistics", "envelope_cosine", "diagnose",
            "cost_scale_at_init", "test_batch"]
@@ -51,7 +52,7 @@ def test_batch(tracks: Sequence, batch_size: int = 8) -> DiagnosticBatch:
                 return DiagnosticBatch(vocals=torch.from_numpy(np.stack(vocals)).float(),
                                        accompaniment=torch.from_numpy(np.stack(accompaniment)).float())
     if not vocals:
-        raise ValueError("No kept test segment to diagnose.")
+        raise ConfigError("No kept test segment to diagnose.")
     return DiagnosticBatch(vocals=torch.from_numpy(np.stack(vocals)).float(),
                            accompaniment=torch.from_numpy(np.stack(accompaniment)).float())
 

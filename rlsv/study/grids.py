@@ -24,6 +24,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Mapping
 
+from rlsv.errors import ConfigError
 from rlsv.run.spec import STFT, RunSpec, sinkhorn, tv, unique_specs
 
 __all__ = ["GRIDS", "GRID_NAMES", "get_grid"]
@@ -60,4 +61,4 @@ def get_grid(name: str) -> tuple[RunSpec, ...]:
     try:
         return GRIDS[name]
     except KeyError:
-        raise ValueError(f"Unknown grid {name!r}; valid names: {', '.join(GRID_NAMES)}.") from None
+        raise ConfigError(f"Unknown grid {name!r}; valid names: {', '.join(GRID_NAMES)}.") from None

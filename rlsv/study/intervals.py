@@ -22,6 +22,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from rlsv.errors import ConfigError
+
 __all__ = ["LEVEL", "N_BOOTSTRAP", "seed_mean", "bootstrap_means", "seed_segment_interval", "difference_interval",
            "interval_by_seed"]
 
@@ -64,7 +66,7 @@ def bootstrap_means(values_by_seed: Sequence[np.ndarray], n_boot: int = N_BOOTST
 
 def _quantiles(replicates: np.ndarray, level: float) -> tuple[float, float]:
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}.")
+        raise ConfigError(f"level must be in (0, 1), got {level!r}.")
     if np.isnan(replicates).all():
         return float("nan"), float("nan")
     low, high = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])

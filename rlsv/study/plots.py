@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from rlsv.atomic import atomic_path
+from rlsv.errors import ConfigError
 from rlsv.run.spec import RunSpec
 from rlsv.run.summary import METRICS, STD_DDOF
 from rlsv.study.grids import get_grid
@@ -152,13 +153,13 @@ def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL
 def _check_row(row: RepresentationRow) -> None:
     carriers = np.asarray(row.carrier_hz)
     if carriers.ndim != 1 or np.any(np.diff(carriers) < 0):
-        raise ValueError("carrier_hz must be 1-D and ascending (sort the channels by carrier first).")
+        raise ConfigError("carrier_hz must be 1-D and ascending (sort the channels by carrier first).")
     missing = [key for key, _ in SOURCES if key not in row.reps]
     if missing:
         raise KeyError(f"reps lacks {missing}; needs {[key for key, _ in SOURCES]}.")
     shapes = {np.shape(row.reps[key]) for key, _ in SOURCES}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2 or next(iter(shapes))[0] != len(carriers):
-        raise ValueError(f"Each representation must be (C, T) with C = {len(carriers)} carriers; "
+        raise ConfigError(f"Each representation must be (C, T) with C = {len(carriers)} carriers; "
                          f"got shapes {sorted(shapes)}.")
 
 
@@ -310,7 +311,7 @@ def metric_points(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str, hue:
     profile, variant, rows = run_set_rows(segments, profile, variant)
     data = select_specs(rows, specs)
     if data.empty:
-        raise ValueError(f"None of the {len(specs)} requested runs is in the results "
+        raise ConfigError(f"None of the {len(specs)} requested runs is in the results "
                          f"(profile {profile!r}); see rlsv.study.results.run_status().")
     x_levels = _parameter_levels(specs, x)
     hue_levels: list[float | None] = _parameter_levels(specs, hue) if hue is not None else [None]

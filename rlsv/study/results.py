@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from rlsv.errors import ConfigError, RunFolderError
 from rlsv.run.evaluate import SEGMENT_COLUMNS
 from rlsv.run.files import CONFIG, LOSSES, MODEL, SEGMENTS, STATUS
 from rlsv.run.spec import RunSpec, run_id
@@ -65,7 +66,7 @@ SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
 STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
 
 
-class RunLayoutError(ValueError):
+class RunLayoutError(RunFolderError):
     """A run directory that does not follow ``docs/run_layout.md``."""
 
 
@@ -236,7 +237,7 @@ def segment_frame(runs: Iterable[Run | InvalidRun], profile: str | None = None,
     """:func:`load_runs` on runs already read (:func:`scan_runs`); ``source`` names them in the warning."""
     unknown = [s for s in states if s not in STATES]
     if unknown:
-        raise ValueError(f"Unknown states {unknown}; valid: {STATES}.")
+        raise ConfigError(f"Unknown states {unknown}; valid: {STATES}.")
     frames, skipped = [], Counter()
     for run in runs:
         if profile is not None and isinstance(run, Run) and run.config["profile"] != profile:
@@ -320,10 +321,10 @@ def single_profile(segments: pd.DataFrame, profile: str | None = None) -> str | 
     present = sorted(segments["profile"].dropna().unique())
     if profile is not None:
         if present and profile not in present:
-            raise ValueError(f"Profile {profile!r} not in the results (profiles: {present}).")
+            raise ConfigError(f"Profile {profile!r} not in the results (profiles: {present}).")
         return profile
     if len(present) > 1:
-        raise ValueError(f"The results mix profiles {present}; choose one with profile=.")
+        raise ConfigError(f"The results mix profiles {present}; choose one with profile=.")
     return present[0] if present else None
 
 
@@ -356,12 +357,12 @@ def run_set_rows(segments: pd.DataFrame, profile: str | None = None, variant: st
         if variant not in present:
             counts = ", ".join(f"{v} ({(rows['variant'] == v).groupby(rows['run_id']).any().sum()} runs)"
                                for v in present)
-            raise ValueError(f"The {profile!r} runs were made with {len(present)} different settings (variants "
+            raise ConfigError(f"The {profile!r} runs were made with {len(present)} different settings (variants "
                              f"{counts}; see each run's config.json); choose one with variant= (--variant).")
     elif variant is None:
         variant = present[0] if present else None
     elif present and variant not in present:
-        raise ValueError(f"No {profile!r} runs of variant {variant!r}; variants present: {present}.")
+        raise ConfigError(f"No {profile!r} runs of variant {variant!r}; variants present: {present}.")
     return profile, variant, rows[rows["variant"] == variant] if variant is not None else rows
 
 

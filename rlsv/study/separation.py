@@ -35,6 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rlsv.atomic import write_json, write_text
+from rlsv.errors import ConfigError
 from rlsv.run.spec import STFT, RunSpec, sinkhorn, tv
 from rlsv.study.intervals import interval_by_seed
 from rlsv.study.results import RunSet, load_run_set
@@ -118,13 +119,13 @@ def separation_slots(run_set: RunSet, specs: Sequence[RunSpec] = SEPARATION_SPEC
     runs = {spec: run_set.run_dir(spec) for spec in specs}
     missing = [representation_label(spec) for spec, path in runs.items() if path is None]
     if missing:
-        raise ValueError(f"No trained run for {missing} in {run_set.root} ({run_set.profile} profile, variant "
+        raise ConfigError(f"No trained run for {missing} in {run_set.root} ({run_set.profile} profile, variant "
                          f"{run_set.variant}); train them first: rlsv sweep figure4 --profile {run_set.profile} "
                          "(or make reproduce).")
     slots = [SeparatorSlot(spec, path, path, "learned") for spec, path in runs.items()]  # type: ignore[arg-type]
     if stft:
         if not slots:
-            raise ValueError("The STFT estimator trains on the data of a trained run; give at least one grid point.")
+            raise ConfigError("The STFT estimator trains on the data of a trained run; give at least one grid point.")
         data_run = slots[0].run_dir
         stft_dir = _stft_run_dir(run_set)
         slots.append(SeparatorSlot(STFT, stft_dir or data_run, data_run, "stft"))

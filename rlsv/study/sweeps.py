@@ -56,6 +56,7 @@ from typing import Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from rlsv.atomic import remove_leftover_temporaries
+from rlsv.errors import ConfigError
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root, prepare_data
 from rlsv.run.evaluate import EVALUATION
@@ -263,14 +264,14 @@ def sweep_seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
     """The training seeds of a sweep: ``k`` -> the published seed 218 and the next ``k - 1`` integers
     (``218, 219, ...``), or an explicit sequence of seeds (each once, in order)."""
     if isinstance(seeds, bool) or not isinstance(seeds, (int, Sequence)):
-        raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}.")
+        raise ConfigError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}.")
     if isinstance(seeds, int):
         if seeds < 1:
-            raise ValueError(f"seeds (--seeds) must be >= 1, got {seeds}.")
+            raise ConfigError(f"seeds (--seeds) must be >= 1, got {seeds}.")
         return tuple(DEFAULT_SEED + k for k in range(seeds))
     chosen = tuple(dict.fromkeys(int(s) for s in seeds))
     if not chosen or any(s < 0 for s in chosen):
-        raise ValueError(f"seeds must be non-negative integers, at least one, got {list(seeds)!r}.")
+        raise ConfigError(f"seeds must be non-negative integers, at least one, got {list(seeds)!r}.")
     return chosen
 
 
@@ -286,7 +287,7 @@ def plan_runs(grid: str | Sequence[RunSpec], profile: str = DEFAULT_PROFILE,
     specs = get_grid(grid) if isinstance(grid, str) else unique_specs(grid)
     overrides = dict(overrides or {})
     if "seed" in overrides:
-        raise ValueError("Give the seeds with seeds= (--seeds), not as an override.")
+        raise ConfigError("Give the seeds with seeds= (--seeds), not as an override.")
     runs: list[RunParameters] = []
     for k, seed in enumerate(sweep_seeds(seeds)):
         runs += [RunParameters.for_spec(spec, profile, seed=seed, **overrides) for spec in specs
@@ -466,7 +467,7 @@ def _train_and_evaluate(job: SweepJob) -> None:
             execute_notebook(folder / notebook, job.run_dir / _EXECUTED[notebook],
                              _notebook_parameters(job, notebook), job.kernel_name, job.timeout_s)
     else:
-        raise ValueError(f"Unknown engine {job.engine!r}; use one of {ENGINES}.")
+        raise ConfigError(f"Unknown engine {job.engine!r}; use one of {ENGINES}.")
 
 
 def shorter_run_checkpoint(job: SweepJob) -> Path | None:
@@ -796,13 +797,13 @@ def run_sweep(grid: str | Sequence[RunSpec] = "all", profile: str = DEFAULT_PROF
 def _check_arguments(engine: str, executor: str, jobs: int) -> None:
     """``ValueError`` for an unknown engine or executor, a bad ``jobs``, or SLURM without a cluster."""
     if engine not in ENGINES:
-        raise ValueError(f"Unknown engine {engine!r}; use one of {ENGINES}.")
+        raise ConfigError(f"Unknown engine {engine!r}; use one of {ENGINES}.")
     if executor not in EXECUTORS:
-        raise ValueError(f"Unknown executor {executor!r}; use one of {EXECUTORS}.")
+        raise ConfigError(f"Unknown executor {executor!r}; use one of {EXECUTORS}.")
     if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}.")
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}.")
     if executor == "slurm" and shutil.which("sbatch") is None:
-        raise ValueError("executor 'slurm' needs a SLURM cluster, but sbatch is not on PATH: run the sweep on the "
+        raise ConfigError("executor 'slurm' needs a SLURM cluster, but sbatch is not on PATH: run the sweep on the "
                          "cluster's login node, or try the job array here with executor 'submitit-local'.")
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 import pandas as pd
 
 from rlsv.atomic import write_text
+from rlsv.errors import ConfigError
 from rlsv.run.summary import STATISTICS, summarise
 from rlsv.study.intervals import interval_by_seed
 from rlsv.study.paper_values import PUBLISHED_TABLES, PublishedTable
@@ -54,7 +55,7 @@ def _resolve(table: str | PublishedTable) -> PublishedTable:
     try:
         return PUBLISHED_TABLES[table]
     except KeyError:
-        raise ValueError(f"Unknown table {table!r}; valid: {', '.join(PUBLISHED_TABLES)}.") from None
+        raise ConfigError(f"Unknown table {table!r}; valid: {', '.join(PUBLISHED_TABLES)}.") from None
 
 
 def compare_with_paper(segments: pd.DataFrame, table: str | PublishedTable, profile: str | None = None,

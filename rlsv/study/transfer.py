@@ -18,6 +18,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from rlsv.errors import ConfigError
 from rlsv.run.files import MODEL
 from rlsv.run.spec import RunSpec
 from rlsv.study.intervals import interval_by_seed
@@ -57,7 +58,7 @@ def evaluate_on(run_set: RunSet, dataset: str | os.PathLike, specs: Sequence[Run
     runs = [run for run in run_set.runs if run.spec.is_trained and (run.path / MODEL).is_file()
             and (specs is None or run.spec in specs)]
     if not runs:
-        raise ValueError(f"No trained run in the run set of {run_set.root} (profile {run_set.profile!r}).")
+        raise ConfigError(f"No trained run in the run set of {run_set.root} (profile {run_set.profile!r}).")
     segments: dict[int, list] = {}
     frames = []
     for run in tqdm(runs, desc="evaluate on other audio", unit="run", disable=not progress):

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from rlsv.errors import ConfigError
 from rlsv.run.files import MODEL, SUMMARY
 from rlsv.run.spec import RunSpec, run_id
 from rlsv.study.tables import OBJECTIVE_LABELS
@@ -105,7 +106,7 @@ class RepresentationExplorer:
         self.root = Path(runs_root)
         self.runs = trained_runs(self.root, profile)
         if self.runs.empty:
-            raise ValueError(f"No trained run with a model.pt under {self.root}"
+            raise ConfigError(f"No trained run with a model.pt under {self.root}"
                              f"{f' for profile {profile!r}' if profile else ''}; run a sweep first "
                              "(rlsv sweep figure5, or make reproduce) or train a run with 02_train.ipynb.")
         self.profile = str(self.runs["profile"].iloc[0])

@@ -23,6 +23,7 @@ from rlsv.core.losses import neg_snr, sinkhorn_distance, total_variation
 from rlsv.core.model import DenoisingAutoencoder
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_plan, time_normalise
 from rlsv.core.step import remove_batch_mean
+from rlsv.errors import ConfigError
 
 __all__ = ["example_batch", "shape_table", "plot_decoder", "plot_transport", "regulariser_table"]
 
@@ -41,7 +42,7 @@ def example_batch(profile: str = "small", dataset: str | None = None, batch_size
             vocals.append(ts.vocals[k])
             accompaniment.append(ts.accompaniment[k])
     if len(vocals) < batch_size:
-        raise ValueError(f"The test tracks hold {len(vocals)} segments with vocals; ask for at most that many.")
+        raise ConfigError(f"The test tracks hold {len(vocals)} segments with vocals; ask for at most that many.")
     return {"vocals": torch.from_numpy(np.stack(vocals[:batch_size])).float(),
             "accompaniment": torch.from_numpy(np.stack(accompaniment[:batch_size])).float()}
 
