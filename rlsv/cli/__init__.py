@@ -9,10 +9,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from dataclasses import replace
 from typing import Sequence
 
+from rlsv.cli.options import add_declared_options, declared_values, non_negative_float, non_negative_int, path_arg
+from rlsv.cli.options import positive_float as _positive_float
+from rlsv.cli.options import positive_int as _positive_int
+from rlsv.core.model_config import INITS
 from rlsv.run.files import LOSSES, MODEL, SEGMENTS, SUMMARY
+from rlsv.run.profiles import DEFAULT_PROFILE, PROFILE_DEFAULTS, PROFILES
+from rlsv.run.train_config import RUNTIME_FIELDS, TRAINING_FIELDS
+
+_non_negative_int, _non_negative_float = non_negative_int, non_negative_float
 
 __all__ = ["main", "build_parser"]
 
@@ -20,8 +27,11 @@ __all__ = ["main", "build_parser"]
 # like this module, imports nothing heavy (torch, pandas) until a command runs.
 COMMAND_MODULES: tuple[str, ...] = ("rlsv.cli.separation",)
 
-# rlsv.run.profiles.DEFAULT_PROFILE / PROFILES, spelled out so that building the parser does not import torch.
-DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+# The options of `rlsv train` that TrainConfig declares (rlsv.cli.options): the grid point and the training
+# settings, then how it runs; the data, the model sizes and the labels have options of their own.
+_TRAIN_OPTIONS = tuple(name for name in TRAINING_FIELDS if name not in ("model", "dataset", "is_wav"))
+_RUNTIME_OPTIONS = tuple(name for name in RUNTIME_FIELDS if name != "cache_dir")
 
 
 def _version() -> str:
@@ -33,44 +43,11 @@ def _version() -> str:
         return "unknown (not installed: pip install -e .)"
 
 
-def _number(text: str, kind: type, lowest: float, inclusive: bool, what: str) -> float:
-    """An argparse value: ``kind`` parsed from ``text``, finite, at least (or above) ``lowest``. argparse
-    prefixes the option's name to the message (``argument --seed: ...``)."""
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    finite = value == value and value not in (float("inf"), float("-inf"))
-    if not finite or value < lowest or (value == lowest and not inclusive):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    return int(_number(text, int, 1, True, "a whole number >= 1"))
-
-
-def _non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    return int(_number(text, int, 0, True, "a whole number >= 0"))
-
-
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    return _number(text, float, 0.0, False, "a finite number > 0")
-
-
-def _non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    return _number(text, float, 0.0, True, "a finite number >= 0")
-
-
 def _add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default=None,
+    p.add_argument("--dataset", default=None, type=path_arg,
                    help="MUSDB18 / MUSDB18-HQ root (holding train/ and test/). Default: the profile's data "
                         "(small, smoke: the synthetic corpus, written on first use; paper: $MUSDB_PATH).")
-    p.add_argument("--cache-dir", default=None,
+    p.add_argument("--cache-dir", default=None, type=path_arg,
                    help="decode cache folder (default: $RLSV_CACHE or ~/.cache/rlsv/decoded)")
 
 
@@ -82,34 +59,38 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     print(f"rlsv: synthetic corpus (MUSDB18-HQ layout) at {root}")
 
 
-def _train_config(args: argparse.Namespace):
-    from rlsv.run.config import or_default
+def _train_parameters(args: argparse.Namespace):
+    """The ``RunParameters`` of ``rlsv train``'s options (the declared ones that were given, the profile, the data)."""
+    from rlsv.run.config import RunParameters
     from rlsv.run.data import dataset_root
-    from rlsv.run.profiles import get_profile
-    from rlsv.run.train import TrainConfig
 
-    profile = get_profile(args.profile)
-    dataset = dataset_root(profile, args.dataset, progress=not args.quiet)
-    model = profile.model if args.init is None else replace(profile.model, init=args.init)
-    return TrainConfig(
-        objective=args.objective, omega=args.omega, lam=args.lam, p=args.p,
-        epochs=or_default(args.epochs, profile.epochs), batch_size=or_default(args.batch_size, profile.batch_size),
-        learning_rate=or_default(args.lr, profile.learning_rate), seed=args.seed, model=model,
-        dataset=str(dataset), cache_dir=args.cache_dir,
-        max_train_tracks=or_default(args.max_tracks, profile.max_train_tracks),
-        tv_form=args.tv_form, sinkhorn_grad=args.sinkhorn_grad, device=args.device, tf32=args.tf32, amp=args.amp,
-        pad_sets_with_silence=args.pad_sets_with_silence, profile=profile.name,
-    )
+    dataset = dataset_root(args.profile, args.dataset, progress=not args.quiet)
+    values = declared_values(args, _TRAIN_OPTIONS) | {"profile": args.profile, "dataset": str(dataset)}
+    if args.init is not None:
+        values["model"] = {"init": args.init}
+    return RunParameters.from_dict(values)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from rlsv.run.train import fit
+    from rlsv.run.pipeline import train_folder
 
-    result = fit(_train_config(args), args.output, progress=not args.quiet, extend=args.extend)
+    params = _train_parameters(args)
+    runtime = declared_values(args, _RUNTIME_OPTIONS) | {"cache_dir": args.cache_dir}
+    result = train_folder(params, args.output, extend=args.extend, progress=not args.quiet, **runtime)
     last = result.history.groupby("epoch")[["neg_snr", "regulariser", "loss"]].mean().iloc[-1]
-    print(f"rlsv: trained {result.output_dir} in {result.seconds:.1f} s "
-          f"(last epoch: neg_snr {last.neg_snr:.2f} dB, regulariser {last.regulariser:.4f}); "
-          f"model: {result.output_dir / MODEL}, losses: {result.output_dir / LOSSES}")
+    print(f"rlsv: trained {result.output_dir} ({params.run_id}) in {result.seconds:.1f} s "
+          f"(last epoch: neg_snr {last.neg_snr:.2f} dB, regulariser {last.regulariser:.4f}; convolution plan "
+          f"{result.conv_plan.plan.text}, {result.conv_plan.how}); model: {result.output_dir / MODEL}, "
+          f"losses: {result.output_dir / LOSSES}")
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from rlsv.run.verify import verify_run
+
+    report = verify_run(args.run, from_epoch=args.from_epoch, evaluate=not args.no_evaluation, device=args.device,
+                        progress=not args.quiet, keep_work=args.keep)
+    print(report.text())
+    return 0 if report.identical else 1
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -172,6 +153,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
         if path.suffix == ".md":
             print(f"## {path.stem} ({path})\n\n{path.read_text(encoding='utf-8')}")
     counts = result.status["state"].value_counts().to_dict()
+    print(f"Made by: {result.provenance.get('short', 'unknown')}\n(details: {result.paths[0].parent / 'provenance.json'})")
     print(f"rlsv: runs of profile {args.profile!r} in {args.runs_root}: {counts or 'none'}; "
           f"{len(result.paths)} files in {result.paths[0].parent}")
     return 0
@@ -219,7 +201,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=_positive_int, default=1, help="runs at a time: worker processes (one GPU each where "
                    "there "
                    "are GPUs, else cores/jobs threads each) or the SLURM array's parallelism (default 1)")
-    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
     p.add_argument("--engine", choices=_ENGINES, default="papermill",
                    help="papermill: execute notebooks 02 and 03 per run (default); inline: call the same "
                         "functions without notebooks (faster, no executed notebooks)")
@@ -227,7 +209,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="local processes (default), slurm (a submitit job array), or submitit-local "
                         "(the same job array on this machine)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--dataset", default=None, help="dataset root for every run (default: the profile's: "
+    p.add_argument("--dataset", default=None, type=path_arg, help="dataset root for every run (default: the profile's: "
                    "small, smoke -> the synthetic corpus, paper -> $MUSDB_PATH)")
     p.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
     p.add_argument("--force", action="store_true",
@@ -256,9 +238,9 @@ def _add_set_options(p: argparse.ArgumentParser, output_help: str) -> None:
                    help=f"whose runs (default {DEFAULT_PROFILE})")
     p.add_argument("--variant", default=None, help="settings hash of the runs (the last part of their run ids); "
                    "default: the only one, else the profile's own settings")
-    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
     if output_help:
-        p.add_argument("--out", default=None, help=output_help)
+        p.add_argument("--out", default=None, type=path_arg, help=output_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write the synthetic corpus (MUSDB18-HQ layout)",
                        description="Write a synthetic corpus of multitracks (MUSDB18-HQ layout, 44.1 kHz stereo).")
-    p.add_argument("root", nargs="?", default=None,
+    p.add_argument("root", nargs="?", default=None, type=path_arg,
                    help="output folder (default: the default corpus, which the small and smoke profiles and a missing "
                         "dataset use: $RLSV_DATA/synthetic-default, else data/synthetic-default of the checkout)")
     p.add_argument("--n-train", type=_positive_int, default=8, help="training tracks (default 8)")
@@ -282,37 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train one run (resumes if OUTPUT holds a checkpoint of the same run)",
-                       description="Train one run into OUTPUT: config.json, a checkpoint per epoch, losses.csv, "
-                       "model.pt. Rerunning resumes from the last checkpoint (or returns at once when finished).")
-    p.add_argument("output", help="run folder (checkpoint.pt, losses.csv, model.pt, config.json)")
-    p.add_argument("--objective", choices=["tv", "sinkhorn"], default="tv",
-                   help="tv = L_A, sinkhorn = L_B (default tv)")
-    p.add_argument("--omega", type=_non_negative_float, default=1.0,
-                   help="weight of the representation term (default 1)")
-    p.add_argument("--lam", type=_positive_float, default=None,
-                   help="Sinkhorn entropic regularisation lambda (L_B only, required there)")
-    p.add_argument("--p", type=int, choices=(1, 2), default=None,
-                   help="Sinkhorn cost norm, 1 or 2 (L_B only; default 1)")
+                       description="Train one run into OUTPUT: config.json, provenance.json, a checkpoint per epoch, "
+                       "losses.csv, epochs.csv, model.pt. Rerunning resumes from the last checkpoint (or returns at "
+                       "once when finished). The options are the run's settings (rlsv.run.train_config declares "
+                       "them); a setting not given is the profile's.")
+    p.add_argument("output", type=path_arg, help="run folder (a folder of your own; sweeps name theirs by run id)")
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
                    help=f"sizes, epochs and learning rate: small, smoke or paper (default {DEFAULT_PROFILE})")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="override the profile's batch size (8)")
-    p.add_argument("--lr", type=_positive_float, default=None, help="override the profile's Adam learning rate")
-    p.add_argument("--seed", type=_non_negative_int, default=218, help="training seed (default 218, the published one)")
-    p.add_argument("--max-tracks", type=_positive_int, default=None, help="use only the first training tracks")
-    p.add_argument("--init", choices=["published", "paper"], default=None, help="initialisation (default published)")
-    p.add_argument("--tv-form", choices=["published", "paper"], default="published",
-                   help="total variation as the published code (L2 norms, default) or as Eq. 4 (docs/paper_vs_code.md)")
-    p.add_argument("--sinkhorn-grad", choices=["implicit", "unrolled", "envelope"], default="implicit",
-                   help="gradient of L_SK: implicit (exact, the published one, default), unrolled, or envelope "
-                        "(plan held fixed; not the published gradient)")
-    p.add_argument("--pad-sets-with-silence", action="store_true", help="reproduce the published zero-segment padding")
+    add_declared_options(p, _TRAIN_OPTIONS, profile_defaults=PROFILE_DEFAULTS)
+    p.add_argument("--init", choices=INITS, default=None, help="initialisation (default published)")
     p.add_argument("--extend", action="store_true",
                    help="train a finished (or interrupted) run in OUTPUT on to more --epochs, from its last checkpoint "
-                        "(without it, a changed configuration is refused)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present, default), cpu, cuda, cuda:N")
-    p.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (off by default)")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the model on CUDA (off by default)")
+                        "(without it, a changed configuration is refused); its evaluation files are removed")
+    runtime = p.add_argument_group("how it runs (the same bits whatever the machine's load)")
+    add_declared_options(runtime, _RUNTIME_OPTIONS)
     _add_quiet(p)
     _add_data_options(p)
     p.set_defaults(func=_cmd_train)
@@ -320,14 +285,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a trained run on the test tracks (writes segments.csv, summary.json)",
                        description="Evaluate a run's model.pt on its test tracks: SI-SDR of the reconstruction, "
                        "oracle binary-mask SI-SDR (needs the true vocals) and additivity, per segment.")
-    p.add_argument("run", help="run folder holding model.pt")
-    p.add_argument("--dataset", default=None, help="test data root (default: the run's own dataset)")
+    p.add_argument("run", type=path_arg, help="run folder holding model.pt")
+    p.add_argument("--dataset", default=None, type=path_arg, help="test data root (default: the run's own dataset)")
     p.add_argument("--max-tracks", type=_positive_int, default=None, help="use only the first test tracks")
     p.add_argument("--batch-size", type=_positive_int, default=16, help="segments encoded together (default 16)")
     p.add_argument("--mask-inclusive", action="store_true", help="the paper's >= 0.5 mask (default: published > 0.5)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present, default), cpu, cuda, cuda:N")
     _add_quiet(p)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("verify", help="re-derive a finished run from what it recorded and compare it bit for bit",
+                       description="Train RUN again from its recorded configuration, threads and convolution plan "
+                       "(from scratch, or from a kept epoch), evaluate it again, and compare the per-epoch digests, "
+                       "the weights, the optimiser state, the losses and the evaluation bit for bit. Prints "
+                       "'bit-identical' or the first tensor that differs and by how much; exit code 0 only when "
+                       "the run is bit-identical (1 otherwise).")
+    p.add_argument("run", type=path_arg, help="a finished run folder (model.pt, checkpoint.pt, config.json)")
+    p.add_argument("--from-epoch", type=_non_negative_int, default=None,
+                   help="start from the run's kept checkpoint of this epoch (checkpoints/epoch-KKK.pt; default: "
+                        "from scratch)")
+    p.add_argument("--no-evaluation", action="store_true", help="do not evaluate the re-derived model")
+    p.add_argument("--device", default=None, help="where to re-derive (default: where the run trained)")
+    p.add_argument("--keep", type=path_arg, default=None, help="re-derive into this folder and keep it "
+                   "(default: a temporary folder, removed afterwards)")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_verify)
 
     from rlsv.study.grids import GRID_NAMES
 
@@ -344,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="list the runs of a runs folder: state, epochs, key metrics",
                        description="One line per run folder: its state, epochs trained, mean metrics, error.")
-    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
     p.add_argument("--profile", default=None, choices=PROFILE_NAMES, help="only this profile's runs (default: all)")
     p.set_defaults(func=_cmd_status)
 
@@ -367,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The whole reproduction: the `all` sweep, then notebooks 04 (tables) and 05 "
                        "(figures) executed with papermill; prints where every result is.")
     _add_run_options(p)
-    p.add_argument("--figures-root", default="figures", help="figures go to FIGURES_ROOT/PROFILE (default figures)")
+    p.add_argument("--figures-root", default="figures", type=path_arg, help="figures go to FIGURES_ROOT/PROFILE (default figures)")
     p.set_defaults(func=_cmd_reproduce)
 
     for module in COMMAND_MODULES:

@@ -12,55 +12,23 @@ Each takes a ``method``: ``"direct"`` calls torch's convolution kernels (oneDNN 
 a GPU) on channel-major tensors; ``"gemm"`` computes it as one large matrix product on a time-major
 layout (``analysis_conv``, ``dilated_conv`` with its backward as two more products,
 ``synthesis_conv`` through ``overlap_add``). Which is faster depends on the shapes, the device and
-the thread count: a :class:`ConvPlan` holds one method per convolution, and
-``rlsv.core.conv_tuning.tune_conv_plan`` times them on the actual shapes. Both methods equal
+the thread count: a :class:`ConvPlan` holds one method per convolution; a run chooses its plan
+(``rlsv.run.conv_plan``: a fixed choice per device by default, so that no timing changes a result). Both
+methods equal
 ``F.conv1d`` / ``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``).
 How the kernels are *parameterised* (``rlsv.core.model``) is kept apart from how they are *applied* (here).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rlsv.errors import ConfigError
+from rlsv.core.conv_methods import METHODS, ConvPlan
 
 __all__ = ["METHODS", "ConvPlan", "analysis", "context", "synthesis", "analysis_conv", "dilated_frames",
            "dilated_conv", "overlap_add", "synthesis_conv", "time_major_gradient", "is_time_major"]
-
-METHODS: tuple[str, ...] = ("gemm", "direct")
-
-
-@dataclass(frozen=True)
-class ConvPlan:
-    """How each of the three convolutions is computed: ``"gemm"`` or ``"direct"`` (see the module docstring).
-
-    The default, every convolution as a GEMM, is what ``rlsv.core.conv_tuning`` compares against; results
-    differ between plans by float round-off only.
-    """
-
-    analysis: str = "gemm"
-    context: str = "gemm"
-    synthesis: str = "gemm"
-
-    def __post_init__(self) -> None:
-        for name, method in asdict(self).items():
-            if method not in METHODS:
-                raise ConfigError(f"ConvPlan.{name} must be one of {METHODS}, got {method!r}.")
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ConvPlan":
-        return cls(**{k: str(v) for k, v in data.items()})
-
-    def __str__(self) -> str:
-        return f"analysis {self.analysis}, context {self.context}, synthesis {self.synthesis}"
 
 
 def is_time_major(a: Tensor) -> bool:

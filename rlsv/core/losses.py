@@ -12,9 +12,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from rlsv.core.hyperparameters import TRAINED_OBJECTIVES, check_objective
+from rlsv.core.hyperparameters import SINKHORN_GRADIENTS as GRADIENTS
+from rlsv.core.hyperparameters import TRAINED_OBJECTIVES, TV_FORMS, check_objective
 from rlsv.core.metrics import EPS
-from rlsv.core.sinkhorn import GRADIENTS, cost_matrix, sinkhorn_loss, time_normalise
+from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
 from rlsv.errors import ConfigError
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
 ]
 
 OBJECTIVES = TRAINED_OBJECTIVES
-TV_FORMS = ("published", "paper")
 
 
 def neg_snr(x: Tensor, x_hat: Tensor) -> Tensor:

@@ -12,15 +12,15 @@ gives ``T = ceil(N/S)``, ``kaiming_uniform_`` encoder initialisation, ``rho ~ N(
 paper's wording is available as ``ModelConfig(init="paper")``.
 
 How the three convolutions are computed -- as large matrix products or by torch's convolution
-kernels -- is a :class:`~rlsv.core.conv.ConvPlan` (``rlsv.core.conv``), chosen by timing them on the
-actual shapes (``rlsv.core.conv_tuning``); every plan equals ``F.conv1d`` / ``F.conv_transpose1d`` up
-to float round-off (``tests/core/test_conv_gemm.py``, ``docs/benchmarks.md``).
+kernels -- is a :class:`~rlsv.core.conv.ConvPlan` (``rlsv.core.conv``) given to the model; which plan a
+run uses is the run's decision (``rlsv.run.conv_plan``). Every plan equals ``F.conv1d`` /
+``F.conv_transpose1d`` up to float round-off (``tests/core/test_conv_gemm.py``, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Any, Mapping
 
 import torch
@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rlsv.core.conv import ConvPlan, analysis, context, is_time_major, synthesis, time_major_gradient
-from rlsv.core.fields import dataclass_kwargs
-from rlsv.errors import ConfigError, RunFolderError
+from rlsv.core.model_config import ModelConfig
+from rlsv.errors import RunFolderError
 
 __all__ = [
     "ModelConfig",
@@ -43,80 +43,7 @@ __all__ = [
     "model_from_payload",
 ]
 
-INITS = ("published", "paper")
 _MODEL_FORMAT = "rlsv-model/1"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Sizes and initialisation of the autoencoder.
-
-    Attributes:
-        channels: ``C``, number of encoder kernels = decoder kernels (paper: 800).
-        kernel_size: ``L``, length of the first encoder kernels and of the decoder kernels (2048).
-        stride: ``S``, hop of the first encoder conv and of the decoder (256).
-        segment_length: ``N``, samples per input segment (44100 = 1 s).
-        sample_rate: sampling rate in Hz; used only to express carrier frequencies in Hz.
-        context_kernel: ``L'``, length of the dilated second encoder conv (5). Must be odd.
-        dilation: ``phi``, dilation of the second encoder conv (10).
-        init: ``"published"`` (authors' code: kaiming-uniform encoder, rho ~ N(0,1)) or
-            ``"paper"`` (paper text: uniform(+-sqrt(3/C)) encoder, rho = 0).
-        f_min_hz, f_max_hz: range of the mel-spaced carrier initialisation (30, 22050).
-    """
-
-    channels: int = 800
-    kernel_size: int = 2048
-    stride: int = 256
-    segment_length: int = 44100
-    sample_rate: int = 44100
-    context_kernel: int = 5
-    dilation: int = 10
-    init: str = "published"
-    f_min_hz: float = 30.0
-    f_max_hz: float = 22050.0
-
-    def __post_init__(self) -> None:
-        for name in ("channels", "kernel_size", "stride", "segment_length", "sample_rate",
-                     "context_kernel", "dilation"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"ModelConfig.{name} must be a positive integer, got {value!r}.")
-        if self.kernel_size < self.stride:
-            raise ConfigError(
-                f"ModelConfig.kernel_size (L={self.kernel_size}) must be >= stride (S={self.stride}); "
-                "otherwise the decoder's overlap-add leaves gaps between frames."
-            )
-        if self.context_kernel % 2 != 1:
-            raise ConfigError(f"ModelConfig.context_kernel (L') must be odd, got {self.context_kernel}.")
-        if self.init not in INITS:
-            raise ConfigError(f"ModelConfig.init must be one of {INITS}, got {self.init!r}.")
-        if not 0 < self.f_min_hz < self.f_max_hz:
-            raise ConfigError(
-                f"Need 0 < f_min_hz < f_max_hz for the carrier initialisation, got "
-                f"{self.f_min_hz} and {self.f_max_hz}."
-            )
-
-    @property
-    def frames(self) -> int:
-        """``T = ceil(N / S)``, frames of the representation."""
-        return math.ceil(self.segment_length / self.stride)
-
-    @property
-    def padding(self) -> tuple[int, int]:
-        """Zero padding ``(left, right)`` of the input so that the encoder gives exactly ``T`` frames.
-
-        The total ``(T-1) S + L - N`` is split as in the published code (``990`` each side at paper
-        size); when it is odd the extra sample goes to the right.
-        """
-        total = (self.frames - 1) * self.stride + self.kernel_size - self.segment_length
-        return total // 2, total - total // 2
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        return cls(**dataclass_kwargs(cls, data))
 
 
 def mel_spaced_carriers(channels: int, sample_rate: int, f_min_hz: float = 30.0,
@@ -136,24 +63,6 @@ def mel_spaced_carriers(channels: int, sample_rate: int, f_min_hz: float = 30.0,
 def _check_input(x: Tensor, ndim: int, what: str, shape_doc: str) -> None:
     if x.dim() != ndim:
         raise ValueError(f"{what} expects a tensor of shape {shape_doc}, got shape {tuple(x.shape)}.")
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 class Encoder(nn.Module):
@@ -281,13 +190,12 @@ class CosineDecoder(nn.Module):
 class DenoisingAutoencoder(nn.Module):
     """Encoder and cosine decoder together: ``encode (B, N) -> (B, C, T)``, ``decode (B, C, T) -> (B, N)``.
 
-    ``conv_plan``: how the three convolutions are computed (``rlsv.core.conv.ConvPlan``), or ``"auto"``
-    (the default): on the first ``encode`` or ``decode``, the fastest plan for that batch on this device
-    is timed and kept (``rlsv.core.conv_tuning``; results differ between plans by float round-off),
-    ``"gemm"`` or ``"direct"`` for one method everywhere.
+    ``conv_plan``: how the three convolutions are computed (``rlsv.core.conv.ConvPlan``, or its text: ``"gemm"``,
+    ``"direct"``, ``"gemm,direct,direct"``); the same values up to float round-off either way. The model never
+    chooses it by itself: the default is fixed, and a run passes the plan it chose (``rlsv.run.conv_plan``).
     """
 
-    def __init__(self, config: ModelConfig | None = None, conv_plan: ConvPlan | str = "auto",
+    def __init__(self, config: ModelConfig | None = None, conv_plan: ConvPlan | str = ConvPlan(),
                  **overrides: Any) -> None:
         super().__init__()
         config = config or ModelConfig()
@@ -296,46 +204,24 @@ class DenoisingAutoencoder(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = CosineDecoder(config)
-        self._conv_plan: ConvPlan | str = "auto"
         self.conv_plan = conv_plan
 
     @property
-    def conv_plan(self) -> ConvPlan | str:
-        """The plan in use, or ``"auto"`` until the first call has tuned one."""
-        return self._conv_plan
+    def conv_plan(self) -> ConvPlan:
+        """The plan in use (``rlsv.core.conv.ConvPlan``)."""
+        return self.encoder.conv_plan
 
     @conv_plan.setter
     def conv_plan(self, plan: ConvPlan | str) -> None:
-        from rlsv.core.conv import METHODS
-
-        if isinstance(plan, str) and plan in METHODS:
-            plan = ConvPlan(plan, plan, plan)
-        if not (isinstance(plan, ConvPlan) or plan == "auto"):
-            raise ValueError(f"conv_plan must be a ConvPlan, 'auto', 'gemm' or 'direct', got {plan!r}.")
-        self._conv_plan = plan
-        if isinstance(plan, ConvPlan):
-            self.encoder.conv_plan = self.decoder.conv_plan = plan
-
-    def tune(self, batch: int) -> ConvPlan:
-        """Resolve an ``"auto"`` plan now, for training batches of ``batch`` segments (the encoder sees
-        ``2 batch``, as in a training step); a plan already chosen is kept. Returns the plan."""
-        if self._conv_plan == "auto":
-            from rlsv.core.conv_tuning import tune_conv_plan
-
-            weight = self.encoder.analysis_kernels
-            self.conv_plan = tune_conv_plan(self.config, max(1, batch), weight.device, weight.dtype)
-        return self._conv_plan  # type: ignore[return-value]
+        plan = plan if isinstance(plan, ConvPlan) else ConvPlan.parse(plan)
+        self.encoder.conv_plan = self.decoder.conv_plan = plan
 
     def encode(self, x: Tensor) -> Tensor:
         """``(B, N) -> (B, C, T)``."""
-        if self._conv_plan == "auto":
-            self.tune(max(1, x.shape[0] // 2))
         return self.encoder(x)
 
     def decode(self, a: Tensor) -> Tensor:
         """``(B, C, T) -> (B, N)``."""
-        if self._conv_plan == "auto":
-            self.tune(a.shape[0])
         return self.decoder(a)
 
     def forward(self, x: Tensor) -> Tensor:

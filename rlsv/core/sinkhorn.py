@@ -35,6 +35,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
+from rlsv.core.hyperparameters import SINKHORN_GRADIENTS as GRADIENTS
 from rlsv.errors import ConfigError
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "implicit_gradient",
 ]
 
-GRADIENTS = ("implicit", "unrolled", "envelope")
 # Above this max(M)/lam the float64 kernel and scalings risk under/overflow: use log-domain updates.
 _LOG_DOMAIN_THRESHOLD = 100.0
 

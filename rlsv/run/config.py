@@ -1,8 +1,13 @@
-"""What identifies one run: :class:`RunParameters`, the parameters cell of notebooks 02 and 03.
+"""What identifies one run: :class:`RunParameters`, the one way every entry point names a run.
 
-A run is a grid point (objective, omega, lambda, p; ``rlsv.run.spec``), a profile (sizes, epochs,
-data; ``rlsv.run.profiles``), optional overrides of the profile's values, and a seed. Its
-resolved training configuration is :meth:`RunParameters.train_config` (``rlsv.run.train.TrainConfig``),
+A run is a grid point (objective, omega, lambda, p; ``rlsv.run.spec``), a profile (sizes, epochs, data;
+``rlsv.run.profiles``), overrides of the profile's model (``model``) and of any other training setting
+(``train``: epochs, batch size, learning rate, noise, ... -- every field ``rlsv.run.train_config`` declares
+overridable), the evaluation's test tracks, and a seed. Notebooks 02 and 03 (their ``run`` parameter), the
+sweeps and ``rlsv train`` all build it with :meth:`RunParameters.from_dict`, which routes each key to its
+place, so a setting declared once in ``TrainConfig`` or ``ModelConfig`` is available everywhere.
+
+Its resolved training configuration is :meth:`RunParameters.train_config` (``rlsv.run.train_config.TrainConfig``),
 its folder ``<output_root>/<run-id>/`` (``docs/run_layout.md``).
 """
 
@@ -11,26 +16,25 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from rlsv.core.fields import dataclass_kwargs
+from rlsv.core.hyperparameters import GRID_PARAMETERS, objective_parameters
 from rlsv.core.model import ModelConfig
 from rlsv.errors import ConfigError
 from rlsv.run.evaluate import EvaluationSettings
-from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
-from rlsv.run.spec import OBJECTIVE_NAMES, USED_PARAMETERS, RunSpec, run_id, variant_id
+from rlsv.run.profiles import DEFAULT_PROFILE, PROFILE_DEFAULTS, Profile, get_profile
+from rlsv.run.spec import RunSpec, run_id, variant_id
+from rlsv.run.train_config import OVERRIDABLE_FIELDS, RUNTIME_FIELDS, TrainConfig, training_fields
 
 __all__ = ["RunParameters", "or_default"]
 
-_GRID_PARAMETERS: tuple[str, ...] = ("omega", "lam", "p")
-
-
 _T = TypeVar("_T")
-
 
 def or_default(value: _T | None, default: _T) -> _T:
     """``value`` unless it is None: an override (or a command-line option) that was not given.
@@ -52,29 +56,37 @@ def _default_data(profile: Profile) -> tuple[str, Path | None]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON/papermill-friendly scalars: numpy numbers to Python, NaN to None."""
+    """JSON/papermill-friendly scalars: numpy numbers to Python, NaN to None, mappings and lists inside too."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
+
+
+_MODEL_FIELDS = frozenset(f.name for f in fields(ModelConfig))
 
 
 @dataclass(frozen=True)
 class RunParameters:
-    """Everything that identifies a run: the notebooks' parameters (JSON-friendly values only).
+    """Everything that identifies a run (JSON-friendly values only).
 
     Attributes:
         objective: ``"tv"`` (L_A), ``"sinkhorn"`` (L_B) or ``"stft"`` (the untrained baseline).
-        omega, lam, p: the grid point; parameters the objective does not use must be None (a value is
-            refused, not dropped); ``omega`` None means 1 for a trained objective, ``p`` None means 1 for
-            ``"sinkhorn"``.
-        profile: ``"small"`` (default), ``"smoke"`` or ``"paper"`` (``rlsv.run.profiles``): sizes, epochs and data.
-        epochs, batch_size, learning_rate, max_train_tracks, max_test_tracks: override the
-            profile's values (None: the profile's).
-        model: ``ModelConfig`` fields overriding the profile's model, e.g. ``{"channels": 16}``.
-        dataset: dataset root; None: the profile's data (see ``rlsv.run.data.dataset_root``).
+        omega, lam, p: the grid point (``rlsv.core.hyperparameters`` rules them: unused ones must be None,
+            ``omega`` defaults to 1 for a trained objective and ``p`` to 1 for ``"sinkhorn"``).
+        profile: ``"small"`` (default), ``"smoke"`` or ``"paper"`` (``rlsv.run.profiles``): sizes, epochs, data.
         seed: training seed (published: 218; a sweep with ``seeds=k`` uses ``218, 219, ...``).
+        dataset: dataset root; None: the profile's data (``rlsv.run.data.dataset_root``).
+        model: ``ModelConfig`` fields overriding the profile's model, e.g. ``{"channels": 16}``.
+        train: training settings overriding the profile's (``epochs``, ``batch_size``, ``learning_rate``,
+            ``max_train_tracks``) or ``TrainConfig``'s defaults (``noise_std``, ``tv_form``, ...): any of
+            ``rlsv.run.train_config.OVERRIDABLE_FIELDS``.
+        max_test_tracks: evaluate on the first test tracks only (None: the profile's, all).
     """
 
     objective: str = "tv"
@@ -82,116 +94,81 @@ class RunParameters:
     lam: float | None = None
     p: int | None = None
     profile: str = DEFAULT_PROFILE
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    max_train_tracks: int | None = None
-    max_test_tracks: int | None = None
-    model: Mapping[str, Any] | None = None
-    dataset: str | None = None
     seed: int = 218
+    dataset: str | None = None
+    model: Mapping[str, Any] | None = None
+    train: Mapping[str, Any] | None = None
+    max_test_tracks: int | None = None
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVE_NAMES:
-            raise ConfigError(f"Unknown objective {self.objective!r}; use 'tv' (L_A), 'sinkhorn' (L_B) or 'stft'.")
-        if self.objective != "stft" and self.omega is None:
-            object.__setattr__(self, "omega", 1.0)
-        unused = [f"{name}={getattr(self, name)!r}" for name in _GRID_PARAMETERS
-                  if name not in USED_PARAMETERS[self.objective] and getattr(self, name) is not None]
-        if unused:  # refused, not dropped: a value given for nothing is a mistake worth hearing about
-            raise ConfigError(f"The {self.objective!r} objective does not use {' and '.join(unused)}; set "
-                             f"{'them' if len(unused) > 1 else 'it'} to None (or choose another objective).")
-        if self.objective == "sinkhorn" and self.p is None:
-            object.__setattr__(self, "p", 1)
-        if self.p is not None:
-            if float(self.p) != int(float(self.p)):
-                raise ConfigError(f"p must be a whole number (1 or 2), got {self.p!r}.")
-            object.__setattr__(self, "p", int(float(self.p)))
-        for name in ("omega", "lam"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, float(value))
-        if self.model is not None:
-            object.__setattr__(self, "model", dict(self.model))
-        if self.dataset is not None:
-            object.__setattr__(self, "dataset", str(self.dataset))
+        grid = objective_parameters(self.objective, self.omega, self.lam, self.p)
+        for name in GRID_PARAMETERS:
+            object.__setattr__(self, name, getattr(grid, name))
         if isinstance(self.seed, float) and self.seed == int(self.seed):
             object.__setattr__(self, "seed", int(self.seed))  # papermill may hand 218.0
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
-        self.spec  # validates omega, lam, p for the objective
+        if self.dataset is not None:
+            object.__setattr__(self, "dataset", str(self.dataset))
+        object.__setattr__(self, "model", dict(self.model) if self.model else None)
+        object.__setattr__(self, "train", dict(self.train) if self.train else None)
+        unknown = sorted(set(self.train or {}) - set(OVERRIDABLE_FIELDS))
+        if unknown:
+            raise ConfigError(f"train= sets {unknown}, which a run's parameters cannot override; the overridable "
+                              f"training settings are {list(OVERRIDABLE_FIELDS)}.")
         self.profile_config  # validates the profile name
         self.model_config()  # validates the model overrides
+        if self.is_trained:
+            self._base_config()  # validates the training settings
 
-    @classmethod
-    def for_spec(cls, spec: RunSpec, profile: str = DEFAULT_PROFILE, **overrides: Any) -> "RunParameters":
-        """The parameters of grid point ``spec`` at ``profile``, with optional overrides."""
-        return cls(objective=spec.objective, omega=spec.omega, lam=spec.lam, p=spec.p, profile=profile, **overrides)
+    # ------------------------------------------------------------------ construction
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunParameters":
-        """From a mapping (e.g. notebook parameters); unknown keys are an error."""
-        return cls(**{k: _plain(v) for k, v in dataclass_kwargs(cls, data).items()})
+        """From a flat or nested mapping (a notebook's ``run`` parameter, a sweep's overrides, ``rlsv train``'s
+        options): each key goes where it is declared -- a field of this class, a ``TrainConfig`` training
+        setting (into ``train``), a ``ModelConfig`` field (into ``model``). Unknown keys are an error that
+        lists the known ones."""
+        own = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        train: dict[str, Any] = dict(data.get("train") or {})
+        model: dict[str, Any] = dict(data.get("model") or {})
+        unknown = []
+        for key, value in data.items():
+            value = _plain(value)
+            if key in ("train", "model"):
+                continue
+            if key in own:
+                values[key] = value
+            elif key in OVERRIDABLE_FIELDS:
+                if value is not None:
+                    train[key] = value
+            elif key in _MODEL_FIELDS:
+                if value is not None:
+                    model[key] = value
+            else:
+                unknown.append(key)
+        if unknown:
+            raise ConfigError(f"Unknown run settings {sorted(unknown)}; a run takes {sorted(own - {'train', 'model'})}, "
+                              f"the training settings {list(OVERRIDABLE_FIELDS)} and the model sizes "
+                              f"{sorted(_MODEL_FIELDS)}.")
+        return cls(**values, train=_plain(train) or None, model=_plain(model) or None)
 
     @classmethod
-    def from_namespace(cls, namespace: Mapping[str, Any]) -> "RunParameters":
-        """From a namespace that holds every field among other names: a notebook's ``globals()``
-        after its parameters cell (``RunParameters.from_namespace(globals())``)."""
-        missing = [f.name for f in fields(cls) if f.name not in namespace]
-        if missing:
-            raise ConfigError(f"The parameters cell does not set {missing}.")
-        return cls.from_dict({f.name: namespace[f.name] for f in fields(cls)})
+    def for_spec(cls, spec: RunSpec, profile: str = DEFAULT_PROFILE, **values: Any) -> "RunParameters":
+        """The parameters of grid point ``spec`` at ``profile``, with other settings (:meth:`from_dict` keys)."""
+        return cls.from_dict({"objective": spec.objective, "omega": spec.omega, "lam": spec.lam, "p": spec.p,
+                              "profile": profile, **values})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values (the papermill parameters of the run)."""
-        return json.loads(json.dumps(asdict(self)))
+        """Plain JSON values (what a sweep hands notebooks 02 and 03 as their ``run`` parameter)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    # ------------------------------------------------------------------ what the run is
 
     @property
     def spec(self) -> RunSpec:
-        return RunSpec(self.objective, self.omega, self.lam, None if self.p is None else float(self.p))
-
-    def data_identity(self) -> str:
-        """What the run trains and is evaluated on, independent of where it lies on this machine: the
-        profile's own data (``"synthetic:<corpus>..."`` or ``"musdb"``) when no other dataset is
-        given (or the one given is the profile's default folder), else the dataset's absolute path."""
-        profile = self.profile_config
-        default = _default_data(profile)
-        if self.dataset is None:
-            return default[0]
-        given = Path(self.dataset).expanduser().resolve()
-        return default[0] if default[1] is not None and given == default[1] else str(given)
-
-    def variant_settings(self) -> dict[str, Any]:
-        """Every setting besides the grid point and the seed that changes a trained run's results
-        (JSON values): the model sizes, epochs, batch size, learning rate, training tracks and data."""
-        profile = self.profile_config
-        return {"model": self.model_config().to_dict(), "epochs": or_default(self.epochs, profile.epochs),
-                "batch_size": or_default(self.batch_size, profile.batch_size),
-                "learning_rate": float(or_default(self.learning_rate, profile.learning_rate)),
-                "max_train_tracks": or_default(self.max_train_tracks, profile.max_train_tracks),
-                "data": self.data_identity()}
-
-    @property
-    def variant(self) -> str:
-        """Short hash of :meth:`variant_settings` (``rlsv.run.spec.variant_id``): runs of one sweep share it."""
-        return variant_id(self.variant_settings())
-
-    @property
-    def run_id(self) -> str:
-        """The run folder name, ``docs/run_layout.md`` (e.g. ``small-sinkhorn-p1-l1.5-w4-s218-3fa2c1``)."""
-        return run_id(self.spec, self.profile, self.seed, self.variant)
-
-    def check_run_id(self, expected: str | None) -> str:
-        """The run id, checked against a requested one (None: no request).
-
-        Run folders under a runs root must carry the grid name of their configuration
-        (``docs/run_layout.md``) for tables, figures and sweeps to find them; to keep runs apart,
-        use another ``output_root`` instead.
-        """
-        if expected is not None and expected != self.run_id:
-            raise ConfigError(f"run_id {expected!r} does not match these parameters, whose run is {self.run_id!r} "
-                             "(docs/run_layout.md). Leave run_id=None, or use another output_root to keep runs apart.")
-        return self.run_id
+        return RunSpec(self.objective, self.omega, self.lam, self.p)
 
     @property
     def profile_config(self) -> Profile:
@@ -207,7 +184,54 @@ class RunParameters:
         base = self.profile_config.model
         if not self.model:
             return base
-        return replace(base, **dataclass_kwargs(ModelConfig, self.model))
+        return ModelConfig.from_dict(base.to_dict() | dataclass_kwargs(ModelConfig, self.model))
+
+    def training_settings(self) -> dict[str, Any]:
+        """The overridable training settings of the run: the profile's, then the ``train`` overrides."""
+        profile = self.profile_config
+        return {name: getattr(profile, name) for name in PROFILE_DEFAULTS} | dict(self.train or {})
+
+    def _base_config(self, dataset: str | os.PathLike | None = None, **runtime: Any) -> TrainConfig:
+        """The training configuration without its labels (what the labels are computed from)."""
+        return TrainConfig(objective=self.objective, omega=self.omega, lam=self.lam, p=self.p, seed=self.seed,
+                           model=self.model_config(), dataset=None if dataset is None else str(dataset),
+                           profile=self.profile, **self.training_settings(), **runtime)
+
+    def data_identity(self) -> str:
+        """What the run trains and is evaluated on, independent of where it lies on this machine: the
+        profile's own data (``"synthetic:<corpus>..."`` or ``"musdb"``) when no other dataset is given (or the
+        one given is the profile's default folder), else the dataset's absolute path."""
+        default = _default_data(self.profile_config)
+        if self.dataset is None:
+            return default[0]
+        given = Path(self.dataset).expanduser().resolve()
+        return default[0] if default[1] is not None and given == default[1] else str(given)
+
+    def variant_settings(self) -> dict[str, Any]:
+        """Every setting besides the grid point and the seed that changes a trained run's results (JSON
+        values): the model sizes, every overridable training setting (``OVERRIDABLE_FIELDS``), and the data."""
+        # the grid point aside (an STFT row shares its sweep's settings): any trained objective serves here
+        base = TrainConfig(model=self.model_config(), **self.training_settings()).to_json()
+        return {"model": base["model"], **{name: base[name] for name in OVERRIDABLE_FIELDS},
+                "data": self.data_identity()}
+
+    @property
+    def variant(self) -> str:
+        """Short hash of :meth:`variant_settings` (``rlsv.run.spec.variant_id``): runs of one sweep share it."""
+        return variant_id(self.variant_settings())
+
+    @property
+    def run_id(self) -> str:
+        """The run folder name, ``docs/run_layout.md`` (e.g. ``small-sinkhorn-p1-l1.5-w4-s218-3fa2c1``)."""
+        return run_id(self.spec, self.profile, self.seed, self.variant)
+
+    def check_run_id(self, expected: str | None) -> str:
+        """The run id, checked against a requested one (None: no request)."""
+        if expected is not None and expected != self.run_id:
+            raise ConfigError(f"run_id {expected!r} does not match these parameters, whose run is {self.run_id!r} "
+                              "(docs/run_layout.md). Leave run_id=None, or use another output_root to keep runs "
+                              "apart.")
+        return self.run_id
 
     def test_tracks(self) -> int | None:
         """How many test tracks the run is evaluated on (None: all)."""
@@ -217,20 +241,27 @@ class RunParameters:
         """How the run is evaluated (recorded in ``config.json``; a sweep compares it before skipping)."""
         return EvaluationSettings(max_test_tracks=self.test_tracks(), segment_length=self.model_config().segment_length)
 
-    def train_config(self, dataset: str | os.PathLike | None = None, device: str = "auto"):
-        """The ``rlsv.run.train.TrainConfig`` of this run (``dataset`` overrides ``self.dataset``)."""
-        from rlsv.run.train import TrainConfig
-
+    def train_config(self, dataset: str | os.PathLike | None = None, device: str = "auto",
+                     **runtime: Any) -> TrainConfig:
+        """The ``TrainConfig`` of this run: ``dataset`` overrides ``self.dataset``; ``device`` and ``runtime``
+        (``threads``, ``conv_plan``, ``tf32``, ``amp``, ``cache_dir``, ``keep_epochs``) say how it runs."""
         if not self.is_trained:
             raise ConfigError("The STFT baseline is not trained; evaluate it with run_evaluation().")
-        profile = self.profile_config
+        unknown = sorted(set(runtime) - set(RUNTIME_FIELDS))
+        if unknown:
+            raise ConfigError(f"{unknown} are not runtime settings; those are {list(RUNTIME_FIELDS)}.")
         root = dataset if dataset is not None else self.dataset
-        return TrainConfig(
-            objective=self.objective, omega=self.omega, lam=self.lam, p=self.p,
-            epochs=or_default(self.epochs, profile.epochs),
-            batch_size=or_default(self.batch_size, profile.batch_size),
-            learning_rate=or_default(self.learning_rate, profile.learning_rate), seed=self.seed,
-            model=self.model_config(), dataset=None if root is None else str(root),
-            max_train_tracks=or_default(self.max_train_tracks, profile.max_train_tracks),
-            device=device, run_id=self.run_id, profile=self.profile, variant=self.variant,
-        )
+        return self._base_config(root, device=device, run_id=self.run_id, variant=self.variant,
+                                 **{k: v for k, v in runtime.items() if v is not None})
+
+    def describe(self) -> pd.DataFrame:
+        """The resolved training settings of the run, one row each: ``setting, value, role, meaning`` (the
+        ``TrainConfig`` declarations' help), for notebooks and ``rlsv train --dry-run``."""
+        config = self.train_config() if self.is_trained else None
+        rows = []
+        for f in training_fields():
+            value = getattr(config, f.name) if config is not None else None
+            rows.append({"setting": f.name, "value": json.dumps(_plain(value.to_dict() if isinstance(value, ModelConfig)
+                                                                         else value)),
+                         "role": f.metadata["role"], "meaning": f.metadata["help"]})
+        return pd.DataFrame(rows)

@@ -3,7 +3,6 @@
 * :func:`dataset_root` -- the tracks of a profile: its synthetic corpus (written on first use) or
   MUSDB18 (``$MUSDB_PATH``), or a root given by the user.
 * :func:`prepare_data` -- find (or write) a run's dataset, check it, and decode every track once.
-* :func:`set_threads` -- torch's CPU threads for this process.
 """
 
 from __future__ import annotations
@@ -12,23 +11,10 @@ import os
 from pathlib import Path
 
 from rlsv.audio.synth import corpus_root
-from rlsv.errors import ConfigError
 from rlsv.run.config import RunParameters
 from rlsv.run.profiles import DEFAULT_PROFILE, Profile, get_profile
 
-__all__ = ["set_threads", "synthetic_root", "dataset_root", "prepare_data"]
-
-
-def set_threads(threads: int | None) -> None:
-    """Limit torch's CPU threads for this process (None: leave torch's default)."""
-    if threads is None:
-        return
-    import torch
-
-    threads = int(threads)
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1 or None, got {threads}.")
-    torch.set_num_threads(threads)
+__all__ = ["synthetic_root", "dataset_root", "prepare_data"]
 
 
 def synthetic_root(profile: str | Profile) -> Path:

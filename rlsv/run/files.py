@@ -7,7 +7,8 @@ names only: reading them needs no torch.
 
 from __future__ import annotations
 
-__all__ = ["CONFIG", "STATUS", "LOCK", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY"]
+__all__ = ["CONFIG", "STATUS", "LOCK", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY", "PROVENANCE", "EPOCHS",
+           "KEPT_CHECKPOINTS", "kept_checkpoint"]
 
 CONFIG = "config.json"  # the run's configuration (TrainConfig, or the STFT row's description)
 STATUS = "status.json"  # pending / running / done / failed, with the error
@@ -17,3 +18,11 @@ MODEL = "model.pt"  # the trained model (rlsv.run.model_file.save_model)
 LOSSES = "losses.csv"  # one row per optimisation step
 SEGMENTS = "segments.csv"  # one row per kept test segment
 SUMMARY = "summary.json"  # mean, std, median, count per metric
+PROVENANCE = "provenance.json"  # code, machine, threads, convolution plan, data, per session (rlsv.run.provenance)
+EPOCHS = "epochs.csv"  # one row per epoch: the SHA-256 of the weights and of the whole training state after it
+KEPT_CHECKPOINTS = "checkpoints"  # epoch checkpoints kept for `rlsv verify --from-epoch K`
+
+
+def kept_checkpoint(epoch: int) -> str:
+    """The path, relative to a run folder, of the checkpoint kept after ``epoch``."""
+    return f"{KEPT_CHECKPOINTS}/epoch-{epoch:03d}.pt"

@@ -21,18 +21,15 @@ from rlsv.core.model import DenoisingAutoencoder, model_from_payload, model_payl
 from rlsv.errors import RunFolderError
 from rlsv.run.files import CONFIG
 from rlsv.run.spec import variant_id
+from rlsv.run.train_config import TRAINING_FIELDS
 
-__all__ = ["save_model", "load_model", "load_run_model", "training_stamp", "model_stamp", "read_torch_file",
-           "NOT_TRAINING_FIELDS"]
-
-# config.json entries that do not change a run's weights: where and how it ran, what it recorded about its
-# data, how it was evaluated (rlsv.run.train.RESUMABLE_FIELDS and the evaluation settings).
-NOT_TRAINING_FIELDS = frozenset({"device", "cache_dir", "tf32", "amp", "dataset_info", "conv_plan", "evaluation"})
+__all__ = ["save_model", "load_model", "load_run_model", "training_stamp", "model_stamp", "read_torch_file"]
 
 
 def training_stamp(config: Mapping[str, Any]) -> str:
-    """A short hash of a run's training configuration (its ``config.json`` mapping)."""
-    return variant_id({k: v for k, v in config.items() if k not in NOT_TRAINING_FIELDS})
+    """A short hash of a run's training configuration: the ``training`` fields of its ``config.json`` mapping
+    (``rlsv.run.train_config.TRAINING_FIELDS``; where and how it ran, its labels and its records do not count)."""
+    return variant_id({k: config[k] for k in TRAINING_FIELDS if k in config})
 
 
 def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu", weights_only: bool = True) -> Any:

@@ -20,7 +20,7 @@ import pandas as pd
 from rlsv.atomic import write_json
 from rlsv.errors import ConfigError
 from rlsv.run.config import RunParameters
-from rlsv.run.data import dataset_root, set_threads
+from rlsv.run.data import dataset_root
 from rlsv.run.evaluate import (
     EVALUATION,
     evaluate_run,
@@ -30,10 +30,11 @@ from rlsv.run.evaluate import (
     run_test_segments,
     write_evaluation,
 )
-from rlsv.run.files import CONFIG, SEGMENTS
+from rlsv.run.files import CONFIG, SEGMENTS, SUMMARY
+from rlsv.run.runtime import Runtime, runtime
 from rlsv.run.status import read_status, record_failure, write_status
 
-__all__ = ["run_training", "run_evaluation", "stft_config", "planned_config", "stft_on_same_segments"]
+__all__ = ["run_training", "train_folder", "run_evaluation", "stft_config", "planned_config", "stft_on_same_segments"]
 
 
 def _run_dir(params: RunParameters, output_root: str | os.PathLike) -> Path:
@@ -41,26 +42,30 @@ def _run_dir(params: RunParameters, output_root: str | os.PathLike) -> Path:
 
 
 def run_training(params: RunParameters, output_root: str | os.PathLike = "papermill_runs", device: str = "auto",
-               progress: bool = True, callback: Callable[[pd.DataFrame], None] | None = None,
-               threads: int | None = None):
-    """Train the run into ``<output_root>/<run-id>/`` (resuming a checkpoint); return the ``FitResult``.
+                 progress: bool = True, callback: Callable[[pd.DataFrame], None] | None = None,
+                 threads: int | None = None, conv_plan: str | None = None, run_dir: str | os.PathLike | None = None,
+                 extend: bool = False, **runtime: Any):
+    """Train the run into ``<output_root>/<run-id>/`` (or ``run_dir``, a folder of the user's choosing), resuming a
+    checkpoint; return the ``FitResult``.
 
-    ``status.json``: ``running`` during training, ``pending`` afterwards (waiting for
-    :func:`run_evaluation`; a run that was ``done`` and had nothing left to train stays ``done``),
-    ``failed`` with the error if training raises (the exception is re-raised).
+    ``threads``, ``conv_plan`` and ``runtime`` (``tf32``, ``amp``, ``cache_dir``, ``keep_epochs``): how it runs
+    (``rlsv.run.train_config``'s runtime settings; None: their defaults). ``extend``: train a finished run on to
+    more epochs (``fit``). ``status.json``: ``running`` during training, ``pending`` afterwards (waiting for
+    :func:`run_evaluation`; a run that was ``done`` and had nothing left to train stays ``done``), ``failed``
+    with the error if training raises (the exception is re-raised).
     """
     from rlsv.run.train import fit
 
-    set_threads(threads)
     if not params.is_trained:
         raise ConfigError("The STFT baseline is not trained; run the evaluation step (03_evaluate) only.")
-    run_dir = _run_dir(params, output_root)
+    run_dir = Path(run_dir).expanduser().resolve() if run_dir is not None else _run_dir(params, output_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     before = read_status(run_dir) or {}
     write_status(run_dir, "running")
     try:
-        config = params.train_config(dataset_root(params.profile, params.dataset, progress), device)
-        result = fit(config, run_dir, progress=progress, callback=callback)
+        config = params.train_config(dataset_root(params.profile, params.dataset, progress), device,
+                                     threads=threads, conv_plan=conv_plan, **runtime)
+        result = fit(config, run_dir, progress=progress, callback=callback, extend=extend)
     except Exception as error:
         record_failure(run_dir, error)
         raise
@@ -108,23 +113,27 @@ def run_evaluation(params: RunParameters, output_root: str | os.PathLike = "pape
     settings (:meth:`RunParameters.evaluation_settings`) in ``config.json``; ``status.json``
     becomes ``done`` (or ``failed`` with the error, re-raised).
     """
-    set_threads(threads)
     run_dir = _run_dir(params, output_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_status(run_dir, "running")
     start = time.perf_counter()
     try:
-        if params.is_trained:
-            settings = params.evaluation_settings()
-            result = evaluate_run(run_dir, device=device, max_tracks=settings.max_test_tracks,
-                                  mask_inclusive=settings.mask_inclusive, progress=progress)
-        else:
-            result = _evaluate_stft_run(params, run_dir, progress)
+        with runtime(Runtime(threads=threads)):
+            result = _evaluate(params, run_dir, device, progress)
     except Exception as error:
         record_failure(run_dir, error)
         raise
     write_status(run_dir, "done", evaluate_seconds=round(time.perf_counter() - start, 2))
     return result
+
+
+def _evaluate(params: RunParameters, run_dir: Path, device: str, progress: bool):
+    """The evaluation step of :func:`run_evaluation`: a trained run's model, or the STFT baseline."""
+    if params.is_trained:
+        settings = params.evaluation_settings()
+        return evaluate_run(run_dir, device=device, max_tracks=settings.max_test_tracks,
+                            mask_inclusive=settings.mask_inclusive, progress=progress)
+    return _evaluate_stft_run(params, run_dir, progress)
 
 
 def stft_on_same_segments(run_dir: str | os.PathLike, progress: bool = False) -> pd.DataFrame:
@@ -135,3 +144,43 @@ def stft_on_same_segments(run_dir: str | os.PathLike, progress: bool = False) ->
     """
     evaluated = set(pd.read_csv(Path(run_dir) / SEGMENTS, dtype={"track": str})["track"])
     return evaluate_stft(run_test_segments(run_dir, tracks=evaluated, progress=progress))
+
+
+def train_folder(params: RunParameters, run_dir: str | os.PathLike, device: str = "auto", extend: bool = False,
+                 progress: bool = True, **runtime: Any):
+    """``rlsv train``: train ``params``'s run into ``run_dir``, a folder the user chose, under the folder's lock.
+
+    Two commands on one folder never train it at once: the second one stops with a one-line error naming the
+    holder (the lock of ``rlsv.run.lock``, which sweeps use too). ``extend`` trains a finished run on to more
+    epochs; since the run then has other settings (its run id and variant encode the epochs), its evaluation
+    files are removed (``segments.csv``, ``summary.json``) and its status becomes ``pending`` -- a folder a sweep
+    made is refused: train its longer run into a new folder instead, or let the sweep do it.
+    """
+    from rlsv.run.lock import RunBusyError, run_lock
+
+    run_dir = Path(run_dir).expanduser().resolve()
+    if extend and _made_by_a_sweep(run_dir):
+        raise ConfigError(f"{run_dir} is a sweep's run (its folder is named by its run id): extending it in place "
+                          f"would make it another run. Train the longer run into a new folder (rlsv train NEW "
+                          f"--epochs N), or rerun the sweep with --epochs N.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(run_dir):
+            result = run_training(params, run_dir=run_dir, device=device, progress=progress, extend=extend,
+                                  **runtime)
+            if extend and result.resumed_from_epoch < params.train_config().epochs:
+                for stale in (SEGMENTS, SUMMARY):
+                    (run_dir / stale).unlink(missing_ok=True)
+    except RunBusyError as busy:
+        raise ConfigError(f"{run_dir} is being trained by {busy.holder.describe()}; wait for it to finish, or "
+                          "train into another folder.") from None
+    return result
+
+
+def _made_by_a_sweep(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run named by its run id (how sweeps name their folders)."""
+    try:
+        config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("run_id") == run_dir.name

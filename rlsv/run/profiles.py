@@ -17,13 +17,14 @@ A profile fixes the model size, the training length and the data; the hyper-para
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from rlsv.audio.synth import DEFAULT_CORPUS, DEFAULT_DURATION_S, DEFAULT_N_TEST, DEFAULT_N_TRAIN
-from rlsv.core.model import ModelConfig
+from rlsv.core.model_config import ModelConfig
 from rlsv.errors import ConfigError
+from rlsv.run.train_config import OVERRIDABLE_FIELDS
 
-__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile"]
+__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "PROFILE_DEFAULTS", "get_profile"]
 
 DEFAULT_PROFILE = "small"
 
@@ -98,6 +99,11 @@ PROFILES: dict[str, Profile] = {
         description="published sizes C=800 L=2048 S=256 N=44100, 10 epochs, Adam 1e-4, batch 8, on MUSDB18 (GPU)",
     ),
 }
+
+
+PROFILE_DEFAULTS: tuple[str, ...] = tuple(name for name in OVERRIDABLE_FIELDS if name in {f.name for f in fields(Profile)})
+"""The training settings whose default is the profile's (epochs, batch size, learning rate, training tracks);
+the others default to ``TrainConfig``'s declaration."""
 
 
 def get_profile(name: str) -> Profile:

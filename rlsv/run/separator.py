@@ -46,6 +46,7 @@ from rlsv.core.mask_estimator import (
 )
 from rlsv.core.separation_loss import active_segments, negative_si_sdr
 from rlsv.errors import ConfigError
+from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
 from rlsv.run.separator_data import TrainingData, data_run_for
@@ -170,14 +171,14 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict | None:
 
 def _conv_plan(ckpt: dict | None, front_end: FrontEnd, batch_size: int, device: torch.device) -> dict | None:
     """Fix the frozen autoencoder's convolution plan: the checkpoint's (a resumed training computes exactly as
-    before on the same kind of device), else the fastest here; None for the STFT."""
+    before on the same kind of device), else the device's fixed plan (``rlsv.run.conv_plan``); None for the STFT."""
     if not isinstance(front_end, LearnedFrontEnd):
         return None
     recorded = (ckpt or {}).get("conv_plan")
     if recorded and recorded.get("device") == device.type:
         front_end.model.conv_plan = ConvPlan.from_dict(recorded["plan"])
     else:
-        front_end.model.tune(batch_size)
+        front_end.model.conv_plan = resolve_conv_plan("fixed", front_end.model.config, batch_size, device).plan
     return {"device": device.type, "plan": front_end.model.conv_plan.to_dict()}
 
 

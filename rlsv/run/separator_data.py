@@ -28,7 +28,7 @@ __all__ = ["TrainingData", "data_run_for"]
 
 def _train_defaults() -> dict[str, Any]:
     """``TrainConfig``'s defaults (the published settings) of the fields a separator's data uses."""
-    from rlsv.run.train import TrainConfig
+    from rlsv.run.train_config import TrainConfig
 
     return {f.name: f.default for f in fields(TrainConfig) if f.name in {
         "dataset", "is_wav", "cache_dir", "max_train_tracks", "batch_size", "hop", "set_size", "pad_sets_with_silence"}}

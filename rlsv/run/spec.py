@@ -21,13 +21,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping
 
-from rlsv.core.hyperparameters import check_objective
+from rlsv.core.hyperparameters import GRID_PARAMETERS, OBJECTIVE_NAMES, OBJECTIVE_PARAMETERS, objective_parameters
 from rlsv.errors import ConfigError
 
 __all__ = [
     "ObjectiveName",
     "OBJECTIVE_NAMES",
-    "USED_PARAMETERS",
     "RunSpec",
     "tv",
     "sinkhorn",
@@ -45,17 +44,6 @@ VARIANT_LENGTH = 6
 ObjectiveName = Literal["tv", "sinkhorn", "stft"]
 
 
-OBJECTIVE_NAMES: tuple[str, ...] = ("tv", "sinkhorn", "stft")
-
-
-# Which hyper-parameters each objective uses (the others must be None).
-USED_PARAMETERS: dict[str, frozenset[str]] = {
-    "tv": frozenset({"omega"}),
-    "sinkhorn": frozenset({"omega", "lam", "p"}),
-    "stft": frozenset(),
-}
-
-
 def _nan_if_none(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
@@ -69,25 +57,24 @@ class RunSpec:
         omega: weight of the representation objective (tv, sinkhorn), else ``None``.
         lam: entropic regularisation weight lambda of the Sinkhorn distance, else ``None``.
         p: norm of the Sinkhorn cost matrix M (1 or 2 in the paper), else ``None``.
+
+    A grid point names every hyper-parameter its objective uses (no defaults); the values are checked and
+    normalised by the one rule of ``rlsv.core.hyperparameters.objective_parameters``.
     """
 
     objective: ObjectiveName
     omega: float | None = None
     lam: float | None = None
-    p: float | None = None
+    p: int | None = None
 
     def __post_init__(self) -> None:
-        if self.objective not in USED_PARAMETERS:
-            raise ConfigError(f"Unknown objective {self.objective!r}; expected one of {OBJECTIVE_NAMES}.")
-        used = USED_PARAMETERS[self.objective]
-        for name in ("omega", "lam", "p"):
-            value = getattr(self, name)
-            if name in used and value is None:
-                raise ConfigError(f"Objective {self.objective!r} needs {name}.")
-            if name not in used and value is not None:
-                raise ConfigError(f"Objective {self.objective!r} does not use {name}; got {name}={value!r}.")
-        if self.is_trained:  # the values themselves: the one check of rlsv.core.hyperparameters
-            check_objective(self.objective, self.omega, self.lam, self.p)
+        used = OBJECTIVE_PARAMETERS.get(self.objective, ())
+        missing = [name for name in used if getattr(self, name) is None]
+        if missing:
+            raise ConfigError(f"The grid point {self.objective!r} needs {' and '.join(missing)}.")
+        normalised = objective_parameters(self.objective, self.omega, self.lam, self.p)
+        for name in GRID_PARAMETERS:
+            object.__setattr__(self, name, getattr(normalised, name))
 
     @property
     def is_trained(self) -> bool:
@@ -120,7 +107,7 @@ def tv(omega: float) -> RunSpec:
     return RunSpec("tv", omega=omega)
 
 
-def sinkhorn(omega: float, lam: float, p: float = 1) -> RunSpec:
+def sinkhorn(omega: float, lam: float, p: int = 1) -> RunSpec:
     """L_B: negative SNR + ``omega`` * Sinkhorn distance (entropic weight ``lam``, cost norm ``p``)."""
     return RunSpec("sinkhorn", omega=omega, lam=lam, p=p)
 

@@ -11,6 +11,13 @@ difference to ``ddof=1`` is below 0.1 %, but the few hundred segments of the syn
 NaN handling: NaN values (e.g. ``si_sdr`` of the STFT baseline, which has no reconstruction)
 are skipped; ``count`` is the number of non-NaN values, and a metric with no value at all gets
 NaN mean/std/median and count 0.
+
+Collapsed segments: an SI-SDR whose estimate has no projection on the reference (an all-zero estimate:
+the oracle binary mask kept nothing) sits at the metric's floor, ``10 log10(1e-24) = -240 dB``
+(``rlsv.core.metrics.si_sdr``, as in the published code). The published evaluation keeps such values in
+its means; one of them moves a mean over 100 segments by 2.4 dB. So ``collapsed`` counts them (for the
+SI-SDR metrics; NaN for additivity), and the tables and figures show it with the median beside the mean
+(``docs/reproducibility.md``).
 """
 
 from __future__ import annotations
@@ -20,13 +27,24 @@ from typing import Sequence
 
 import pandas as pd
 
-__all__ = ["METRICS", "STATISTICS", "STD_DDOF", "summarise", "summary_to_dict"]
+__all__ = ["METRICS", "SI_SDR_METRICS", "STATISTICS", "STD_DDOF", "COLLAPSED_DB", "collapsed", "summarise",
+           "summary_to_dict"]
 
 METRICS: tuple[str, ...] = ("si_sdr", "si_sdr_mask", "additivity")
 """Per-segment metric columns of ``segments.csv``: SI-SDR (dB), masking SI-SDR (dB), additivity."""
 
-STATISTICS: tuple[str, ...] = ("mean", "std", "median", "count")
+SI_SDR_METRICS: tuple[str, ...] = ("si_sdr", "si_sdr_mask")
+"""The metrics in dB whose floor marks a collapsed segment."""
+STATISTICS: tuple[str, ...] = ("mean", "std", "median", "count", "collapsed")
 STD_DDOF = 0
+COLLAPSED_DB = -239.0
+"""SI-SDR values at or below this are at the floor ``10 log10(1e-24) = -240 dB`` of ``rlsv.core.metrics.si_sdr``
+(an estimate with no projection on the reference); real estimates stay far above it."""
+
+
+def collapsed(values: pd.Series) -> int:
+    """How many values are at the SI-SDR floor (collapsed segments, NaN skipped)."""
+    return int((pd.to_numeric(values, errors="raise").dropna() <= COLLAPSED_DB).sum())
 
 
 def _check_columns(segments: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -35,14 +53,16 @@ def _check_columns(segments: pd.DataFrame, columns: Sequence[str]) -> None:
         raise KeyError(f"Columns {missing} not in the segments frame (has {list(segments.columns)}).")
 
 
-def _statistics(values: pd.Series, ddof: int) -> dict[str, float]:
-    """mean, std, median, count of the non-NaN values of ``values``."""
+def _statistics(values: pd.Series, ddof: int, in_db: bool) -> dict[str, float]:
+    """mean, std, median, count of the non-NaN values of ``values``, and for an SI-SDR (``in_db``) the count
+    of collapsed segments (NaN otherwise)."""
     values = pd.to_numeric(values, errors="raise").dropna()
     return {
         "mean": values.mean(),
         "std": values.std(ddof=ddof) if len(values) > ddof else math.nan,
         "median": values.median(),
         "count": len(values),
+        "collapsed": collapsed(values) if in_db else math.nan,
     }
 
 
@@ -56,11 +76,11 @@ def summarise(segments: pd.DataFrame, metrics: Sequence[str] = METRICS,
         ddof: delta degrees of freedom of the std (default ``STD_DDOF`` = 0, see module doc).
 
     Returns:
-        One row per metric (index ``metric``), columns ``mean, std, median`` (float) and
-        ``count`` (int, non-NaN values).
+        One row per metric (index ``metric``), columns ``mean, std, median`` (float), ``count`` (int,
+        non-NaN values) and ``collapsed`` (segments at the SI-SDR floor; NaN for additivity).
     """
     _check_columns(segments, metrics)
-    table = pd.DataFrame([_statistics(segments[m], ddof) for m in metrics],
+    table = pd.DataFrame([_statistics(segments[m], ddof, m in SI_SDR_METRICS) for m in metrics],
                          index=pd.Index(list(metrics), name="metric"), columns=list(STATISTICS))
     return table.astype({"count": int})
 
@@ -68,7 +88,7 @@ def summarise(segments: pd.DataFrame, metrics: Sequence[str] = METRICS,
 def summary_to_dict(summary: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
     """A :func:`summarise` table as ``{metric: {mean, std, median, count}}``, JSON-safe (NaN -> None)."""
     return {
-        metric: {stat: (None if pd.isna(value) else (int(value) if stat == "count" else float(value)))
+        metric: {stat: (None if pd.isna(value) else (int(value) if stat in ("count", "collapsed") else float(value)))
                  for stat, value in row.items()}
         for metric, row in summary.iterrows()
     }

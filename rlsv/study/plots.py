@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D
 from rlsv.atomic import atomic_path
 from rlsv.errors import ConfigError
 from rlsv.run.spec import RunSpec
-from rlsv.run.summary import METRICS, STD_DDOF
+from rlsv.run.summary import METRICS, SI_SDR_METRICS, STD_DDOF, collapsed
 from rlsv.study.grids import get_grid
 from rlsv.study.intervals import interval_by_seed
 from rlsv.study.paper_values import paper_value
@@ -55,6 +55,8 @@ __all__ = [
     "plot_figure5",
     "plot_figure6",
     "save_figure",
+    "wrap_title",
+    "add_provenance_footer",
 ]
 
 SOURCES: tuple[tuple[str, str], ...] = (("mixture", "Mixture"), ("vocals", "Singing voice"),
@@ -114,7 +116,7 @@ def low_carriers(carrier_hz: np.ndarray) -> int:
     return int(np.searchsorted(np.asarray(carrier_hz, dtype=float), AUDIBLE_HZ))
 
 
-def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL_HZ
+def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL_HZ, min_gap: float = 0.07
                   ) -> tuple[np.ndarray, list[str]]:
     """Channel rows and labels for a frequency axis of channels sorted by carrier.
 
@@ -126,6 +128,8 @@ def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL
     Args:
         carrier_hz: ``(C,)`` carrier frequencies in Hz, ascending.
         frequencies: the round frequencies to label, in Hz.
+        min_gap: the least distance between two labels, as a fraction of the axis (at least one channel), so
+            that labels never overlap: a label nearer to the previous one is left out.
 
     Returns:
         ``(rows, labels)``: ``rows`` ``(n,)`` channel positions (floats: the low band's middle may fall
@@ -133,6 +137,7 @@ def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL
     """
     carrier_hz = np.asarray(carrier_hz, dtype=float)
     low = low_carriers(carrier_hz)
+    gap = max(1.0, min_gap * len(carrier_hz))
     rows: list[float] = []
     labels: list[str] = []
     if low:
@@ -144,7 +149,7 @@ def carrier_ticks(carrier_hz: np.ndarray, frequencies: Sequence[float] = MUSICAL
             continue
         # where the carriers reach hz, interpolated between channels on a log scale
         row = low + float(np.interp(np.log(hz), np.log(audible), np.arange(len(audible))))
-        if not rows or row - rows[-1] >= 1:
+        if not rows or row - rows[-1] >= gap:
             rows.append(row)
             labels.append(format_hz(hz))
     return np.asarray(rows), labels
@@ -221,7 +226,7 @@ def plot_representation_rows(rows: Sequence[RepresentationRow], frame_rate_hz: f
         axes = subfig.subplots(1, len(SOURCES), sharex=True, sharey=True)
         _draw_representation_row(subfig, axes, row, frame_rate_hz, marks)
         if row.title:
-            subfig.suptitle(row.title, fontsize="large")
+            subfig.suptitle(wrap_title(row.title, fig, 12.0), fontsize="large")
     if note and any(low_carriers(row.carrier_hz) for row in rows):
         fig.supxlabel(LOW_CARRIER_NOTE, fontsize="small", color="0.3")
     return fig
@@ -254,6 +259,8 @@ class PointStatistics:
     ci_high: float
     std: float  # std over all test segments of all seeds (ddof = STD_DDOF, the paper's spread)
     n_seeds: int
+    median: float = float("nan")  # median over all test segments of all seeds
+    collapsed: int = 0  # segments at the SI-SDR floor of -240 dB (rlsv.run.summary.collapsed), kept in the mean
 
 
 def point_statistics(rows: pd.DataFrame, metric: str) -> PointStatistics:
@@ -261,7 +268,9 @@ def point_statistics(rows: pd.DataFrame, metric: str) -> PointStatistics:
     interval = interval_by_seed(rows, metric)
     values = rows[metric].dropna()
     std = float(values.std(ddof=STD_DDOF)) if len(values) > STD_DDOF else float("nan")
-    return PointStatistics(interval["mean"], interval["ci_low"], interval["ci_high"], std, interval["n_seeds"])
+    return PointStatistics(interval["mean"], interval["ci_low"], interval["ci_high"], std, interval["n_seeds"],
+                           float(values.median()) if len(values) else float("nan"),
+                           collapsed(values) if metric in SI_SDR_METRICS else 0)
 
 
 def _parameter_levels(specs: Sequence[RunSpec], column: str) -> list[float]:
@@ -304,8 +313,8 @@ def metric_points(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str, hue:
 
     Returns:
         Columns ``metric, x, hue`` (the levels), ``position`` (categorical x index plus the colour's
-        dodge), ``mean, ci_low, ci_high, std, n_seeds`` (:func:`point_statistics`, NaN for a run not
-        finished) and ``paper`` (the paper's mean, NaN where it published none). Raises a
+        dodge), ``mean, ci_low, ci_high, std, n_seeds, median, collapsed`` (:func:`point_statistics`, NaN
+        for a run not finished) and ``paper`` (the paper's mean, NaN where it published none). Raises a
         ``ValueError`` when none of ``specs`` has results.
     """
     profile, variant, rows = run_set_rows(segments, profile, variant)
@@ -329,9 +338,37 @@ def metric_points(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str, hue:
                 published = paper_value(spec, metric)
                 points.append({"metric": metric, "x": value, "hue": level, "position": i + offset,
                                "mean": stats.mean, "ci_low": stats.ci_low, "ci_high": stats.ci_high,
-                               "std": stats.std, "n_seeds": stats.n_seeds,
-                               "paper": published[0] if published else np.nan})
+                               "std": stats.std, "n_seeds": stats.n_seeds, "median": stats.median,
+                               "collapsed": stats.collapsed, "paper": published[0] if published else np.nan})
     return pd.DataFrame(points)
+
+
+PAPER_LABEL = "paper (MUSDB18, C=800): mean"
+COLLAPSED_LABEL = "k×: segments collapsed to the -240 dB SI-SDR floor (kept in the mean)"
+_PAPER_PANEL = "{}_paper"
+
+
+def _separate_paper_metrics(points: pd.DataFrame, paper: bool) -> list[str]:
+    """The metrics whose published values get a panel of their own: only the reconstruction SI-SDR, and only
+    where the paper's values lie far from ours (31 dB against 14: one axis would flatten ours). Additivity and
+    the binary-mask SI-SDR are the same quantities on comparable scales: always on our axis."""
+    if not paper:
+        return []
+    of = points[points["metric"] == "si_sdr"]
+    published = of["paper"].dropna()
+    if published.empty or _paper_overlaps(of["mean"].tolist(), published.tolist()):
+        return []
+    return ["si_sdr"]
+
+
+def _layout(layout: str, separate: Sequence[str]) -> tuple[list[list[str]], list[float]]:
+    """The panel mosaic and its width ratios: the paper's reconstruction panel, when separate, beside ours."""
+    paper_panel = [_PAPER_PANEL.format("si_sdr")] if "si_sdr" in separate else []
+    if layout == "row":
+        top = ["si_sdr", *paper_panel, "si_sdr_mask", "additivity"]
+        return [top], [2.0 if name.endswith("_paper") else 3.0 for name in top]
+    top = ["si_sdr", *paper_panel, "si_sdr_mask"]
+    return [top, ["additivity"] * len(top)], [2.0 if name.endswith("_paper") else 3.0 for name in top]
 
 
 def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: str,
@@ -339,30 +376,37 @@ def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: s
                           profile: str | None = None, variant: str | None = None, title: str | None = None,
                           paper: bool = True) -> Figure:
     """Each metric (one panel per metric) over the hyper-parameter ``x``: our mean, its 95 % interval over
-    seeds and test segments, the spread over test segments, and the paper's mean (:func:`metric_points`).
+    seeds and test segments, the spread over test segments, the median, the collapsed segments, and the
+    paper's mean (:func:`metric_points`).
 
     Args:
         segments, specs, x, hue, profile, variant: as in :func:`metric_points`; every level of ``x``
             keeps its place on the categorical axis (a missing run leaves a gap).
         layout: ``"row"`` (three panels side by side, Figure 3) or ``"paper"`` (two on top,
             additivity below, Figures 5 and 6).
-        title: the figure's title (say what the runs were: data, sizes, steps, seeds).
-        paper: overlay the paper's means where it published them (Tables 1 and 2): open black
-            diamonds, on a second y axis (right, labelled) when they lie far outside our range.
+        title: the figure's title (say what the runs were: data, sizes, steps, seeds); wrapped to the width.
+        paper: overlay the paper's means where it published them (Tables 1 and 2): open black diamonds on
+            our own axis -- never a second y axis, which would draw 0.76 level with our 0.77 and hide the gap.
+            Only the reconstruction SI-SDR, where the paper's 31 dB is far from ours, gets a panel of its own
+            beside ours, titled as the paper's.
 
     Returns:
-        A figure with three metric axes (``si_sdr``, ``si_sdr_mask``, ``additivity``, in that order;
-        twin axes for the paper's values come after them): per grid point a dot at our mean, a thick
-        bar for the 95 % interval of the mean (rows whose thick bars overlap do not differ beyond the
-        noise), a thin bar for ± one standard deviation over the test segments (the paper's error
-        bars), and one legend below the panels.
+        A figure whose first three axes are the metrics ``si_sdr``, ``si_sdr_mask``, ``additivity`` (and,
+        when separate, a fourth with the paper's reconstruction SI-SDR): per grid point a dot at our mean, a
+        thick bar for the 95 % interval of the mean (rows whose thick bars overlap do not differ beyond the
+        noise), a thin bar for ± one standard deviation over the test segments (the paper's error bars), an
+        open square at the median, ``k×`` under a point with k segments at the -240 dB floor, and one
+        legend below the panels.
     """
     points = metric_points(segments, specs, x, hue, profile, variant)
     x_levels = _parameter_levels(specs, x)
     hue_levels: list[float | None] = _parameter_levels(specs, hue) if hue is not None else [None]
     colours = dict(zip(hue_levels, sns.color_palette("colorblind", len(hue_levels))))
-    fig = Figure(figsize=(12, 4.6) if layout == "row" else (10, 8.2), layout="constrained")
-    axes = fig.subplot_mosaic(_ROW_LAYOUT if layout == "row" else _PAPER_LAYOUT)
+    separate = _separate_paper_metrics(points, paper)
+    mosaic, widths = _layout(layout, separate)
+    fig = Figure(figsize=(12 + 2 * len(separate), 4.8) if layout == "row" else (10 + 2 * len(separate), 8.4),
+                 layout="constrained")
+    axes = fig.subplot_mosaic(mosaic, width_ratios=widths)
     handles: dict[str, Any] = {}
     for metric in METRICS:
         ax = axes[metric]
@@ -372,34 +416,83 @@ def plot_metric_errorbars(segments: pd.DataFrame, specs: Sequence[RunSpec], x: s
             drawn = of_metric[(of_metric["hue"] == level) if hue is not None else slice(None)].dropna(subset=["mean"])
             if drawn.empty:
                 continue
-            colour = colours[level]
-            ax.vlines(drawn["position"], drawn["mean"] - drawn["std"], drawn["mean"] + drawn["std"], color=colour,
-                      linewidth=0.9, alpha=0.6)
-            ax.vlines(drawn["position"], drawn["ci_low"], drawn["ci_high"], color=colour, linewidth=4.5)
-            handles[label] = ax.plot(drawn["position"], drawn["mean"], marker="o", markersize=5, color=colour,
-                                     markeredgecolor="white", linestyle="none", label=label)[0]
+            _draw_points(ax, drawn, colours[level], label, handles)
         published = of_metric.dropna(subset=["paper"]).sort_values("position") if paper else of_metric.iloc[:0]
+        target = axes[_PAPER_PANEL.format(metric)] if metric in separate else ax
         if not published.empty:
-            target = ax
-            if not _paper_overlaps(of_metric["mean"].tolist(), published["paper"].tolist()):
-                target = ax.twinx()
-                target.set_ylabel(f"paper: {METRIC_AXIS_LABELS[metric]}", color="0.25")
-            name = "paper (MUSDB18, C=800): mean"
-            handles[name] = target.plot(published["position"], published["paper"], marker="D", markersize=6,
-                                        markerfacecolor="none", markeredgecolor="black", linestyle="none",
-                                        label=name)[0]
-        ax.set_xticks(range(len(x_levels)), [f"{v:g}" for v in x_levels])
-        ax.set_xlim(-0.6, len(x_levels) - 0.4)
-        ax.set_xlabel(_PARAMETER_AXIS_LABELS.get(x, x))
+            handles[PAPER_LABEL] = target.plot(published["position"], published["paper"], marker="D", markersize=6,
+                                               markerfacecolor="none", markeredgecolor="black", linestyle="none",
+                                               label=PAPER_LABEL)[0]
+        for panel in {ax, target}:
+            panel.set_xticks(range(len(x_levels)), [f"{v:g}" for v in x_levels])
+            panel.set_xlim(-0.6, len(x_levels) - 0.4)
+            panel.set_xlabel(_PARAMETER_AXIS_LABELS.get(x, x))
+            panel.grid(axis="y", alpha=0.3)
         ax.set_ylabel(METRIC_AXIS_LABELS[metric])
-        ax.grid(axis="y", alpha=0.3)
+        if target is not ax:
+            ax.set_title("ours", fontsize="medium")
+            target.set_title("paper (MUSDB18, C=800), same dB scale", fontsize="medium")
+            target.set_ylabel(METRIC_AXIS_LABELS[metric])
+            _same_scale(ax, target, published["paper"])
     handles["95 % interval of the mean (seeds × segments)"] = Line2D([], [], color="0.3", linewidth=4.5)
     handles["± 1 std over test segments"] = Line2D([], [], color="0.3", linewidth=0.9, alpha=0.6)
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(4, len(handles)),
+    handles["median over test segments"] = Line2D([], [], color="0.3", marker="s", markersize=5,
+                                                  markerfacecolor="none", linestyle="none")
+    if (points["collapsed"] > 0).any():
+        handles[COLLAPSED_LABEL] = Line2D([], [], color="firebrick", marker="$k$", linestyle="none")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(3, len(handles)),
                frameon=False, fontsize="small")
     if title:
-        fig.suptitle(title, fontsize="medium")
+        fig.suptitle(wrap_title(title, fig), fontsize="medium")
     return fig
+
+
+def _same_scale(ours: Axes, theirs: Axes, values: pd.Series) -> None:
+    """Give the paper's panel the span of ours (the same dB per inch), centred on its values, so that a 0.5 dB
+    spread looks as small there as here."""
+    low, high = ours.get_ylim()
+    centre = (float(values.min()) + float(values.max())) / 2
+    half = max((high - low) / 2, (float(values.max()) - float(values.min())) / 2 * 1.1)
+    theirs.set_ylim(centre - half, centre + half)
+
+
+def _draw_points(ax: Axes, drawn: pd.DataFrame, colour: Any, label: str, handles: dict[str, Any]) -> None:
+    """One colour's points on a metric's panel: spread, interval, mean, median, collapsed count."""
+    ax.vlines(drawn["position"], drawn["mean"] - drawn["std"], drawn["mean"] + drawn["std"], color=colour,
+              linewidth=0.9, alpha=0.6)
+    ax.vlines(drawn["position"], drawn["ci_low"], drawn["ci_high"], color=colour, linewidth=4.5)
+    handles[label] = ax.plot(drawn["position"], drawn["mean"], marker="o", markersize=5, color=colour,
+                             markeredgecolor="white", linestyle="none", label=label)[0]
+    ax.plot(drawn["position"], drawn["median"], marker="s", markersize=5, markerfacecolor="none",
+            markeredgecolor=colour, linestyle="none")
+    for position, k in zip(drawn["position"], drawn["collapsed"]):
+        if k > 0:
+            ax.annotate(f"{int(k)}×", (position, 0.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize="x-small",
+                        color="firebrick")
+
+
+def wrap_title(text: str, fig: Figure, fontsize_pt: float = 10.0) -> str:
+    """``text`` wrapped to the figure's width (about 0.55 em per character), line by line; a line holding
+    mathtext (``$...$``) is kept whole, since a break inside it would not render."""
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize_pt)))
+    return "\n".join(line if "$" in line else textwrap.fill(line, width) for line in text.split("\n"))
+
+
+def add_provenance_footer(fig: Figure, text: str, fontsize_pt: float = 6.5) -> None:
+    """Write ``Made by: <text>`` (``rlsv.study.provenance.short_provenance``) in small grey type under the figure,
+    wrapped to its width, with room kept for it by the constrained layout."""
+    import textwrap
+
+    width = max(60, int(fig.get_figwidth() * 72 / (0.5 * fontsize_pt)))
+    wrapped = textwrap.fill(f"Made by: {text}", width)
+    height = (wrapped.count("\n") + 1.6) * fontsize_pt / 72 / fig.get_figheight()
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0, height, 1, 1 - height))
+    fig.text(0.01, 0.003, wrapped, fontsize=fontsize_pt, color="0.35", ha="left", va="bottom")
 
 
 def _figure_title(name: str, label: str | None) -> str:

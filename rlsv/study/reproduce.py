@@ -73,12 +73,14 @@ def reports_dir(root: str | os.PathLike = "papermill_runs", profile: str = DEFAU
 @dataclass
 class TablesResult:
     """The regenerated tables: ``frames`` (paper format, by table name), ``paths`` written,
-    ``status`` (one row per run of the run set: state and error), ``label`` (what the runs were)."""
+    ``status`` (one row per run of the run set: state and error), ``label`` (what the runs were),
+    ``provenance`` (``rlsv.study.provenance.run_set_provenance``, also in ``provenance.json`` beside them)."""
 
     frames: dict[str, pd.DataFrame]
     paths: list[Path]
     status: pd.DataFrame
     label: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAULT_PROFILE,
@@ -88,17 +90,20 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAU
     Every row of the paper is present; a run that is not finished reads ``missing``. The runs are one
     run set (``rlsv.study.results.load_run_set``: ``variant`` chooses among several settings); every
     seed of a grid point counts. Files per table ``name``: ``name.csv``, ``name.md``, ``name.tex``
-    (paper format, captioned with what the runs were) and ``name_numbers.csv``.
+    (paper format, captioned with what the runs were and what made them) and ``name_numbers.csv``; and
+    ``provenance.json`` (``rlsv.study.provenance``).
     """
+    from rlsv.study.provenance import write_provenance
     from rlsv.study.results import load_run_set, status_frame
     from rlsv.study.tables import write_paper_tables
 
     run_set = load_run_set(root, profile, variant)
     out = Path(out_dir) if out_dir is not None else tables_dir(root, profile)
     label = run_set.label()
+    provenance = write_provenance(run_set, out)
     frames, paths = write_paper_tables(run_set.segments, out, profile=run_set.profile, variant=run_set.variant,
-                                       label=label)
-    return TablesResult(frames, paths, status_frame(run_set.runs), label)
+                                       label=label, provenance=provenance["short"])
+    return TablesResult(frames, paths + [out / "provenance.json"], status_frame(run_set.runs), label, provenance)
 
 
 # --------------------------------------------------------------------------- figures
@@ -172,18 +177,24 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
     """
     from rlsv.study.plots import (
         RepresentationRow,
+        add_provenance_footer,
         plot_figure3,
         plot_figure5,
         plot_figure6,
         plot_representation_rows,
         plot_representations,
         save_figure,
+        wrap_title,
     )
     from rlsv.study.results import load_run_set
+
+    from rlsv.study.provenance import write_provenance
 
     out = Path(out_dir) if out_dir is not None else figures_dir("figures", profile)
     run_set = load_run_set(root, profile, variant)
     segments, label = run_set.segments, run_set.label()
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = write_provenance(run_set, out)["short"]
     source = _SegmentSource(run_set, track, segment, device)
     result = FiguresResult(label=label)
 
@@ -198,7 +209,7 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
             view = source.view(spec)
             rows.append(RepresentationRow(caption, view.reps, view.carrier_hz))
         fig = plot_representation_rows(rows, frame_rate_hz=view.frame_rate_hz)
-        fig.suptitle(f"Figure 4: {view.label}\n{label}", fontsize="medium")
+        fig.suptitle(wrap_title(f"Figure 4: {view.label}\n{label}", fig), fontsize="medium")
         return fig
 
     kwargs = {"profile": run_set.profile, "variant": run_set.variant, "label": label}
@@ -210,10 +221,12 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
         except (FileNotFoundError, ValueError) as error:
             result.missing[name] = str(error)
             continue
+        add_provenance_footer(fig, provenance)
         result.figures[name] = fig
         result.paths[name] = save_figure(fig, out / name)
     result.segment = source.label
     write_json({"profile": run_set.profile, "variant": run_set.variant, "runs": label, "segment": result.segment,
+                "provenance": provenance,
                 "figures": {name: [p.name for p in paths] for name, paths in result.paths.items()},
                 "missing": result.missing}, out / MANIFEST)
     return result

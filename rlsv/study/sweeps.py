@@ -74,7 +74,7 @@ from rlsv.run.pipeline import planned_config
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, unique_specs
 from rlsv.run.status import describe_error, read_status, record_failure, write_status
-from rlsv.run.train import EXTENDABLE_FIELDS, config_differences
+from rlsv.run.train_config import EXTENDABLE_FIELDS, config_differences
 from rlsv.study.grids import get_grid
 from rlsv.study.results import DEFAULT_SEED
 
@@ -428,7 +428,7 @@ def _settled_outcome(job: SweepJob, verdict: str, training_differences: Sequence
 
 
 def _notebook_parameters(job: SweepJob, notebook: str) -> dict[str, Any]:
-    common = {**job.params.to_dict(), "output_root": str(job.root), "device": job.device,
+    common = {"run": job.params.to_dict(), "output_root": str(job.root), "device": job.device,
               "threads": job.threads, "progress": job.progress}
     if notebook == TRAIN_NOTEBOOK:
         return {**common, "live_plot": False}

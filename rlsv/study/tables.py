@@ -21,7 +21,7 @@ import pandas as pd
 
 from rlsv.atomic import write_text
 from rlsv.errors import ConfigError
-from rlsv.run.summary import STATISTICS, summarise
+from rlsv.run.summary import SI_SDR_METRICS, STATISTICS, summarise
 from rlsv.study.intervals import interval_by_seed
 from rlsv.study.paper_values import PUBLISHED_TABLES, PublishedTable
 from rlsv.study.results import run_set_rows, select_specs
@@ -34,6 +34,7 @@ __all__ = [
     "format_mean_std",
     "format_interval",
     "format_number",
+    "format_collapsed",
     "seeds_count",
     "table_caption",
     "paper_table",
@@ -71,7 +72,7 @@ def compare_with_paper(segments: pd.DataFrame, table: str | PublishedTable, prof
     Returns:
         Columns ``objective, omega, lam, p`` (NaN where unused), ``n_seeds``, ``seeds`` (e.g.
         ``"218 219 220"``), ``n_segments`` (rows over all seeds), and for each metric ``m`` of the
-        table: ``m_mean, m_std, m_median, m_count`` (over all segments of all seeds, the paper's
+        table: ``m_mean, m_std, m_median, m_count, m_collapsed`` (over all segments of all seeds, the paper's
         statistics; NaN / 0 for an absent run), ``m_ci_low, m_ci_high`` (95 % bootstrap interval of
         the mean over seeds and segments, :mod:`rlsv.study.intervals`), ``m_paper_mean,
         m_paper_std`` and ``m_diff = m_mean - m_paper_mean``.
@@ -160,9 +161,20 @@ def _paper_format(numbers: pd.DataFrame, table: PublishedTable, decimals: int = 
             f"{format_mean_std(m, s, decimals)} {format_interval(lo, hi, decimals)}".strip()
             for m, s, lo, hi in zip(numbers[f"{metric}_mean"], numbers[f"{metric}_std"],
                                     numbers[f"{metric}_ci_low"], numbers[f"{metric}_ci_high"])]
+        if metric in SI_SDR_METRICS:
+            display[f"{label} median"] = [format_number(m, decimals) for m in numbers[f"{metric}_median"]]
+            display[f"{label} collapsed"] = [format_collapsed(c, n) for c, n in
+                                             zip(numbers[f"{metric}_collapsed"], numbers[f"{metric}_count"])]
         display[f"{label} paper"] = [format_mean_std(m, s, decimals) for m, s in
                                      zip(numbers[f"{metric}_paper_mean"], numbers[f"{metric}_paper_std"])]
     return display
+
+
+def format_collapsed(collapsed: float, count: float) -> str:
+    """``3 of 107``: segments at the SI-SDR floor (-240 dB) among the values; ``–`` when there are none to count."""
+    if pd.isna(collapsed) or not count:
+        return _NOT_AVAILABLE
+    return f"{int(collapsed)} of {int(count)}"
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -215,13 +227,15 @@ def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
     a paragraph above it.
 
     A table of metrics next to the paper's (columns ``X`` and ``"X paper"``) becomes one narrow table per
-    metric: the row keys, ``ours: mean (± std)``, ``95 % interval``, ``paper`` (the wide form is in the CSV).
+    metric: the row keys, ``ours: mean (± std)``, ``95 % interval``, for an SI-SDR ``median`` and ``collapsed``
+    (segments at the -240 dB floor), and ``paper`` (the wide form is in the CSV).
     """
     metrics = _paired_metrics(frame)
     if not metrics:
         table = _markdown_table(frame, 3)
         return f"{caption}\n\n{table}" if caption else table
-    used = set(metrics) | {f"{m} paper" for m in metrics}
+    extras = ("median", "collapsed")
+    used = set(metrics) | {f"{m} {suffix}" for m in metrics for suffix in ("paper", *extras)}
     keys = [c for c in frame.columns if c not in used]
     parts = [caption + "\n"] if caption else []
     for metric in metrics:
@@ -230,6 +244,9 @@ def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
         narrow = frame[keys].copy()
         narrow["ours: mean (± std)"] = split[0]
         narrow["95 % interval"] = (split[1].str.strip() + split[2]).where(split[2] != "", "")
+        for suffix in extras:
+            if f"{metric} {suffix}" in frame.columns:
+                narrow[suffix] = frame[f"{metric} {suffix}"]
         narrow["paper"] = frame[f"{metric} paper"]
         parts.append(f"**{metric}**\n\n{_markdown_table(narrow, min(3, len(keys)))}")
     return "\n".join(parts)
@@ -253,15 +270,19 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str | None = Non
     return paths
 
 
-def table_caption(table: PublishedTable, label: str) -> str:
-    """The caption of a regenerated table: what the runs were (``label``), then the paper's caption."""
-    return (f"Ours: {label}; mean (± std over test segments) [95 % interval of the mean over seeds and segments]. "
-            f"Paper (MUSDB18, C=800, published code): {table.caption}")
+def table_caption(table: PublishedTable, label: str, provenance: str = "") -> str:
+    """The caption of a regenerated table: what the runs were (``label``), how to read the numbers, the
+    paper's caption, and the runs' provenance (``rlsv.study.provenance.short_provenance``)."""
+    made = f" Made by: {provenance}." if provenance else ""
+    return (f"Ours: {label}; mean (± std over test segments) [95 % interval of the mean over seeds and segments]; "
+            f"for the SI-SDRs also the median and the segments collapsed to the -240 dB floor (an all-zero "
+            f"estimate), which the mean keeps, as the published evaluation does. "
+            f"Paper (MUSDB18, C=800, published code): {table.caption}{made}")
 
 
 def write_paper_tables(segments: pd.DataFrame, out_dir: str | Path, profile: str | None = None,
                        tables: Sequence[str] = tuple(PUBLISHED_TABLES), variant: str | None = None,
-                       label: str = "") -> tuple[dict[str, pd.DataFrame], list[Path]]:
+                       label: str = "", provenance: str = "") -> tuple[dict[str, pd.DataFrame], list[Path]]:
     """Regenerate each published table into ``out_dir``; the tables (:func:`paper_table`, by name)
     and the paths written.
 
@@ -275,7 +296,8 @@ def write_paper_tables(segments: pd.DataFrame, out_dir: str | Path, profile: str
         table = _resolve(name)
         numbers = compare_with_paper(segments, table, profile, variant)
         frames[name] = _paper_format(numbers, table)
-        paths += write_table(frames[name], out_dir / name, caption=table_caption(table, label or "rlsv runs"))
+        paths += write_table(frames[name], out_dir / name,
+                             caption=table_caption(table, label or "rlsv runs", provenance))
         numbers_path = out_dir / f"{name}_numbers.csv"
         write_text(numbers.to_csv(index=False), numbers_path)
         paths.append(numbers_path)

@@ -217,15 +217,17 @@ def show_track(dataset, track, seconds: float | None = 8.0, offset_s: float = 0.
 
 def summary_frame(segments: pd.DataFrame, metrics: Sequence[str] = METRICS, decimals: int = 2) -> pd.DataFrame:
     """One row per metric: ``mean ± std`` (the paper's format, ``31.49 (± 2.98)`` as in the tables,
-    std ddof=0; ``–`` for a metric without values, e.g. the STFT's reconstruction), ``median``, ``count``."""
+    std ddof=0; ``–`` for a metric without values, e.g. the STFT's reconstruction), ``median``, ``count`` and
+    ``collapsed`` (segments at the SI-SDR floor of -240 dB, which weigh on the mean; ``–`` for additivity)."""
     stats = summarise(segments, metrics)
     rows = {}
     for metric in metrics:
-        mean, std, median, count = (stats.at[metric, s] for s in STATISTICS)
+        mean, std, median, count, collapsed = (stats.at[metric, s] for s in STATISTICS)
         rows[METRIC_NAMES.get(metric, metric)] = {  # no mean: "–" here, not the tables' "missing"
             "mean ± std": "–" if pd.isna(mean) else format_mean_std(mean, std, decimals),
             "median": format_number(median, decimals),
             "count": int(count),
+            "collapsed": "–" if pd.isna(collapsed) else int(collapsed),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -8,15 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rlsv.audio.files import (
-    AudioFileError,
-    read_audio,
-    read_stem_track,
-    resample,
-    stempeg_excerpt,
-    to_mono,
-    write_wav,
-)
+from rlsv.audio.files import AudioFileError, read_audio, read_stem_track, resample, stempeg_excerpt, to_mono, write_wav
 
 
 def test_wav_round_trip_keeps_samples_rate_and_channels(tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ from rlsv.core.conv import (
     synthesis,
     synthesis_conv,
 )
-from rlsv.core.conv_tuning import cached_plans, plan_key, resolve_conv_plan, tune_conv_plan
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 
 # (B, C, L, S, T): frames T of a signal of (T-1) S + L samples
@@ -107,7 +106,7 @@ def test_overlap_add_is_the_adjoint_of_framing(t: int, l: int, s: int) -> None:
     torch.testing.assert_close(grad, signal.unfold(-1, l, s))  # <OLA(f), y> = <f, frames(y)>
 
 
-PLANS = [ConvPlan(), ConvPlan("direct", "direct", "direct"), ConvPlan("gemm", "direct", "direct"),
+PLANS = [ConvPlan.everywhere("gemm"), ConvPlan("direct", "direct", "direct"), ConvPlan("gemm", "direct", "direct"),
          ConvPlan("direct", "gemm", "gemm"), ConvPlan("gemm", "gemm", "direct")]
 
 
@@ -197,27 +196,26 @@ def test_each_method_of_each_convolution_matches_torch(method: str) -> None:
 def test_plans_are_checked_and_round_trip() -> None:
     plan = ConvPlan("gemm", "direct", "direct")
     assert ConvPlan.from_dict(plan.to_dict()) == plan and str(plan) == "analysis gemm, context direct, synthesis direct"
+    assert ConvPlan.parse(plan.text) == plan and plan.text == "gemm,direct,direct"
+    assert ConvPlan.parse("gemm") == ConvPlan.everywhere("gemm") == ConvPlan("gemm", "gemm", "gemm")
     with pytest.raises(ValueError, match="ConvPlan.context must be one of"):
         ConvPlan(context="fft")
+    for text in ("fastest", "gemm,direct", "gemm,direct,fft", ""):
+        with pytest.raises(ValueError, match="A convolution plan is one of"):
+            ConvPlan.parse(text)
     model = DenoisingAutoencoder(ModelConfig(channels=4, kernel_size=16, stride=4, segment_length=40))
-    model.conv_plan = "direct"
-    assert model.conv_plan == ConvPlan("direct", "direct", "direct") == model.encoder.conv_plan
-    with pytest.raises(ValueError, match="conv_plan must be"):
-        model.conv_plan = "fastest"
-    with pytest.raises(ValueError, match="conv plan must be"):
-        resolve_conv_plan(model.config, "fastest", 2, "cpu")
+    assert model.conv_plan == ConvPlan() == ConvPlan.everywhere("direct")  # fixed, never chosen by the model
+    model.conv_plan = "gemm"
+    assert model.conv_plan == ConvPlan.everywhere("gemm") == model.encoder.conv_plan == model.decoder.conv_plan
+    with pytest.raises(ValueError, match="A convolution plan is one of"):
+        model.conv_plan = "auto"  # timing is the run's decision (rlsv.run.conv_plan), never the model's
 
 
-def test_auto_plan_is_tuned_once_per_shape_and_leaves_the_random_state_alone() -> None:
+def test_the_model_draws_nothing_and_times_nothing_on_its_first_call() -> None:
     config = ModelConfig(channels=5, kernel_size=24, stride=6, segment_length=55)
     torch.manual_seed(3)
-    model = DenoisingAutoencoder(config)  # "auto": not tuned yet
+    model = DenoisingAutoencoder(config)
     state = torch.get_rng_state()
-    assert model.conv_plan == "auto"
-    a = model.encode(torch.zeros(4, 55))  # tunes for training batches of 2 (the encoder sees 4)
-    assert isinstance(model.conv_plan, ConvPlan) and a.shape == (4, 5, 10)
+    a = model.encode(torch.zeros(4, 55))
+    assert a.shape == (4, 5, 10) and model.conv_plan == ConvPlan()
     assert torch.equal(torch.get_rng_state(), state)
-    assert cached_plans()[plan_key(config, 2, "cpu", torch.float32)] == model.conv_plan
-    assert tune_conv_plan(config, 2) is model.conv_plan  # cached
-    fixed = DenoisingAutoencoder(config, conv_plan=ConvPlan())
-    assert fixed.tune(8) == ConvPlan()  # a chosen plan is kept

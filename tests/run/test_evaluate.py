@@ -22,7 +22,8 @@ from rlsv.run.evaluate import (
     load_test_dataset,
     run_test_segments,
 )
-from rlsv.run.train import TrainConfig, fit
+from rlsv.run.train import fit
+from rlsv.run.train_config import TrainConfig
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205)
 

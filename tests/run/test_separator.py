@@ -15,14 +15,10 @@ from rlsv.core.model import ModelConfig
 from rlsv.run.files import MODEL
 from rlsv.run.separator import SeparatorConfig, train_separator
 from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import (
-    SEPARATOR_CHECKPOINT,
-    SEPARATOR_CONFIG,
-    SEPARATOR_LOSSES,
-    SEPARATOR_MODEL,
-)
+from rlsv.run.separator_files import SEPARATOR_CHECKPOINT, SEPARATOR_CONFIG, SEPARATOR_LOSSES, SEPARATOR_MODEL
 from rlsv.run.separator_model import load_separator
-from rlsv.run.train import TrainConfig, fit
+from rlsv.run.train import fit
+from rlsv.run.train_config import TrainConfig
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205)
 CONFIG = SeparatorConfig(epochs=2, budget=12000, device="cpu", statistics_batches=4)

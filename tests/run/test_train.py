@@ -18,7 +18,8 @@ from rlsv.core.model import ModelConfig
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from rlsv.run.model_file import load_model
-from rlsv.run.train import TrainConfig, fit
+from rlsv.run.train import fit
+from rlsv.run.train_config import TrainConfig
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205)
 

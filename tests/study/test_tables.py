@@ -147,7 +147,7 @@ def test_load_runs_without_profile_and_with_other_states(runs_root: Path) -> Non
 
 
 def test_load_runs_skips_folders_that_break_the_layout(runs_root: Path) -> None:
-    from rlsv.run.train import TrainConfig
+    from rlsv.run.train_config import TrainConfig
 
     foreign = runs_root / "x"  # `rlsv train papermill_runs/x`: a run outside the grid (run_id "")
     foreign.mkdir()
