@@ -158,7 +158,7 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
                              "an older rlsv, or hold objects a checkpoint never holds. Delete it (or move it away) and "
                              "rerun: training starts again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise RunFolderError(f"{path} is not an rlsv checkpoint of format {CHECKPOINT_FORMAT!r} (made by an older "
+        raise RunFolderError(f"{path} is not an rlsv training checkpoint of format {CHECKPOINT_FORMAT!r} (made by an older "
                              "rlsv, or not a checkpoint); move it away or choose another output folder.")
     return ckpt
 
@@ -188,8 +188,10 @@ def read_epochs(run_dir: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"weights_sha256": str, "state_sha256": str})
 
 
-def _flush(pending: list[Tensor], state: TrainingState, epoch: int, step: int, loop: Loop, bar: tqdm) -> None:
-    """Move the pending steps' loss terms to the host (one transfer), check them, record them."""
+def _flush(pending: list[Tensor], state: TrainingState, epoch: int, step: int, loop: Loop, bar: tqdm,
+           callback: Callable[[pd.DataFrame], None] | None) -> None:
+    """Move the pending steps' loss terms to the host (one transfer), check them, record them, call ``callback``
+    with the history so far (an epoch's last call comes before its checkpoint is written)."""
     if not pending:
         return
     values = torch.stack(pending).cpu().tolist()
@@ -202,6 +204,8 @@ def _flush(pending: list[Tensor], state: TrainingState, epoch: int, step: int, l
         state.history.append([epoch, first + offset, *terms])
     pending.clear()
     bar.set_postfix({name: f"{value:.3g}" for name, value in zip(loop.columns, values[-1])})
+    if callback is not None:
+        callback(history_frame(state.history, loop.columns))
 
 
 def run_epochs(state: TrainingState, loop: Loop, epochs: int, run_dir: str | Path, checkpoint: str,
@@ -218,7 +222,8 @@ def run_epochs(state: TrainingState, loop: Loop, epochs: int, run_dir: str | Pat
         extra: entries the trainer adds to each checkpoint (e.g. its convolution plan).
         keep: epochs whose checkpoint is also kept as ``checkpoints/epoch-KKK.pt``.
         sync_every: steps between host transfers of the loss terms (and calls of ``callback``).
-        progress: tqdm bars; ``callback``: called with the history so far at each transfer (live plots).
+        progress: tqdm bars; ``callback``: called with the history so far at each transfer and at each epoch's
+            end, before its checkpoint (live plots).
         label: the progress bar's description.
     """
     run_dir = Path(run_dir)
@@ -234,10 +239,8 @@ def run_epochs(state: TrainingState, loop: Loop, epochs: int, run_dir: str | Pat
             step += 1
             bar.update(1)
             if len(pending) >= sync_every:
-                _flush(pending, state, epoch, step, loop, bar)
-                if callback is not None:
-                    callback(history_frame(state.history, loop.columns))
-        _flush(pending, state, epoch, step, loop, bar)
+                _flush(pending, state, epoch, step, loop, bar, callback)
+        _flush(pending, state, epoch, step, loop, bar, callback)
         bar.close()
         state.epoch = epoch
         state.epochs.append([epoch, step, *state_digests(state)])
@@ -246,8 +249,6 @@ def run_epochs(state: TrainingState, loop: Loop, epochs: int, run_dir: str | Pat
             with atomic_path(run_dir / kept_checkpoint(epoch)) as kept:
                 shutil.copyfile(run_dir / checkpoint, kept)
         frame = write_history(state, loop.columns, run_dir, losses)
-        if callback is not None:
-            callback(frame)
         if progress and loop.describe is not None:
             tqdm.write(f"{label} {epoch}/{epochs}: {loop.describe(frame[frame['epoch'] == epoch])}")
     state.module.eval()

@@ -214,11 +214,12 @@ TRAINING_FIELDS: tuple[str, ...] = fields_of_role(TRAINING)
 RUNTIME_FIELDS: tuple[str, ...] = fields_of_role(RUNTIME)
 LABEL_FIELDS: tuple[str, ...] = fields_of_role(LABEL)
 EXTENDABLE_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TrainConfig) if f.metadata["extendable"])
-RECORDS: tuple[str, ...] = ("dataset_info", "evaluation", "provenance")
-"""Keys ``config.json`` holds beside the configuration: what was recorded about the data, how the run was
-evaluated, and (older runs) what it ran with."""
-RESUMABLE_FIELDS: frozenset[str] = frozenset(RUNTIME_FIELDS) | frozenset(RECORDS)
-"""What may differ between a run and its resumption without changing its method."""
+RECORDS: tuple[str, ...] = ("dataset_info", "evaluation")
+"""Keys ``config.json`` holds beside the configuration: what was recorded about the data, and how the run was
+evaluated (``rlsv.run.evaluate.EVALUATION``; a sweep compares it to decide whether to evaluate again)."""
+RESUMABLE_FIELDS: frozenset[str] = frozenset(RUNTIME_FIELDS) | {"dataset_info"}
+"""What may differ between a run and its resumption without changing its method (the evaluation settings do
+differ, and count: a sweep evaluates a run again when they changed)."""
 OVERRIDABLE_FIELDS: tuple[str, ...] = tuple(name for name in TRAINING_FIELDS
                                             if name not in (*GRID_PARAMETERS, "objective", "seed", "dataset",
                                                             "is_wav", "model"))

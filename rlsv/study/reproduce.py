@@ -113,13 +113,18 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAU
 class FiguresResult:
     """``figures`` (name -> matplotlib Figure), ``paths`` (name -> PNG and PDF), ``missing``
     (name -> why it could not be drawn), ``segment`` (track and index used for Figures 2 and 4),
-    ``label`` (what the runs were)."""
+    ``label`` (what the runs were), ``provenance`` (one line: what made them), and the run set's
+    ``profile``, ``variant`` and per-segment results ``segments`` (what ``rlsv.study.readings`` reads)."""
 
     figures: dict[str, Figure] = field(default_factory=dict)
     paths: dict[str, list[Path]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     segment: str | None = None
     label: str = ""
+    provenance: str = ""
+    profile: str | None = None
+    variant: str | None = None
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 class _SegmentSource:
@@ -196,7 +201,8 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
     out.mkdir(parents=True, exist_ok=True)
     provenance = write_provenance(run_set, out)["short"]
     source = _SegmentSource(run_set, track, segment, device)
-    result = FiguresResult(label=label)
+    result = FiguresResult(label=label, provenance=provenance, profile=run_set.profile, variant=run_set.variant,
+                           segments=segments)
 
     def figure2() -> Figure:
         view = source.view(FIGURE2_SPEC)

@@ -227,7 +227,7 @@ def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
     a paragraph above it.
 
     A table of metrics next to the paper's (columns ``X`` and ``"X paper"``) becomes one narrow table per
-    metric: the row keys, ``ours: mean (± std)``, ``95 % interval``, for an SI-SDR ``median`` and ``collapsed``
+    metric: the row keys, ``mean (± std)``, ``95 % CI``, for an SI-SDR ``median`` and ``collapsed``
     (segments at the -240 dB floor), and ``paper`` (the wide form is in the CSV).
     """
     metrics = _paired_metrics(frame)
@@ -242,8 +242,8 @@ def _to_markdown(frame: pd.DataFrame, caption: str | None = None) -> str:
         ours = frame[metric].astype(str)
         split = ours.str.partition(" [")
         narrow = frame[keys].copy()
-        narrow["ours: mean (± std)"] = split[0]
-        narrow["95 % interval"] = (split[1].str.strip() + split[2]).where(split[2] != "", "")
+        narrow["mean (± std)"] = split[0]
+        narrow["95 % CI"] = (split[1].str.strip() + split[2]).where(split[2] != "", "")
         for suffix in extras:
             if f"{metric} {suffix}" in frame.columns:
                 narrow[suffix] = frame[f"{metric} {suffix}"]

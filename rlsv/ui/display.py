@@ -70,6 +70,21 @@ def show_figure(fig: Figure, dpi: int = 100) -> None:
     display(Image(data=figure_png(fig, dpi), format="png"))
 
 
+def show_section(figures: Any, name: str, dpi: int = 100) -> None:
+    """One figure's section of notebook 05 (``rlsv.study.readings``): the paper's claim, the numbers behind the
+    figure, the figure (or why it is missing), and the reading of ours against the paper."""
+    from rlsv.study.readings import figure_section
+
+    if name not in figures.figures:
+        print(f"{name} was not drawn: {figures.missing.get(name, 'its runs are missing')}")
+        return
+    section = figure_section(name, figures.segments, figures.profile, figures.variant)
+    print(f"The paper: {section.claim}")
+    display(section.numbers.round(3))
+    show_figure(figures.figures[name], dpi)
+    print(f"Reading: {section.reading}")
+
+
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """``fig`` rendered to PNG bytes (no pyplot, no backend needed)."""
     buffer = io.BytesIO()

@@ -144,17 +144,50 @@ def test_figure3_mean_interval_and_std_over_omega(segments: pd.DataFrame, tmp_pa
     assert first["paper"] == 31.49  # Table 1
     dots = ax.lines[0]
     assert list(dots.get_ydata()) == pytest.approx(points.loc["si_sdr"]["mean"].tolist())
-    assert len(fig.axes) == 3  # the paper's 31 dB lies within these made-up ~30 dB: same axis, no twin
+    assert len(fig.axes) == 3  # the paper's 31 dB lies within these made-up ~30 dB: same axis, no other panel
     assert "paper (MUSDB18, C=800): mean" in _legend_texts(fig)
     assert "95 % interval of the mean (seeds × segments)" in _legend_texts(fig)
     _assert_saved(fig, tmp_path / "figure3")
 
 
-def test_paper_values_far_from_ours_get_their_own_axis() -> None:
+def _panels(fig) -> dict[str, object]:
+    return {ax.get_label(): ax for ax in fig.axes}
+
+
+def test_paper_reconstruction_far_from_ours_gets_a_panel_of_its_own_at_the_same_scale() -> None:
     low = _frame(si_sdr=12.0)  # like the small profile's reconstruction against the paper's 31 dB
-    fig = plot_figure3(low)
-    assert len(fig.axes) == 4 and fig.axes[3].get_ylabel() == "paper: Reconstruction SI-SDR (dB)"
-    assert fig.axes[3].lines[0].get_ydata().tolist() == [31.49, 31.39, 31.01, 30.96, 31.40]
+    panels = _panels(plot_figure3(low))
+    assert set(panels) == {"si_sdr", "si_sdr_paper", "si_sdr_mask", "additivity"}
+    ours, theirs = panels["si_sdr"], panels["si_sdr_paper"]
+    assert theirs.get_title().startswith("paper (MUSDB18, C=800)") and ours.get_title() == "ours"
+    assert theirs.lines[0].get_ydata().tolist() == [31.49, 31.39, 31.01, 30.96, 31.40]
+    # a separate panel, never a twin axis: no two axes share a place, and the dB per inch is the same
+    boxes = [ax.get_position().bounds for ax in panels.values()]
+    assert len(set(boxes)) == 4
+    assert np.diff(theirs.get_ylim())[0] == pytest.approx(np.diff(ours.get_ylim())[0])
+
+
+def test_additivity_and_masking_share_our_axis_with_the_paper_even_when_far() -> None:
+    far = _frame()
+    far["additivity"] = 0.2  # far from the paper's 0.76-0.93: still drawn on our own axis
+    panels = _panels(plot_figure3(far))
+    assert set(panels) == {"si_sdr", "si_sdr_mask", "additivity"}
+    paper_a = [line for line in panels["additivity"].lines if line.get_marker() == "D"]
+    assert paper_a and paper_a[0].get_ydata().tolist() == [0.76, 0.76, 0.75, 0.76, 0.76]
+
+
+def test_collapsed_segments_are_counted_and_marked_with_the_median() -> None:
+    frame = _frame()
+    chosen = (frame["objective"] == "tv") & (frame["omega"] == 1.0)
+    frame.loc[chosen.idxmax(), "si_sdr_mask"] = -240.0  # one all-zero estimate among its 4 segments
+    points = metric_points(frame, get_grid("figure3"), x="omega").set_index(["metric", "x"])
+    row = points.loc[("si_sdr_mask", 1.0)]
+    values = frame.loc[chosen, "si_sdr_mask"]
+    assert row["collapsed"] == 1 and row["median"] == pytest.approx(values.median())
+    assert points.loc[("si_sdr_mask", 0.5), "collapsed"] == 0 and points.loc[("additivity", 1.0), "collapsed"] == 0
+    fig = plot_figure3(frame)
+    marks = [t.get_text() for t in _panels(fig)["si_sdr_mask"].texts]
+    assert marks == ["1×"] and any("collapsed to the -240 dB" in t for t in _legend_texts(fig))
 
 
 def test_more_seeds_give_the_seed_balanced_mean(segments: pd.DataFrame) -> None:

@@ -90,11 +90,14 @@ def segments(runs_root: Path) -> pd.DataFrame:
 
 
 def test_summarise_matches_numpy_with_ddof0() -> None:
-    frame = pd.DataFrame({"si_sdr": [1.0, 2.0, 4.0, 8.0], "si_sdr_mask": [0.5, -1.0, 2.0, 3.0],
+    frame = pd.DataFrame({"si_sdr": [1.0, 2.0, 4.0, 8.0], "si_sdr_mask": [0.5, -1.0, 2.0, -240.0],
                           "additivity": [0.1, 0.2, 0.3, 0.9]})
     table = summarise(frame)
     assert list(table.index) == ["si_sdr", "si_sdr_mask", "additivity"]
-    assert list(table.columns) == ["mean", "std", "median", "count"]
+    assert list(table.columns) == ["mean", "std", "median", "count", "collapsed"]
+    # collapsed: values at the SI-SDR floor of an all-zero estimate, counted for the dB metrics only
+    assert table.at["si_sdr_mask", "collapsed"] == 1 and table.at["si_sdr", "collapsed"] == 0
+    assert math.isnan(table.at["additivity", "collapsed"])
     for metric in table.index:
         values = frame[metric].to_numpy()
         assert table.at[metric, "mean"] == pytest.approx(np.mean(values))
@@ -111,7 +114,9 @@ def test_summarise_skips_nan_and_handles_all_nan() -> None:
     assert math.isnan(table.at["si_sdr", "mean"]) and table.at["si_sdr", "count"] == 0
     assert table.at["additivity", "mean"] == 0.5 and table.at["additivity", "std"] == 0.0
     assert table.at["additivity", "count"] == 1
-    assert summary_to_dict(table)["si_sdr"] == {"mean": None, "std": None, "median": None, "count": 0}
+    assert summary_to_dict(table)["si_sdr"] == {"mean": None, "std": None, "median": None, "count": 0,
+                                                 "collapsed": 0}
+    assert summary_to_dict(table)["additivity"]["collapsed"] is None
     json.dumps(summary_to_dict(table))  # JSON-safe
 
 
@@ -283,8 +288,10 @@ def test_notebook_summaries_use_the_paper_format_too() -> None:
 def test_paper_table1_has_every_row_in_order(segments: pd.DataFrame) -> None:
     table = paper_table(segments, "table1")
     assert len(table) == 10
-    assert list(table.columns) == ["Objective", "ω", "λ", "seeds × segments", "SI-SDR (dB)", "SI-SDR (dB) paper",
-                                   "SI-SDR-BM (dB)", "SI-SDR-BM (dB) paper", "A(·)", "A(·) paper"]
+    assert list(table.columns) == ["Objective", "ω", "λ", "seeds × segments",
+                                   "SI-SDR (dB)", "SI-SDR (dB) median", "SI-SDR (dB) collapsed", "SI-SDR (dB) paper",
+                                   "SI-SDR-BM (dB)", "SI-SDR-BM (dB) median", "SI-SDR-BM (dB) collapsed",
+                                   "SI-SDR-BM (dB) paper", "A(·)", "A(·) paper"]
     assert table["Objective"].tolist() == ["L_A"] * 5 + ["L_B"] * 5
     assert table["ω"].tolist() == ["0.5", "1.0", "1.5", "2.0", "4.0"] + ["1.0"] * 5
     assert table["λ"].tolist() == ["N/A"] * 5 + ["0.1", "0.5", "1.0", "1.5", "2.0"]
@@ -399,7 +406,8 @@ def test_write_paper_tables_writes_csv_md_tex(segments: pd.DataFrame, tmp_path: 
     # one narrow table per metric (the wide form is the CSV): ours, its interval and the paper's value
     assert [line for line in markdown.splitlines() if line.startswith("**")] == [
         "**SI-SDR (dB)**", "**SI-SDR-BM (dB)**", "**A(·)**"]
-    assert max(len(line) for line in markdown.splitlines()[1:]) <= 110
+    long = [line for line in markdown.splitlines()[1:] if len(line) > 125]  # 110 before the median and collapsed columns
+    assert not long, long
     wide = pd.read_csv(tmp_path / "tables" / "table1.csv", dtype=str)
     mean, interval = wide["A(·)"][0].split(" [")
     first_row = markdown.split("**A(·)**")[1].strip().splitlines()[2]

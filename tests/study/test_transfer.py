@@ -23,7 +23,7 @@ def test_runs_are_evaluated_on_the_real_excerpt_and_left_untouched(tmp_path: Pat
     report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=overrides, seeds=2, progress=False,
                        run_progress=False)
     assert report.ok, report.text()
-    own = root / RunParameters(objective="tv", profile="smoke", **overrides).run_id / SEGMENTS
+    own = root / RunParameters.from_dict({"objective": "tv", "profile": "smoke", **overrides}).run_id / SEGMENTS
     before = own.read_bytes()
     excerpt = stempeg_excerpt(tmp_path / "real")
     assert stempeg_excerpt(tmp_path / "real") == excerpt  # a second call reuses the link
