@@ -4,10 +4,17 @@ Decoding a MUSDB18 ``.stem.mp4`` through ffmpeg costs a fraction of a second per
 reads every track once per epoch and evaluation once per run. The cache stores each track's mono
 signals as float32 ``.npy`` files, read back with ``np.load(mmap_mode="r")`` (no copy, no decode).
 
-Layout: ``<cache root>/<subset>/<track name>/<sample rate>Hz-<fingerprint>/<signal>.npy``. The
-fingerprint hashes the name, size and modification time of the source files, so a replaced or
-re-encoded file gets a new entry (old entries are left in place; delete the folder to reclaim
-the space). Every file is written atomically, so concurrent runs can fill the same cache.
+Layout: ``<cache root>/<subset>/<track name>/<sample rate>Hz-<fingerprint>/<signal>.npy``, and
+``track.json`` (what was measured while decoding, e.g. how well the stems add up to the mixture),
+written last: an entry without it is incomplete and is decoded again. The fingerprint hashes the
+name, size and modification time of the source files, so a replaced or re-encoded file gets a new
+entry (old entries are left in place; delete the folder to reclaim the space). Every file is
+written atomically, so concurrent runs can fill the same cache. A write that fails (a full disk)
+raises :class:`rlsv.errors.FileWriteError` naming the file, and the entry's files written so far are
+removed: nothing half-written is left behind.
+
+The cache root also holds ``file-hashes.json`` files of :mod:`rlsv.audio.fingerprint` (SHA-256 of
+source files, keyed by path, size and modification time).
 
 The cache root is, in order: an explicit argument, ``$RLSV_CACHE``, ``~/.cache/rlsv/decoded``
 (the dataset folder itself may be read-only).
@@ -16,17 +23,22 @@ The cache root is, in order: an explicit argument, ``$RLSV_CACHE``, ``~/.cache/r
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from rlsv.atomic import atomic_path
+from rlsv.atomic import atomic_path, write_json
+from rlsv.errors import FileWriteError
 
-__all__ = ["DecodeCache", "default_cache_dir", "source_fingerprint"]
+__all__ = ["DecodeCache", "default_cache_dir", "source_fingerprint", "INFO_FILE"]
+
+INFO_FILE = "track.json"
+"""The record written last into every complete cache entry."""
 
 
 def default_cache_dir() -> Path:
@@ -64,11 +76,38 @@ class DecodeCache:
                 return None
         return signals
 
-    def store(self, entry: Path, signals: Mapping[str, np.ndarray]) -> None:
-        """Write each signal as ``entry/<name>.npy`` (float32), each file atomically."""
-        for name, signal in signals.items():
-            with atomic_path(entry / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(signal, dtype=np.float32))
+    def info(self, entry: Path) -> dict[str, Any] | None:
+        """The record of a complete entry (``entry/track.json``), or None when the entry is incomplete."""
+        try:
+            record = json.loads((entry / INFO_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def store(self, entry: Path, signals: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> None:
+        """Write each signal as ``entry/<name>.npy`` (float32), then ``info`` as ``entry/track.json``, each
+        file atomically.
+
+        Raises:
+            FileWriteError: a file could not be written (a full disk: "no space left on the device"); the
+                files of this entry written before it are removed again.
+        """
+        written: list[Path] = []
+        try:
+            for name, signal in signals.items():
+                path = entry / f"{name}.npy"
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                    _write_npy(fh, np.ascontiguousarray(signal, dtype=np.float32))
+                written.append(path)
+            write_json(dict(info), entry / INFO_FILE)
+        except FileWriteError:
+            for path in written:
+                path.unlink(missing_ok=True)
+            try:
+                entry.rmdir()  # when empty: nothing of this entry is left
+            except OSError:
+                pass
+            raise
 
     def check_writable(self) -> None:
         """Raise ``PermissionError`` (saying what to do) if the cache root cannot be written."""
@@ -82,3 +121,14 @@ class DecodeCache:
                 "(or pass --cache-dir, cache_dir= in Python) to a writable folder with room for the decoded audio "
                 "(about 1.3 GB per hour of audio)."
             ) from exc
+
+
+def _write_npy(fh, array: np.ndarray) -> None:
+    """Write a C-contiguous ``array`` to the open binary file ``fh`` in the ``.npy`` format (version 1.0).
+
+    The data go through ``fh.write`` (``np.save`` would call ``ndarray.tofile``, whose short write on a full
+    disk is an ``OSError`` without an errno: "529200 requested and 374752 written"), so a full disk raises
+    ``OSError(ENOSPC)``.
+    """
+    np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+    fh.write(memoryview(array).cast("B"))

@@ -13,16 +13,27 @@ as three mono signals (mean of the two channels), following the published code:
 ``mixture`` (the track's ``mixture``), ``vocals`` and ``accompaniment = mixture - vocals``
 (not the sum of the other stems; in MUSDB18-HQ the two agree to rounding). Each track is decoded
 once into the :mod:`rlsv.audio.cache` and read back memory-mapped afterwards.
+
+Decoding reads all five parts (mixture, vocals, drums, bass, other) block by block and checks them
+before anything is cached: equal channels and lengths, finite samples, and that the stems add up to
+the mixture (:mod:`rlsv.audio.stems`: residual energy at most -10 dB of the mixture's, or
+``$RLSV_STEM_TOLERANCE_DB``). The measured residual is kept in the cache entry and compared with the
+tolerance again at every load from the cache, without decoding.
+
+Track and file names must be valid UTF-8 (rlsv writes them into JSON, CSV and notebooks): a track
+whose name is not is refused when the dataset is listed, showing the name as bytes and saying to rename it.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Collection
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import musdb
 import numpy as np
@@ -31,6 +42,16 @@ import stempeg
 from tqdm.auto import tqdm
 
 from rlsv.audio.cache import DecodeCache, default_cache_dir
+from rlsv.audio.stems import (
+    EDGE_S,
+    PARTS,
+    STEMS,
+    Additivity,
+    DecodedParts,
+    StemsDoNotAddUpError,
+    decode_parts,
+    tolerance_db,
+)
 from rlsv.audio.synth import MARKER_FILE, default_synthetic_root, make_corpus
 from rlsv.errors import DatasetError
 
@@ -41,6 +62,8 @@ __all__ = [
     "DatasetLayoutError",
     "TrackTooShortError",
     "UnreadableAudioError",
+    "StemsDoNotAddUpError",
+    "TrackNameError",
     "Track",
     "TrackAudio",
     "MusdbDataset",
@@ -51,6 +74,7 @@ __all__ = [
 
 SUBSETS = ("train", "test")
 _CACHED_SIGNALS = ("mixture", "vocals")
+_BLOCK_FRAMES = 1 << 16  # samples per channel read at a time while decoding
 _HOW_TO_GET_MUSDB = (
     "Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html (Zenodo: MUSDB18 "
     "https://doi.org/10.5281/zenodo.1117372 or MUSDB18-HQ https://doi.org/10.5281/zenodo.3338373), "
@@ -75,6 +99,10 @@ class DatasetLayoutError(DatasetError):
 
 class TrackTooShortError(DatasetError):
     """A track is shorter than one segment."""
+
+
+class TrackNameError(DatasetError):
+    """A track file or folder whose name is not valid UTF-8."""
 
 
 class UnreadableAudioError(DatasetError):
@@ -107,12 +135,13 @@ class Track:
     Attributes:
         name: track name, e.g. ``"The Easton Ellises - Falcon 69"``.
         subset: ``"train"`` or ``"test"``.
-        files: audio files decoded for it: ``(<track>.stem.mp4,)`` or ``(mixture.wav, vocals.wav)``.
+        files: audio files decoded for it: ``(<track>.stem.mp4,)`` or ``(mixture.wav, vocals.wav, drums.wav,
+            bass.wav, other.wav)`` (a dataset's tracks; ``(mixture.wav, vocals.wav)`` is accepted too, unchecked).
         n_samples: length in samples per channel, from the file headers.
         sample_rate: sampling rate in Hz.
-        channels: channels of the mixture and of the vocals.
-        streams: for a ``.stem.mp4``, the audio stream indices of the mixture and the vocals
-            (musdb's ``stem_ids``: 0 and 4); empty for wav files.
+        channels: channels of each part (:attr:`parts`).
+        streams: for a ``.stem.mp4``, the audio stream index of each part (musdb's ``stem_ids``: mixture 0,
+            vocals 4, drums 1, bass 2, other 3); empty for wav files.
     """
 
     name: str
@@ -126,6 +155,19 @@ class Track:
     @property
     def is_wav(self) -> bool:
         return not self.streams
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts decoded: ``("mixture", "vocals")``, and ``"drums", "bass", "other"`` when known (then the
+        stems are checked against the mixture)."""
+        return PARTS[:len(self.files) if self.is_wav else len(self.streams)]
+
+    def source(self, part: str | None = None) -> str:
+        """Where ``part`` (default: the whole track) is read from, for messages: a file, a stream of a file."""
+        if part is None:
+            return str(self.files[0].parent if self.is_wav else self.files[0])
+        index = self.parts.index(part)
+        return str(self.files[index]) if self.is_wav else f"{self.files[0]} (stream {self.streams[index]})"
 
 
 @dataclass(frozen=True)
@@ -167,11 +209,26 @@ class MusdbDataset:
         return self.subset_tracks[subset]
 
     def load(self, track: Track) -> TrackAudio:
-        """Mono signals of ``track``: from the cache, else decoded once and cached."""
+        """Mono signals of ``track``: from the cache, else decoded (and checked) once and cached.
+
+        Raises:
+            StemsDoNotAddUpError: the stems do not add up to the mixture (measured when decoding, and
+                compared with the tolerance again at each load from the cache); other DatasetErrors of
+                :func:`decode_track`; FileWriteError when the cache cannot be written (a full disk).
+        """
         entry, signals = self._cached(track)
         if signals is None:
-            self.cache.store(entry, decode_track(track))
+            decoded, additivity = _decode_checked(track)
+            info = {"parts": list(track.parts), "n_samples": len(decoded["mixture"])}
+            if additivity is not None:
+                info |= {"residual_db": additivity.residual_db, "likeness": additivity.likeness}
+            self.cache.store(entry, decoded, info)
             signals = self.cache.load(entry, _CACHED_SIGNALS)
+            if signals is None:
+                raise DatasetError(f"The decode cache entry {entry} of track {track.name!r} vanished right after it "
+                                   "was written (another process deleting the cache?); rerun.")
+        else:
+            _check_additivity(track, _recorded_additivity(self.cache.info(entry)))
         return TrackAudio(track.name, signals["mixture"], signals["vocals"])
 
     def is_cached(self, track: Track) -> bool:
@@ -207,8 +264,12 @@ class MusdbDataset:
 
     def _cached(self, track: Track) -> tuple[Path, dict[str, np.ndarray] | None]:
         """The cache entry of ``track`` as its files are now, and its cached signals (``"mixture"``,
-        ``"vocals"``: ``(n_samples,)`` float32 read-only memory maps) or None when not cached."""
+        ``"vocals"``: ``(n_samples,)`` float32 read-only memory maps) or None when not cached (or cached
+        without the record of its checks, e.g. by an older rlsv)."""
         entry = self.cache.entry(track.subset, track.name, track.sample_rate, track.files)
+        info = self.cache.info(entry)
+        if info is None or info.get("parts") != list(track.parts):
+            return entry, None
         return entry, self.cache.load(entry, _CACHED_SIGNALS)
 
 
@@ -238,11 +299,12 @@ def resolve_dataset(
         progress: show a progress bar if the synthetic corpus has to be written.
 
     Raises:
-        DatasetNotFoundError, DatasetLayoutError, TrackTooShortError, UnreadableAudioError
+        DatasetNotFoundError, DatasetLayoutError, TrackNameError, TrackTooShortError, UnreadableAudioError
         (all :class:`DatasetError`), PermissionError for an unwritable cache folder.
     """
     subsets = tuple(subsets)
     root_path = _pick_root(root, progress)
+    _require_utf8_names(root_path, subsets)
     is_wav = _detect_format(root_path, subsets, is_wav)
     listed = _list_with_musdb(root_path, is_wav, subsets)
     subset_tracks = {subset: tuple(_checked_track(t, sample_rate) for t in listed[subset]) for subset in subsets}
@@ -265,35 +327,86 @@ def fill_cache(dataset: MusdbDataset, subsets: Iterable[str] | None = None, prog
 def decode_track(track: Track) -> dict[str, np.ndarray]:
     """Decode ``track`` from its files: ``{"mixture", "vocals"}`` -> ``(n_samples,)`` float32 mono.
 
-    Checked here, for training and evaluation alike (the decode cache keeps only checked tracks): the
-    mixture and the vocals have the same number of channels, one or two, and the same length, and every
-    sample is finite. A problem raises a :class:`DatasetLayoutError` naming the track, the stem and the file.
+    Checked here, for training and evaluation alike (the decode cache keeps only checked tracks): every
+    part has the same number of channels, one or two, and the same length, every sample is finite, and
+    (when the track lists its drums, bass and other) the stems add up to the mixture
+    (:mod:`rlsv.audio.stems`). A problem raises a :class:`DatasetError` naming the track and the file.
     """
+    return _decode_checked(track)[0]
+
+
+def _decode_checked(track: Track) -> tuple[dict[str, np.ndarray], Additivity | None]:
+    """:func:`decode_track`, and the measured additivity (None for a track of only mixture and vocals)."""
+    parts = track.parts
+    if len(set(track.channels)) != 1 or track.channels[0] not in (1, 2):
+        counts = ", ".join(f"{part} {n}" for part, n in zip(parts, track.channels))
+        raise DatasetLayoutError(
+            f"Track {track.name!r} ({track.source()}): its parts have {counts} channel(s). MUSDB18 stems are all "
+            "stereo (or all mono); restore the track from the original download or remove it."
+        )
     if track.is_wav:
-        mixture, vocals = (_read_wav(path) for path in track.files)
+        blocks = _wav_blocks(track.files)
     else:
-        mixture, vocals = _decode_stem_streams(track.files[0], track.streams, track.channels)
-    source = ", ".join(str(path) for path in track.files)
-    if mixture.shape[1] != vocals.shape[1] or mixture.shape[1] not in (1, 2):
+        blocks = _stem_blocks(track.files[0], track.streams, track.channels)
+    decoded = decode_parts(blocks, parts, edge_samples=round(EDGE_S * track.sample_rate))
+    _check_decoded(track, decoded)
+    _check_additivity(track, decoded.additivity)
+    return decoded.mono, decoded.additivity
+
+
+def _check_decoded(track: Track, decoded: DecodedParts) -> None:
+    """Raise a :class:`DatasetLayoutError` for a part that ended early or holds non-finite samples."""
+    if decoded.ended_early is not None:
         raise DatasetLayoutError(
-            f"Track {track.name!r} ({source}): the mixture has {mixture.shape[1]} channel(s) and the vocals "
-            f"{vocals.shape[1]}. MUSDB18 stems are all stereo (or all mono); restore the track from the original "
-            "download or remove it."
+            f"Track {track.name!r}: the {decoded.ended_early} ({track.source(decoded.ended_early)}) ends after "
+            f"{decoded.n_samples} samples, before the other parts. MUSDB18 stems have equal lengths; restore the "
+            "track from the original download."
         )
-    if len(mixture) != len(vocals):
+    for part, (count, first) in decoded.nonfinite.items():
         raise DatasetLayoutError(
-            f"Track {track.name!r} ({source}): the mixture has {len(mixture)} samples but the vocals {len(vocals)}. "
-            "MUSDB18 stems have equal lengths; restore the track from the original download."
+            f"Track {track.name!r}: the {part} ({track.source(part)}) holds {count} NaN or infinite sample(s), the "
+            f"first at sample {first}. Audio must be finite; restore the track or remove it."
         )
-    for stem, audio in (("mixture", mixture), ("vocals", vocals)):
-        finite = np.isfinite(audio)
-        if not finite.all():
-            first = int(np.argmin(finite.all(axis=1)))
-            raise DatasetLayoutError(
-                f"Track {track.name!r}: the {stem} ({source}) holds {int((~finite).sum())} NaN or infinite "
-                f"sample(s), the first at sample {first}. Audio must be finite; restore the track or remove it."
-            )
-    return {"mixture": _to_mono(mixture), "vocals": _to_mono(vocals)}
+
+
+def _check_additivity(track: Track, additivity: Additivity | None) -> None:
+    """Raise :class:`StemsDoNotAddUpError` when the stems of ``track`` miss its mixture by more than the
+    tolerance (:func:`rlsv.audio.stems.tolerance_db`)."""
+    tolerance = tolerance_db()
+    if additivity is None or additivity.passes(tolerance):
+        return
+    suspect = additivity.suspect()
+    if suspect is None:
+        likely = "several parts differ from what the others imply"
+    else:
+        likely = f"the residual is most like the {suspect} ({track.source(suspect)}), which looks damaged or replaced"
+    raise StemsDoNotAddUpError(
+        f"Track {track.name!r} ({track.source()}): its stems do not add up to its mixture: mixture - "
+        f"({' + '.join(STEMS)}) holds {additivity.residual_db:+.1f} dB of the mixture's energy, more than the "
+        f"{tolerance:+.1f} dB allowed (MUSDB18's AAC coding leaves about -22 dB, MUSDB18-HQ and the synthetic "
+        f"corpus far less); {likely}. {_how_to_restore(track)}, or, if the track really was published so, allow "
+        f"it with RLSV_STEM_TOLERANCE_DB={_round_up(additivity.residual_db)}."
+    )
+
+
+def _how_to_restore(track: Track) -> str:
+    """What to do about a damaged track: rewrite its synthetic corpus, or restore it from the download."""
+    corpus = _synthetic_corpus_holding(track.files[0])
+    if corpus is not None:
+        return f"Delete the synthetic corpus {corpus} (or its {MARKER_FILE}) and rerun to write it again"
+    return "Restore the track from the original download or remove it"
+
+
+def _recorded_additivity(info: Mapping | None) -> Additivity | None:
+    """The :class:`Additivity` kept in a cache entry's record, or None if it has none."""
+    if not info or "residual_db" not in info:
+        return None
+    return Additivity(float(info["residual_db"]), {str(k): float(v) for k, v in info.get("likeness", {}).items()})
+
+
+def _round_up(value_db: float) -> int:
+    """``value_db`` rounded up to a whole dB (the tolerance that lets it pass)."""
+    return int(np.ceil(value_db))
 
 
 # --------------------------------------------------------------------------- root and layout
@@ -315,6 +428,38 @@ def _pick_root(root: str | os.PathLike | None, progress: bool) -> Path:
     if not path.is_dir():
         raise DatasetNotFoundError(f"The dataset root {path} (from {origin}) does not exist. {_HOW_TO_GET_MUSDB}")
     return path
+
+
+def _require_utf8_names(root: Path, subsets: tuple[str, ...]) -> None:
+    """Raise :class:`TrackNameError` for a root path, or a track folder or file in a subset, whose name is not
+    valid UTF-8 (Python holds its stray bytes as surrogates, which soundfile, JSON and CSV cannot write).
+
+    Every entry of each subset folder is checked, so nothing is decoded or written before the error.
+    """
+    if not _is_utf8(str(root)):
+        raise TrackNameError(
+            f"The dataset folder {os.fsencode(root)!r} has a path that is not valid UTF-8; rename the folders on "
+            "that path (or move the dataset) to UTF-8 names and rerun."
+        )
+    for subset in subsets:
+        folder = root / subset
+        if not folder.is_dir():
+            continue  # _detect_format names a missing subset
+        for entry in sorted(folder.iterdir()):
+            if not _is_utf8(entry.name):
+                raise TrackNameError(
+                    f"A track in {folder} has a name that is not valid UTF-8: {os.fsencode(entry.name)!r}; rename "
+                    "it to a UTF-8 name and rerun."
+                )
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether ``name`` (a ``str`` from the file system) encodes to UTF-8: no stray bytes held as surrogates."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _detect_format(root: Path, subsets: tuple[str, ...], is_wav: bool | None) -> bool:
@@ -402,9 +547,10 @@ def _checked_track(mus_track, sample_rate: int) -> Track:
 
 
 def _wav_track(mus_track) -> Track:
-    """Track of a MUSDB18-HQ folder: ``mixture.wav`` and ``vocals.wav`` must exist and be readable."""
+    """Track of a MUSDB18-HQ folder: ``mixture.wav`` and the four stems must exist and be readable, with equal
+    lengths and sampling rates."""
     folder = Path(mus_track.path).parent
-    files = (folder / "mixture.wav", folder / "vocals.wav")
+    files = tuple(folder / f"{part}.wav" for part in PARTS)
     infos = []
     for path in files:
         if not path.is_file():
@@ -416,19 +562,20 @@ def _wav_track(mus_track) -> Track:
             infos.append(sf.info(str(path)))
         except (sf.SoundFileError, RuntimeError) as exc:
             raise UnreadableAudioError(path, str(exc)) from exc
-    if infos[0].frames != infos[1].frames or infos[0].samplerate != infos[1].samplerate:
-        raise DatasetLayoutError(
-            f"Track folder {folder}: mixture.wav ({infos[0].frames} samples at {infos[0].samplerate} Hz) and "
-            f"vocals.wav ({infos[1].frames} at {infos[1].samplerate} Hz) differ; restore them from the download."
-        )
+    for path, info in zip(files[1:], infos[1:]):
+        if (info.frames, info.samplerate) != (infos[0].frames, infos[0].samplerate):
+            raise DatasetLayoutError(
+                f"Track folder {folder}: mixture.wav ({infos[0].frames} samples at {infos[0].samplerate} Hz) and "
+                f"{path.name} ({info.frames} at {info.samplerate} Hz) differ; restore them from the download."
+            )
     return Track(mus_track.name, mus_track.subset, files, infos[0].frames, infos[0].samplerate,
                  tuple(info.channels for info in infos))
 
 
 def _stem_track(mus_track) -> Track:
-    """Track of a MUSDB18 ``.stem.mp4``: it must hold the mixture and vocals streams."""
+    """Track of a MUSDB18 ``.stem.mp4``: it must hold the streams of the mixture and of the four stems."""
     path = Path(mus_track.path)
-    streams = (mus_track.stem_id, mus_track.sources["vocals"].stem_id)
+    streams = (mus_track.stem_id,) + tuple(mus_track.sources[stem].stem_id for stem in STEMS)
     info = mus_track.info
     if info.nb_audio_streams <= max(streams):
         raise DatasetLayoutError(
@@ -442,40 +589,62 @@ def _stem_track(mus_track) -> Track:
 # --------------------------------------------------------------------------- decoding
 
 
-def _read_wav(path: Path) -> np.ndarray:
-    """``(n_samples, channels)`` float32 samples of a wav file."""
-    try:
-        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise UnreadableAudioError(path, str(exc)) from exc
-    return audio
+def _wav_blocks(files: tuple[Path, ...]) -> Iterator[list[np.ndarray]]:
+    """Blocks of ``_BLOCK_FRAMES`` samples of each wav file, ``[(n, channels) float32]`` per block."""
+    with ExitStack() as stack:
+        handles = []
+        for path in files:
+            try:
+                handles.append(stack.enter_context(sf.SoundFile(str(path))))
+            except (sf.SoundFileError, RuntimeError) as exc:
+                raise UnreadableAudioError(path, str(exc)) from exc
+        while True:
+            block = []
+            for path, handle in zip(files, handles):
+                try:
+                    block.append(handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True))
+                except (sf.SoundFileError, RuntimeError) as exc:
+                    raise UnreadableAudioError(path, str(exc)) from exc
+            if not any(len(b) for b in block):
+                return
+            yield block
 
 
-def _decode_stem_streams(path: Path, streams: tuple[int, ...], channels: tuple[int, ...]) -> list[np.ndarray]:
-    """Decode audio ``streams`` of a stem file in one ffmpeg run: ``[(n_samples, channels[i]) float32]``.
+def _stem_blocks(path: Path, streams: tuple[int, ...], channels: tuple[int, ...]) -> Iterator[list[np.ndarray]]:
+    """Blocks of audio ``streams`` of a stem file, decoded in one ffmpeg run: ``[(n, channels[i]) float32]``.
 
     The streams are merged into one multichannel float32 PCM output (``amerge``), so the file is
-    demuxed and decoded once and only the streams asked for are decoded.
+    demuxed and decoded once and only the streams asked for are decoded; the output is read as it comes
+    (memory: one block, not the whole track).
     """
     labels = "".join(f"[0:a:{stream}]" for stream in streams)
     merge = f"{labels}amerge=inputs={len(streams)}" if len(streams) > 1 else f"{labels}anull"
     command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-filter_complex", merge + "[out]",
                "-map", "[out]", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
-    try:
-        result = subprocess.run(command, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise DatasetError(
-            "ffmpeg is not installed but is needed to decode MUSDB18 .stem.mp4 files. Install it "
-            "(`make ffmpeg`, `apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`), "
-            "or use MUSDB18-HQ (wav)."
-        ) from exc
-    if result.returncode != 0 or not result.stdout:
-        reason = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio decoded"]
-        raise UnreadableAudioError(path, f"ffmpeg failed ({reason[0]})")
-    frames = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, sum(channels))
-    return np.split(frames, np.cumsum(channels)[:-1], axis=1)
-
-
-def _to_mono(audio: np.ndarray) -> np.ndarray:
-    """Mean over channels, ``(n_samples, channels) -> (n_samples,)`` float32 (summed in float64)."""
-    return audio.mean(axis=1, dtype=np.float64).astype(np.float32)
+    frame_bytes = 4 * sum(channels)
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError as exc:
+            raise DatasetError(
+                "ffmpeg is not installed but is needed to decode MUSDB18 .stem.mp4 files. Install it "
+                "(`make ffmpeg`, `apt-get install ffmpeg` or `conda install -c conda-forge ffmpeg`), "
+                "or use MUSDB18-HQ (wav)."
+            ) from exc
+        decoded_any = finished = False
+        try:
+            while data := process.stdout.read(_BLOCK_FRAMES * frame_bytes):
+                frames = np.frombuffer(data[:len(data) - len(data) % frame_bytes], dtype="<f4")
+                frames = frames.reshape(-1, sum(channels))
+                decoded_any = decoded_any or len(frames) > 0
+                yield np.split(frames, np.cumsum(channels)[:-1], axis=1)
+            finished = True
+        finally:  # also when the reader stops early (an error): do not leave ffmpeg behind
+            if not finished:
+                process.kill()
+            process.stdout.close()
+            returncode = process.wait()
+        if returncode != 0 or not decoded_any:
+            errors.seek(0)
+            reason = errors.read().decode(errors="replace").strip().splitlines()[-1:] or ["no audio decoded"]
+            raise UnreadableAudioError(path, f"ffmpeg failed ({reason[0]})")

@@ -26,6 +26,7 @@ read it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -39,7 +40,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from rlsv.atomic import atomic_path, write_json
-from rlsv.errors import ConfigError
+from rlsv.errors import ConfigError, file_error
 
 __all__ = [
     "MARKER_FILE",
@@ -263,11 +264,21 @@ def _remove_stale_tracks(root: Path, keep: dict[str, list[str]]) -> None:
 
 
 def _write_track(folder: Path, stems: dict[str, np.ndarray], sample_rate: int) -> None:
-    """Write ``{name: (n, 2) int16}`` as ``folder/<name>.wav`` (16-bit PCM), each file atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``{name: (n, 2) int16}`` as ``folder/<name>.wav`` (16-bit PCM), each file atomically.
+
+    Each file is encoded in memory (a few MB) and written by Python, so that a full disk is an
+    ``OSError(ENOSPC)`` and so a :class:`rlsv.errors.FileWriteError` naming the file (libsndfile writing the
+    file itself reports it as ``LibsndfileError(2, '')``).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise file_error(folder, exc, "create") from exc
     for name, audio in stems.items():
+        encoded = io.BytesIO()
+        sf.write(encoded, audio, sample_rate, subtype="PCM_16", format="WAV")
         with atomic_path(folder / f"{name}.wav") as tmp:
-            sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
+            tmp.write_bytes(encoded.getvalue())
 
 
 # --------------------------------------------------------------------------- song plan

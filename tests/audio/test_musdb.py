@@ -64,7 +64,8 @@ def test_stem_mp4_gives_mono_mixture_vocals_and_their_difference(musdb18_root, c
     dataset = resolve_dataset(musdb18_root, cache_dir=cache_dir)
     assert not dataset.is_wav and not dataset.synthetic
     (track,) = dataset.tracks("train")
-    assert (track.name, track.n_samples, track.streams) == ("The Easton Ellises - Falcon 69", EXCERPT_SAMPLES, (0, 4))
+    assert (track.name, track.n_samples) == ("The Easton Ellises - Falcon 69", EXCERPT_SAMPLES)
+    assert track.streams == (0, 4, 1, 2, 3)  # mixture, vocals, then drums, bass, other (checked against the mixture)
     audio = dataset.load(track)
     stems, _ = stempeg.read_stems(str(EXCERPT), stem_id=[0, 4], dtype=np.float32, ffmpeg_format="f32le")
     assert audio.mixture.shape == audio.vocals.shape == (EXCERPT_SAMPLES,) and audio.mixture.dtype == np.float32
@@ -321,3 +322,42 @@ def test_corrupt_stem_file_is_named(tmp_path):
     with pytest.raises(UnreadableAudioError, match=r"Broken - Song\.stem\.mp4") as error:
         resolve_dataset(tmp_path)
     assert "restore it from the original download" in str(error.value)
+
+
+# --------------------------------------------------------------------------- names that are not UTF-8 (issue 20, 11)
+
+
+def _non_utf8_track(root: Path) -> bytes:
+    """Rename train/synth-train-001 to a name holding the byte 0xff (not UTF-8); return the new name."""
+    name = b"bad\xff-track"
+    try:
+        os.rename(os.fsencode(root / "train" / "synth-train-001"), os.fsencode(root / "train") + b"/" + name)
+    except OSError as exc:  # a file system that only takes UTF-8 names
+        pytest.skip(f"this file system refuses a non-UTF-8 name: {exc}")
+    return name
+
+
+def test_a_track_whose_name_is_not_utf8_is_refused_before_any_work(hq_copy, cache_dir):
+    name = _non_utf8_track(hq_copy)
+    with pytest.raises(rlsv.audio.musdb.TrackNameError) as error:
+        resolve_dataset(hq_copy, cache_dir=cache_dir)
+    message = str(error.value)
+    assert message.encode("utf-8")  # printable as it is: the name is shown as bytes
+    assert repr(name) in message and str(hq_copy / "train") in message and "rename it" in message
+    assert not cache_dir.exists()  # nothing decoded
+
+
+def test_train_and_sweep_end_in_one_line_naming_the_folder(hq_copy, tmp_path, capsys):
+    from rlsv.cli import main
+
+    name = _non_utf8_track(hq_copy)
+    run = tmp_path / "run"
+    assert main(["train", str(run), "--profile", "smoke", "--dataset", str(hq_copy), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rlsv train: error: ") and repr(name) in err
+    assert not run.exists()
+    runs = tmp_path / "runs"
+    assert main(["sweep", "table1", "--profile", "smoke", "--dataset", str(hq_copy), "--runs-root", str(runs),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rlsv sweep: error: ") and repr(name) in err
