@@ -11,7 +11,7 @@ import pytest
 
 from rlsv.cli import build_parser, main
 
-SUBCOMMANDS = ("synth", "train", "evaluate", "sweep", "status", "tables", "figures", "reproduce", "train-separator",
+SUBCOMMANDS = ("synth", "train", "evaluate", "verify", "sweep", "status", "tables", "figures", "reproduce", "train-separator",
                "separate", "separation", "import-weights")
 
 
@@ -179,3 +179,64 @@ def test_sweep_tables_figures(tmp_path: Path, tiny_corpus: Path, capsys: pytest.
     captured = capsys.readouterr()
     assert (out_dir / "figure2.png").is_file() and (out_dir / "figure2.pdf").is_file()
     assert "figure3: not drawn" in captured.err and "Figures 2 and 4 show" in captured.out
+
+
+def _train(folder: Path, corpus: Path, *extra: str) -> list[str]:
+    return ["train", str(folder), "--profile", "smoke", "--dataset", str(corpus), "--epochs", "1", "--max-tracks",
+            "1", "--quiet", *extra]
+
+
+@pytest.mark.parametrize("argv", [["train", ""], ["train", " "], ["evaluate", ""], ["status", "--runs-root", ""]])
+def test_empty_paths_are_refused_naming_the_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and "expected a path, got an empty value" in capsys.readouterr().err
+
+
+def test_tilde_is_expanded_in_every_path_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = build_parser().parse_args(["train", "~/runs/t", "--dataset", "~/data", "--cache-dir", "~/cache"])
+    assert (args.output, args.dataset, args.cache_dir) == (f"{tmp_path}/runs/t", f"{tmp_path}/data",
+                                                           f"{tmp_path}/cache")
+    assert build_parser().parse_args(["tables", "--runs-root", "~/r", "--out", "~/o"]).out == f"{tmp_path}/o"
+
+
+@pytest.mark.slow
+def test_a_folder_of_ones_own_is_a_run_that_status_lists_and_extend_keeps_honest(
+        tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rlsv.run.folder import RunFolder
+    from rlsv.run.status import read_status
+
+    folder = tmp_path / "runs" / "mine"
+    assert main(_train(folder, tiny_corpus)) == 0
+    config = RunFolder(folder).config
+    assert config["run_id"].startswith("smoke-tv-w1-s218-") and config["variant"] and not RunFolder(folder).is_grid_run
+    assert RunFolder(folder).identity_problem() is None and read_status(folder)["state"] == "pending"
+    assert main(["evaluate", str(folder), "--max-tracks", "1", "--quiet"]) == 0
+    assert main(["status", "--runs-root", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert config["run_id"] in out and "invalid" not in out
+    # extended in place: it becomes the 2-epoch run, and its 1-epoch evaluation does not stay beside it
+    assert main(_train(folder, tiny_corpus, "--epochs", "2", "--extend")) == 0
+    extended = RunFolder(folder).config
+    assert extended["epochs"] == 2 and extended["variant"] != config["variant"]
+    assert not (folder / "segments.csv").exists() and not (folder / "summary.json").exists()
+    assert read_status(folder)["state"] == "pending"
+    # a sweep's folder (named by its run id) is not extended in place: it would become another run
+    sweep_run = tmp_path / "runs" / extended["run_id"]
+    folder.rename(sweep_run)
+    assert main(_train(sweep_run, tiny_corpus, "--epochs", "3", "--extend")) == 2
+    assert "is a sweep's run" in capsys.readouterr().err
+
+
+def test_two_trainings_of_one_folder_never_run_at_once(tmp_path: Path, tiny_corpus: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from rlsv.run.lock import run_lock
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with run_lock(folder):  # another live process holds the folder (here: this one, alive)
+        assert main(_train(folder, tiny_corpus)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{folder} is being trained by process" in err
+    assert not (folder / "model.pt").exists()

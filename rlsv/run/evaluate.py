@@ -38,9 +38,10 @@ from rlsv.audio.segments import TrackSegments, track_segments
 from rlsv.core.fields import dataclass_kwargs
 from rlsv.core.metrics import StftBaseline, additivity, oracle_binary_mask_estimate, si_sdr
 from rlsv.core.model import DenoisingAutoencoder
-from rlsv.errors import ConfigError, RunFolderError
+from rlsv.errors import ConfigError
 from rlsv.run.device import resolve_device
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, SUMMARY
+from rlsv.run.folder import RunFolder
 from rlsv.run.model_file import load_run_model
 from rlsv.run.summary import METRICS, summarise, summary_to_dict
 
@@ -108,19 +109,9 @@ class EvaluationSettings:
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
-    """``config.json`` of a run folder (FileNotFoundError with a hint if absent; ValueError naming the file
-    if it is not a JSON object)."""
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"No config.json in {Path(run_dir)}; train the run first (02_train.ipynb).")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"{path} is not valid JSON ({error}); restore it, or delete the run folder and rerun "
-                         "the run.") from None
-    if not isinstance(config, dict):
-        raise RunFolderError(f"{path} must hold a JSON object, got {type(config).__name__}.")
-    return config
+    """``config.json`` of a run folder (``rlsv.run.folder.RunFolder``: a ``RunFolderError`` naming the file when it
+    is absent or damaged)."""
+    return RunFolder(run_dir).config
 
 
 def load_test_dataset(root: str | Path | None = None, segment_length: int = 44100, sample_rate: int = 44100,

@@ -9,7 +9,6 @@ message that says which.
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +19,7 @@ from rlsv.atomic import save_torch
 from rlsv.core.model import DenoisingAutoencoder, model_from_payload, model_payload
 from rlsv.errors import RunFolderError
 from rlsv.run.files import CONFIG
+from rlsv.run.folder import read_json_object
 from rlsv.run.spec import variant_id
 from rlsv.run.train_config import TRAINING_FIELDS
 
@@ -87,10 +87,7 @@ def load_run_model(run_dir: str | Path, model_file: str = "model.pt",
     config_path = run_dir / CONFIG
     if not config_path.is_file():
         return model
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"{config_path} is not valid JSON ({error}); restore it or delete the run folder.") from None
+    config = read_json_object(config_path, "the run's configuration")
     stamp = payload.get("run") if isinstance(payload, dict) else None
     if stamp is not None and "objective" in config and stamp != training_stamp(config):
         raise RunFolderError(f"{path} was not trained by the run in {run_dir} (its training configuration differs from "

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from rlsv.atomic import remove_leftover_temporaries, save_torch, write_json
+from rlsv.audio.fingerprint import dataset_fingerprint, fingerprint_changes
 from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
 from rlsv.audio.segments import count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
@@ -154,6 +155,20 @@ def start_from_shorter_run(checkpoint: str | Path, output_dir: str | Path, confi
     return int(ckpt["epoch"])
 
 
+def _check_same_data(ckpt: dict | None, fingerprint: dict[str, Any], output_dir: Path) -> None:
+    """Refuse to go on training a run whose training data changed since its checkpoint (replaced at the same path,
+    tracks added, removed or edited): the resumed epochs would train on other data than the first ones."""
+    recorded = (ckpt or {}).get("data_sha256")
+    if recorded is None or recorded == fingerprint["sha256"]:
+        return
+    before = ((read_provenance(output_dir) or {}).get("data") or {}).get("fingerprint")
+    changes = fingerprint_changes(before, fingerprint) if before else []
+    what = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "") if changes else \
+        "its content hash differs"
+    raise DatasetError(f"The training data of the run in {output_dir} changed since it trained ({what}); its "
+                       "remaining epochs would train on other data. Restore the data, or train into a new folder.")
+
+
 def _plan_choice(ckpt: dict | None, config: TrainConfig, device: torch.device) -> PlanChoice:
     """How the run computes its convolutions: the plan its checkpoint recorded (a resumed run computes exactly
     as before, on the same kind of device), else ``config.conv_plan`` resolved (``rlsv.run.conv_plan``)."""
@@ -233,6 +248,8 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
                            f"({config.batch_size}); use more tracks or a smaller batch size (--batch-size).")
     fill_cache(dataset, ("train",), progress=progress)
     _require_some_vocals(dataset)
+    fingerprint = dataset_fingerprint(dataset, ("train",))
+    _check_same_data(ckpt, fingerprint, output_dir)
     with runtime(_runtime(config, device)):
         choice = _plan_choice(ckpt, config, device)
         model = _new_model(config, choice.plan, device)
@@ -242,13 +259,14 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
         resumed_from = state.epoch
         output_dir.mkdir(parents=True, exist_ok=True)
         write_json(config.to_json() | {"dataset_info": dataset.describe()}, output_dir / CONFIG)
-        write_run_provenance(output_dir, config.to_json(), dataset.describe(),
+        write_run_provenance(output_dir, config.to_json(), dataset.describe() | {"fingerprint": fingerprint},
                              session_record(device, torch.get_num_threads(), choice.to_dict(), resumed_from + 1,
                                             config.tf32, config.amp))
         history = run_epochs(
             state, _autoencoder_loop(model, config, dataset, device, batches_per_epoch), config.epochs, output_dir,
-            CHECKPOINT, LOSSES, config.to_json(), extra=lambda: {"conv_plan": {"device": device.type,
-                                                                                "plan": choice.plan.text}},
+            CHECKPOINT, LOSSES, config.to_json(),
+            extra=lambda: {"conv_plan": {"device": device.type, "plan": choice.plan.text},
+                           "data_sha256": fingerprint["sha256"]},
             keep=kept_epochs(config), sync_every=callback_every, progress=progress, callback=callback)
     save_model(model, output_dir / MODEL, training_stamp(config.to_json()))  # last: the run is complete
     finish_session(output_dir, config.epochs)

@@ -89,8 +89,8 @@ def run_set_provenance(run_set: Any) -> dict[str, Any]:
                      "conv_plan": f"{(session.get('conv_plan') or {}).get('plan')} "
                                   f"({(session.get('conv_plan') or {}).get('how')})",
                      "sessions": len(record["sessions"]),
-                     "data": (record.get("data") or {}).get("fingerprint") or _data_identity(run.config),
-                     "data_record": record.get("data")})
+                     "data": _data_text(record.get("data") or {}, run.config),
+                     "data_record": _data_summary(record.get("data") or {})})
     manifest: dict[str, Any] = {
         "profile": run_set.profile, "variant": run_set.variant,
         **{key: _counted(r[key] for r in runs) for key in ("code", "torch", "machine", "threads", "conv_plan",
@@ -102,6 +102,23 @@ def run_set_provenance(run_set: Any) -> dict[str, Any]:
     }
     manifest["short"] = short_provenance(manifest)
     return manifest
+
+
+def _data_text(data: dict[str, Any], config: dict[str, Any]) -> str:
+    """The data in a few words: its kind and tracks, and the start of its content hash."""
+    fingerprint = data.get("fingerprint") or {}
+    digest = f", sha256 {fingerprint['sha256'][:12]}" if fingerprint.get("sha256") else ""
+    return _data_identity(config) + digest
+
+
+def _data_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """What a run recorded about its data, without the per-file hashes (they stay in the run's provenance.json):
+    format, tracks, synthetic parameters, the content hash and the tracks' hashes."""
+    fingerprint = data.get("fingerprint") or {}
+    return {**{k: v for k, v in data.items() if k != "fingerprint"},
+            "sha256": fingerprint.get("sha256"), "synthetic_parameters": fingerprint.get("synthetic"),
+            "tracks": {subset: {t["name"]: t["sha256"] for t in tracks}
+                       for subset, tracks in (fingerprint.get("subsets") or {}).items()}}
 
 
 def _data_identity(config: dict[str, Any]) -> str:

@@ -191,9 +191,8 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
         save_figure,
         wrap_title,
     )
-    from rlsv.study.results import load_run_set
-
     from rlsv.study.provenance import write_provenance
+    from rlsv.study.results import load_run_set
 
     out = Path(out_dir) if out_dir is not None else figures_dir("figures", profile)
     run_set = load_run_set(root, profile, variant)

@@ -30,7 +30,8 @@ import pandas as pd
 from rlsv.errors import ConfigError, RunFolderError
 from rlsv.run.evaluate import SEGMENT_COLUMNS
 from rlsv.run.files import CONFIG, LOSSES, MODEL, SEGMENTS, STATUS
-from rlsv.run.spec import RunSpec, run_id
+from rlsv.run.folder import RunFolder, read_json_object
+from rlsv.run.spec import RunSpec
 from rlsv.run.summary import METRICS
 
 __all__ = [
@@ -80,11 +81,14 @@ class Run:
         status: ``status.json`` (``state``, ``error``, ``updated``).
         segments: ``segments.csv`` (columns ``SEGMENT_COLUMNS``), ``None`` before evaluation; read
             (and checked) on first access, so listing runs never parses their segments.
+        standalone: a folder of the user's (``rlsv train FOLDER``) rather than one named by its run id:
+            listed by ``rlsv status``, left out of tables and figures (a copy would count twice).
     """
 
     path: Path
     config: dict[str, Any]
     status: dict[str, Any]
+    standalone: bool = False
 
     @property
     def run_id(self) -> str:
@@ -113,37 +117,23 @@ class InvalidRun:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunLayoutError(f"{path} is missing.") from None
-    except json.JSONDecodeError as err:
-        raise RunLayoutError(f"{path} is not valid JSON: {err}.") from None
-    if not isinstance(data, dict):
-        raise RunLayoutError(f"{path} must hold a JSON object, got {type(data).__name__}.")
-    return data
+        return read_json_object(path)
+    except RunFolderError as error:
+        raise RunLayoutError(str(error)) from None
 
 
-def _read_config(run_dir: Path) -> dict[str, Any]:
-    """``config.json``, checked: the config keys present and ``run_id`` = directory = grid run id."""
-    path = run_dir / CONFIG
-    config = _read_json(path)
-    missing = [key for key in ("run_id", "profile", "objective") if key not in config]
-    if missing:
-        raise RunLayoutError(f"{path} lacks {missing}.")
-    if not config.get("variant"):
-        raise RunLayoutError(f"{path}: a run made by an older rlsv, whose run ids carried neither the seed nor a "
-                             "hash of the settings (docs/run_layout.md); its results cannot be told apart from "
-                             "other settings' runs. Delete the folder, or rerun the sweep into another runs root.")
+def _read_config(run_dir: Path) -> tuple[dict[str, Any], bool]:
+    """``config.json``, checked (``rlsv.run.folder.RunFolder``): the run it names, and whether the folder is a
+    grid run (named by its run id) or a standalone run (a folder of the user's, ``rlsv train FOLDER``)."""
+    folder = RunFolder(run_dir)
     try:
-        expected = run_id(RunSpec.from_config(config), str(config["profile"]), _seed(config), str(config["variant"]))
-    except ValueError as err:
-        raise RunLayoutError(f"{path}: {err}") from None
-    if config["run_id"] != expected or run_dir.name != expected:
-        raise RunLayoutError(f"{path}: run_id {config['run_id']!r} and directory {run_dir.name!r} "
-                             f"must both be {expected!r} for this configuration.")
-    return config
-
-
+        config = folder.config
+        problem = folder.identity_problem()
+    except RunFolderError as error:
+        raise RunLayoutError(str(error)) from None
+    if problem is not None:
+        raise RunLayoutError(f"{run_dir / CONFIG}: {problem}.")
+    return config, not folder.is_grid_run
 
 
 def _read_status(run_dir: Path) -> dict[str, Any]:
@@ -172,7 +162,8 @@ def load_run(path: str | Path) -> Run:
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"No run directory at {run_dir}.")
-    return Run(run_dir, _read_config(run_dir), _read_status(run_dir))
+    config, standalone = _read_config(run_dir)
+    return Run(run_dir, config, _read_status(run_dir), standalone)
 
 
 def run_dirs(root: str | Path = "papermill_runs") -> list[Path]:
@@ -221,6 +212,8 @@ def _segments_or_reason(run: Run | InvalidRun, states: Sequence[str]) -> pd.Data
     """The run's ``segments.csv`` joined with its configuration, or why it is skipped."""
     if isinstance(run, InvalidRun):
         return "invalid"
+    if run.standalone:
+        return "standalone (not named by its run id)"
     if run.state not in states:
         return run.state
     try:
@@ -445,7 +438,7 @@ def load_run_set(root: str | Path = "papermill_runs", profile: str | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # unfinished runs: listed by run_status()
         segments = segment_frame(scanned, profile=profile, source=str(root))
-    readable = [run for run in scanned if isinstance(run, Run)]
+    readable = [run for run in scanned if isinstance(run, Run) and not run.standalone]
     if segments.empty:  # nothing finished yet: choose among the readable runs' configurations
         profiles = sorted({run.config["profile"] for run in readable})
         profile = profile or (profiles[0] if len(profiles) == 1 else profile)

@@ -210,3 +210,17 @@ def test_a_run_extended_by_more_epochs_equals_a_longer_run_from_scratch(tmp_path
     with pytest.raises(ValueError, match=r"other settings \(differs in \['learning_rate'\]\)"):
         start_from_shorter_run(tmp_path / "short2" / "checkpoint.pt", tmp_path / "y",
                                replace(longer, learning_rate=1.0))
+
+
+def test_resuming_on_replaced_training_data_is_refused_naming_the_change(tmp_path: Path, tiny_corpus: Path) -> None:
+    root = Path(shutil.copytree(tiny_corpus, tmp_path / "corpus"))
+    config = tiny_config(root, epochs=1, objective="tv", lam=None)
+    fit(config, tmp_path / "run", progress=False)
+    first, second = sorted(p for p in (root / "train").iterdir() if p.is_dir())
+    for wav in first.glob("*.wav"):  # another, valid, song at the same path: its stems still add up
+        shutil.copyfile(second / wav.name, wav)
+    with pytest.raises(ValueError, match=rf"training data of the run in .* changed since it trained \(train: track "
+                                         rf"'{first.name}' changed"):
+        fit(replace(config, epochs=2), tmp_path / "run", progress=False, extend=True)
+    with pytest.raises(ValueError, match="changed since it trained"):  # an interrupted run likewise
+        fit(replace(config, epochs=2, run_id="other"), tmp_path / "run", progress=False, extend=True)
