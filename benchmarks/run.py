@@ -16,9 +16,10 @@ Rows:
 * matmul peak: ``torch.mm`` of square float32 matrices, best of several repeats (see ``docs/benchmarks.md``).
 * training steps at two sizes, the default ``small`` profile's (B=8, C=200, L=1024, S=256, N=11025)
   and the paper's (B=8, C=800, L=2048, S=256, N=44100), on batches of the synthetic corpus from the
-  real loader: ``rlsv.core.step.train_step`` (forward, backward, Adam) with the convolution plan tuned
-  for the shapes (``rlsv.core.conv_tuning``) for L_A (TV) and L_B (Sinkhorn p=1, lambda=1.5); the same
-  step with every convolution as a GEMM; the published layers' step (``peer.published_step``);
+  real loader: ``rlsv.core.step.train_step`` (forward, backward, Adam) with the convolution plan runs use
+  (``rlsv.run.conv_plan``: the fixed plan of the device and thread count, no timing) for L_A (TV) and L_B
+  (Sinkhorn p=1, lambda=1.5); the L_A step with each of the eight plans (what the fixed table is chosen
+  from); the published layers' step (``peer.published_step``);
   the published L_B step (1000 unrolled Sinkhorn iterations); a user's loop on the public API
   (``peer.user_loop_step``).
 * Sinkhorn loss, forward + backward at T frames, against POT's ``ot.sinkhorn2`` (torch backend,
@@ -56,7 +57,7 @@ import torch
 from rlsv.audio.musdb import MusdbDataset, fill_cache, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation, count_segments, training_batches
 from rlsv.audio.synth import make_corpus
-from rlsv.core.conv import ConvPlan
+from rlsv.core.conv import METHODS, ConvPlan
 from rlsv.core.losses import Objective
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
@@ -64,7 +65,9 @@ from rlsv.core.step import make_optimizer, remove_batch_mean, sample_input_noise
 from rlsv.run.device import resolve_device
 from rlsv.run.evaluate import evaluate_model, iter_test_segments
 from rlsv.run.profiles import get_profile
-from rlsv.run.train import TrainConfig, retain_freed_memory
+from rlsv.run.conv_plan import resolve_conv_plan
+from rlsv.run.runtime import Runtime, runtime
+from rlsv.run.train_config import TrainConfig
 from rlsv.study.grids import get_grid
 
 SEED = 218
@@ -262,12 +265,13 @@ def training_steps(clock: Clock, cfg: ModelConfig, batch: int, batches: list[tup
                    warmup: int, repeats: int, published_repeats: int) -> dict[str, Any]:
     """Seconds per training step at size ``cfg`` for ``STEP_CASES`` (interleaved, each with its own model and
     optimiser from the same initial weights) and, timed apart (it is several times slower), the published
-    L_B step with 1000 unrolled Sinkhorn iterations. Also the tuned convolution plan."""
+    L_B step with 1000 unrolled Sinkhorn iterations, and the L_A step with every convolution plan. ``plan``: the
+    fixed plan a run uses here (``rlsv.run.conv_plan``), nothing timed to choose it."""
     from peer import PublishedAutoencoder, published_step, user_loop_step
 
     lb = objectives()["L_B"]
     la = objectives()["L_A"]
-    plan = seeded_model(cfg, clock.device).tune(batch)
+    plan = resolve_conv_plan("fixed", cfg, batch, clock.device).plan
 
     def rlsv_model(conv_plan: ConvPlan = plan) -> DenoisingAutoencoder:
         model = seeded_model(cfg, clock.device)
@@ -304,13 +308,16 @@ def training_steps(clock: Clock, cfg: ModelConfig, batch: int, batches: list[tup
         model = rlsv_model()
         return stepper(user_loop_step, model, make_optimizer(model, 1e-4), objective, one_encode=one_encode)
 
-    cases = {"rlsv L_A": rlsv_case(la), "rlsv L_B": rlsv_case(lb), "rlsv L_A, all GEMM": rlsv_case(la, ConvPlan()),
+    cases = {"rlsv L_A": rlsv_case(la), "rlsv L_B": rlsv_case(lb),
+             "rlsv L_A, all GEMM": rlsv_case(la, ConvPlan.everywhere("gemm")),
              "plain L_A": peer_case(la), "user loop L_A": user_case(la), "user loop L_B": user_case(lb),
              "user loop L_B, one encode": user_case(lb, one_encode=True)}
     times = interleaved(clock, cases, warmup, repeats)
     published = interleaved(clock, {"published L_B": peer_case(lb, "published"), "rlsv L_B": rlsv_case(lb)},
                             1, published_repeats)
-    return {"plan": str(plan), "times": times, "published": published,
+    every_plan = [ConvPlan(a, c, s) for a in METHODS for c in METHODS for s in METHODS]
+    plans = interleaved(clock, {p.text: rlsv_case(la, p) for p in every_plan}, warmup, repeats)
+    return {"plan": plan.text, "times": times, "published": published, "plans": plans,
             "model": cfg.to_dict(), "batch": batch, "frames": cfg.frames, "flops": step_flops(cfg, batch)}
 
 
@@ -406,15 +413,18 @@ def memory_case(args: argparse.Namespace) -> None:
     """
     spec = json.loads(args.memory_case)
     device = torch.device(spec["device"])
-    if device.type == "cpu":
-        torch.set_num_threads(spec["threads"])
-        retain_freed_memory()
+    settings = Runtime(threads=spec["threads"], retain_freed_memory=True) if device.type == "cpu" else Runtime()
+    with runtime(settings):
+        _memory_case(spec, device)
+
+
+def _memory_case(spec: dict[str, Any], device: torch.device) -> None:
     cfg = ModelConfig.from_dict(spec["model"])
     data = np.load(spec["batch"])
     vocals, accompaniment = (torch.from_numpy(data[k]).to(device) for k in ("vocals", "accompaniment"))
     objective = objectives()[spec["objective"]]
     model = seeded_model(cfg, device)
-    model.tune(len(vocals))  # the convolution plan is timed before the measurement, not inside it
+    model.conv_plan = resolve_conv_plan("fixed", cfg, len(vocals), device).plan  # what a run uses
     optimizer = make_optimizer(model, 1e-4)
     noise = sample_input_noise(vocals.shape, 1e-4, torch.Generator().manual_seed(SEED)).to(device)
     if device.type == "cuda":
@@ -535,7 +545,7 @@ def _step_rows(size: str, steps: dict[str, Any], peak: float, smoke: bool) -> li
     flops = steps["flops"]["total"]
     m = steps["model"]
     head = f"[{size}: B={steps['batch']} C={m['channels']} L={m['kernel_size']} S={m['stride']} T={steps['frames']}]"
-    rows = [(f"{head} convolution plan (tuned)", steps["plan"], "", "", "", "")]
+    rows = [(f"{head} convolution plan (fixed: what runs use, nothing timed)", steps["plan"], "", "", "", "")]
     speed = paired_ratio(t["plain L_A"], t["rlsv L_A"])
     rows.append((f"{head} L_A step (TV), fwd+bwd+Adam",
                  f"{med['rlsv L_A'] * 1e3:.1f} ms, {flops / med['rlsv L_A'] / 1e9:.0f} GFLOP/s "
@@ -544,7 +554,13 @@ def _step_rows(size: str, steps: dict[str, Any], peak: float, smoke: bool) -> li
                  ">= 1.0x", _verdict(speed >= 1.0, smoke)))
     gemm = paired_ratio(t["rlsv L_A, all GEMM"], t["rlsv L_A"])
     rows.append((f"{head} L_A step, every convolution a GEMM", f"{med['rlsv L_A, all GEMM'] * 1e3:.1f} ms",
-                 "the tuned plan", f"{gemm:.2f}x the tuned step's time", "", ""))
+                 "the fixed plan", f"{gemm:.2f}x the fixed plan's time", "", ""))
+    plans = steps["plans"]
+    fastest = min(plans, key=lambda name: statistics.median(plans[name]))
+    lag = paired_ratio(plans[steps["plan"]], plans[fastest])
+    rows.append((f"{head} L_A step, fastest of the 8 plans", f"{fastest}: {statistics.median(plans[fastest]) * 1e3:.1f} ms",
+                 f"fixed {steps['plan']}: {statistics.median(plans[steps['plan']]) * 1e3:.1f} ms",
+                 f"fixed / fastest {lag:.3f}", "<= 1.05", _verdict(lag <= 1.05, smoke)))
     ratio = paired_ratio(t["rlsv L_B"], t["rlsv L_A"])
     rows.append((f"{head} L_B step (Sinkhorn p=1, lambda=1.5) / L_A step", f"{med['rlsv L_B'] * 1e3:.1f} ms",
                  f"L_A {med['rlsv L_A'] * 1e3:.1f} ms", f"{ratio:.3f}", "<= 1.03", _verdict(ratio <= 1.03, smoke)))
@@ -650,13 +666,15 @@ def report(results: dict[str, Any], smoke: bool) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = SMOKE if args.smoke else PAPER
     device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = args.tf32
-        torch.backends.cudnn.allow_tf32 = args.tf32
     threads = args.threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    if device.type == "cpu":
-        retain_freed_memory()  # as rlsv.run.train.fit does for CPU training
+    cuda = device.type == "cuda"
+    # the process settings a run uses (rlsv.run.train.fit), restored afterwards
+    with runtime(Runtime(threads=threads, tf32=args.tf32 if cuda else None, deterministic=True if cuda else None,
+                         retain_freed_memory=device.type == "cpu")):
+        return _run(args, sizes, device, threads)
+
+
+def _run(args: argparse.Namespace, sizes: Any, device: torch.device, threads: int) -> dict[str, Any]:
     clock = Clock(device)
     cfg = sizes.model
     results: dict[str, Any] = {"machine": machine(device, threads), "model": cfg.to_dict(), "batch": sizes.batch,

@@ -16,9 +16,10 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 ROWS = [
     "float32 matmul peak",
-    "convolution plan (tuned)",
+    "convolution plan (fixed: what runs use, nothing timed)",
     "L_A step (TV), fwd+bwd+Adam",
     "L_A step, every convolution a GEMM",
+    "L_A step, fastest of the 8 plans",
     "L_B step (Sinkhorn p=1, lambda=1.5) / L_A step",
     "L_B step against the published one (1000 unrolled Sinkhorn iterations)",
     "user's loop on the public API, L_A",
@@ -58,6 +59,8 @@ def test_smoke_results_are_finite_and_consistent(smoke) -> None:
     _, results = smoke
     assert results, "no JSON results written"
     assert results["peak_gflops"] > 0
+    for steps in results["steps"].values():  # every plan timed, the fixed one among them
+        assert len(steps["plans"]) == 8 and steps["plan"] in steps["plans"]
     steps = results["steps"]["smoke"]
     assert set(steps["times"]) == {"rlsv L_A", "rlsv L_B", "rlsv L_A, all GEMM", "plain L_A", "user loop L_A",
                                    "user loop L_B", "user loop L_B, one encode"}

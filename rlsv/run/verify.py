@@ -186,7 +186,7 @@ def _compare_frames(ours: pd.DataFrame, theirs: pd.DataFrame, what: str, key: st
 
 
 def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"track": str}, float_precision="round_trip")
+    return pd.read_csv(path, dtype={"track": str})
 
 
 def _first_differing_epoch(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[int, str] | None:
