@@ -11,8 +11,8 @@ import pytest
 
 from rlsv.cli import build_parser, main
 
-SUBCOMMANDS = ("synth", "train", "evaluate", "verify", "sweep", "status", "tables", "figures", "reproduce", "train-separator",
-               "separate", "separation", "import-weights")
+SUBCOMMANDS = ("synth", "train", "evaluate", "verify", "sweep", "status", "tables", "results", "figures", "reproduce",
+               "train-separator", "separate", "separation", "import-weights")
 
 
 def test_every_subcommand_is_registered() -> None:

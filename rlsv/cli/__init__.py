@@ -159,6 +159,23 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    from rlsv.study.reproduce import tables_dir
+    from rlsv.study.results_snippet import SNIPPET, publish
+
+    snippet = tables_dir(args.runs_root, args.profile) / SNIPPET
+    if args.publish:
+        docs_copy, readme = args.publish
+        publish(snippet, docs_copy, readme)
+        print(f"rlsv: {snippet} -> {docs_copy} and the results block of {readme}")
+        return 0
+    if not snippet.is_file():
+        print(f"rlsv results: error: no {snippet}; run `make reproduce` (or rlsv reproduce) first.", file=sys.stderr)
+        return 2
+    print(snippet.read_text(encoding="utf-8"))
+    return 0
+
+
 def _cmd_figures(args: argparse.Namespace) -> int:
     from rlsv.study.reproduce import make_figures
 
@@ -335,6 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "(± std over segments) [95 % interval over seeds and segments] next to the paper's values.")
     _add_set_options(p, "output folder (default RUNS_ROOT/tables/PROFILE)")
     p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("results", help="the results snippet of the last reproduce (the numbers the README quotes)",
+                       description="Print RUNS_ROOT/tables/PROFILE/results.md, which `rlsv reproduce` writes from the "
+                       "tables' numbers and their provenance; with --publish DOCS README, copy it to DOCS and into "
+                       "README between its results markers (make results).")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES, help=f"whose results (default "
+                   f"{DEFAULT_PROFILE})")
+    p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
+    p.add_argument("--publish", nargs=2, type=path_arg, metavar=("DOCS_COPY", "README"), default=None,
+                   help="copy the snippet to DOCS_COPY and into README's results block")
+    p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("figures", help="Figures 2-6 from the finished runs (PNG and PDF)",
                        description="Draw Figures 2-6 from the finished runs of one profile.")

@@ -224,3 +224,27 @@ def test_resuming_on_replaced_training_data_is_refused_naming_the_change(tmp_pat
         fit(replace(config, epochs=2), tmp_path / "run", progress=False, extend=True)
     with pytest.raises(ValueError, match="changed since it trained"):  # an interrupted run likewise
         fit(replace(config, epochs=2, run_id="other"), tmp_path / "run", progress=False, extend=True)
+
+
+def test_the_same_command_gives_the_same_bits_with_the_machine_busy(tmp_path: Path, tiny_corpus: Path) -> None:
+    """Nothing timing-dependent changes the arithmetic: the same run, once as it is and once beside processes
+    that keep every core busy, ends with bit-identical weights and state after every epoch."""
+    import subprocess
+    import sys
+
+    from rlsv.run.resumable import read_epochs
+
+    config = tiny_config(tiny_corpus, threads=2)
+    fit(config, tmp_path / "quiet", progress=False)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+    try:
+        fit(config, tmp_path / "busy", progress=False)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    quiet, busy = read_epochs(tmp_path / "quiet"), read_epochs(tmp_path / "busy")
+    assert len(quiet) == 2 and quiet.equals(busy)
+    for (name, a), (_, b) in zip(load_model(tmp_path / "quiet" / MODEL).state_dict().items(),
+                                 load_model(tmp_path / "busy" / MODEL).state_dict().items()):
+        assert torch.equal(a, b), name
