@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser"]
 
 # Subcommands defined in modules of their own under rlsv.cli: each has ``add_commands(subparsers)`` and,
 # like this module, imports nothing heavy (torch, pandas) until a command runs.
-COMMAND_MODULES: tuple[str, ...] = ("rlsv.cli.separation",)
+COMMAND_MODULES: tuple[str, ...] = ("rlsv.cli.separation", "rlsv.cli.report")
 
 # rlsv.run.profiles.DEFAULT_PROFILE / PROFILES, spelled out so that building the parser does not import torch.
 DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
