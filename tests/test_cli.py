@@ -12,7 +12,7 @@ import pytest
 from rlsv.cli import build_parser, main
 
 SUBCOMMANDS = ("synth", "train", "evaluate", "sweep", "status", "tables", "figures", "reproduce", "train-separator",
-               "separate", "separation", "import-weights")
+               "separate", "separation", "import-weights", "report")
 
 
 def test_every_subcommand_is_registered() -> None:

@@ -7,33 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+# The profile names and argparse types of ``rlsv.cli`` (loaded before this module: ``build_parser`` imports it).
+from rlsv.cli import DEFAULT_PROFILE, PROFILE_NAMES, _positive_float, _positive_int
+
 __all__ = ["add_commands"]
-
-# rlsv.run.profiles.DEFAULT_PROFILE / PROFILES, spelled out so that building the parser does not import torch
-# (tests/test_report_cli.py checks that they agree).
-DEFAULT_PROFILE, PROFILE_NAMES = "small", ("small", "smoke", "paper")
-
-
-def _count(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a number of seconds > 0 (finite)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
-    return value
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -53,8 +30,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        description="Build a static HTML report (Jupyter Book) of one profile's results: the paper's "
                        "claims and ours, Tables 1-2, Figures 2-6, listening examples of the oracle binary mask, the "
                        "executed notebooks 04 and 05 and every run's 02 and 03, the scale study and separation pages "
-                       "of docs/, the provenance. Exit code 1 when a part is missing (the report says which; absent provenance "
-                       "files are only noted).")
+                       "of docs/, the provenance. Exit code 1 when a part is missing (the report says which; "
+                       "absent provenance files are only noted).")
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
                    help=f"whose results (default {DEFAULT_PROFILE})")
     p.add_argument("--variant", default=None, help="settings hash of the runs (default: the only one, else the "
@@ -65,8 +42,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="report folder (default RUNS_ROOT/report; replaced when done)")
     p.add_argument("--docs", default=None, help="docs folder whose scale_study.md and separation.md to include "
                    "(default: the checkout's docs/)")
-    p.add_argument("--excerpts", type=_count, default=3, help="listening excerpts (default 3)")
-    p.add_argument("--seconds", type=_seconds, default=3.0, help="length of each excerpt in seconds (default 3)")
+    p.add_argument("--excerpts", type=_positive_int, default=3, help="listening excerpts (default 3)")
+    p.add_argument("--seconds", type=_positive_float, default=3.0, help="length of each excerpt in seconds (default 3)")
     p.add_argument("--no-run-notebooks", action="store_true",
                    help="list the runs without rendering their executed notebooks 02 and 03 (a smaller report)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -68,7 +68,7 @@ def _notebook_chapters(sources: ReportSources, book: Path, result: Assembled) ->
         copy_notebook(path, book / "notebooks" / f"{stem}.ipynb",
                       f"As `rlsv reproduce` executed it: `{relative_to_cwd(path)}`.")
         made = "tables" if stem.startswith("04") else "figures"
-        chapters.append(Chapter(Page(f"notebooks/{stem}.ipynb", f"Notebook {stem} (executed)"),
+        chapters.append(Chapter(Page(f"notebooks/{stem}.ipynb", f"Notebook {stem[:2]}, executed"),
                                 f"the notebook that made the {made}, as rlsv reproduce executed it"))
     return chapters
 
