@@ -4,6 +4,7 @@ formatting, the notebook copies, the excerpt rule, the missing-results error and
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -128,6 +129,20 @@ def test_missing_tables_are_one_error_naming_the_file(tmp_path: Path, capsys: py
     code = main(["report", "--profile", "smoke", "--runs-root", str(tmp_path / "runs"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "table1.md is missing" in err and "make reproduce" in err
+
+
+def test_figures_are_those_figures_json_lists(tmp_path: Path) -> None:
+    sources = ReportSources("smoke", tmp_path / "runs", tmp_path / "figures")
+    sources.figures.mkdir(parents=True)
+    for name in ("figure2", "figure3"):
+        (sources.figures / f"{name}.png").write_bytes(b"png")
+    found, missing = sources.figure_files()  # no figures.json: the PNGs that are there
+    assert list(found) == ["figure2", "figure3"] and sorted(missing) == ["figure4", "figure5", "figure6"]
+    (sources.figures / "figures.json").write_text(json.dumps({"figures": {"figure2": ["figure2.png", "figure2.pdf"]},
+                                                              "missing": {"figure3": "no run of L_A"}}))
+    found, missing = sources.figure_files()  # figure3.png is left from an earlier run: not shown
+    assert found == {"figure2": sources.figures / "figure2.png"} and missing["figure3"] == "no run of L_A"
+    assert missing["figure4"].startswith("no figure4.png in ")
 
 
 def _report_parser() -> argparse.ArgumentParser:

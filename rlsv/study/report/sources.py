@@ -101,17 +101,18 @@ class ReportSources:
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
     def figure_files(self) -> tuple[dict[str, Path], dict[str, str]]:
-        """``({figure name: PNG}, {figure name: why it is missing})`` from the figures folder's ``figures.json``."""
+        """``({figure name: PNG}, {figure name: why it is missing})``, as the figures folder's ``figures.json`` lists
+        them (a PNG it does not list may be left from an earlier run); without a ``figures.json``, the PNGs there."""
         manifest = read_manifest(self.figures)
-        drawn = manifest.get("figures", {})
+        drawn = manifest.get("figures", {}) if manifest else {name: [f"{name}.png"] for name in FIGURE_NAMES}
         found, missing = {}, {}
         for name in FIGURE_NAMES:
             png = next((self.figures / f for f in drawn.get(name, []) if f.endswith(".png")), None)
             if png is not None and png.is_file():
                 found[name] = png
             else:
-                why = manifest.get("missing", {}).get(name) or f"no {name}.png in {self.figures}"
-                missing[name] = why
+                why = manifest.get("missing", {}).get(name)
+                missing[name] = why or f"no {name}.png in {relative_to_cwd(self.figures)}"
         return found, missing
 
     def figures_label(self) -> dict[str, Any]:
