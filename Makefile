@@ -13,7 +13,7 @@ PROFILE ?= small
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all setup ffmpeg test reproduce lab bench bench-smoke notebooks-clean clean
+.PHONY: all setup ffmpeg test reproduce report lab bench bench-smoke notebooks-clean clean
 
 all: test
 
@@ -34,6 +34,9 @@ test: setup
 
 reproduce: setup
 	$(VENV)/bin/rlsv reproduce --profile $(PROFILE) --jobs $(JOBS)
+
+report: setup
+	$(VENV)/bin/rlsv report --profile $(PROFILE)
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -12,7 +12,7 @@ import pytest
 from rlsv.cli import build_parser, main
 
 SUBCOMMANDS = ("synth", "train", "evaluate", "verify", "sweep", "status", "tables", "results", "figures", "reproduce",
-               "train-separator", "separate", "separation", "import-weights")
+               "train-separator", "separate", "separation", "import-weights", "report")
 
 
 def test_every_subcommand_is_registered() -> None:

@@ -25,7 +25,7 @@ __all__ = ["main", "build_parser"]
 
 # Subcommands defined in modules of their own under rlsv.cli: each has ``add_commands(subparsers)`` and,
 # like this module, imports nothing heavy (torch, pandas) until a command runs.
-COMMAND_MODULES: tuple[str, ...] = ("rlsv.cli.separation",)
+COMMAND_MODULES: tuple[str, ...] = ("rlsv.cli.separation", "rlsv.cli.report")
 
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 # The options of `rlsv train` that TrainConfig declares (rlsv.cli.options): the grid point and the training
