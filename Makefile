@@ -35,8 +35,9 @@ test: setup
 reproduce: setup
 	$(VENV)/bin/rlsv reproduce --profile $(PROFILE) --jobs $(JOBS)
 
+# JupyterLab refuses to start as root (containers, CI) without --allow-root: given only then.
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(PY) benchmarks/run.py
