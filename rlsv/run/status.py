@@ -133,7 +133,7 @@ def interruption(run_dir: str | os.PathLike) -> str | None:
         return None
     holder = read_lock(run_dir)
     if holder is not None:
-        return None if not is_stale(holder) else f"the sweep that claimed it, {holder.describe()}, is gone"
+        return None if not is_stale(holder) else f"its sweep ({holder.describe()}) is gone"
     if status.get("state") == "running" and owner_alive(status) is False:
         return f"process {status.get('pid')} on {status.get('host')} that ran it is gone"
     partial = next(run_dir.glob(PARTIAL_NOTEBOOKS), None)

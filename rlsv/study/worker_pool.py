@@ -57,7 +57,7 @@ class _Worker:
     def __init__(self, context, environment: Mapping[str, str]) -> None:
         self.environment = dict(environment)
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, self.environment), daemon=True)
+        self.process = context.Process(target=_serve, args=(theirs, self.environment))  # may start kernels
         self.process.start()
         theirs.close()
         self.index: int | None = None

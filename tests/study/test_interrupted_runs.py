@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from rlsv.atomic import write_json
+from rlsv.cli import main
 from rlsv.run.config import RunParameters
 from rlsv.run.lock import LOCK_FILE, process_identity, read_lock
 from rlsv.run.spec import tv
@@ -87,7 +88,7 @@ def _lock(run_dir: Path, pid: int, identity: str | None = None) -> None:
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_sweep_stopped_by_a_signal_leaves_an_interrupted_run_that_a_rerun_resumes(
-        stop: signal.Signals, tmp_path: Path, tiny: dict) -> None:
+        stop: signal.Signals, tmp_path: Path, tiny: dict, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "runs"
     run_dir = root / RunParameters.for_spec(tv(1.0), "smoke", **tiny).run_id
     child = subprocess.Popen([sys.executable, "-c", _STUCK_SWEEP, str(root), json.dumps(tiny)],
@@ -112,6 +113,9 @@ def test_a_sweep_stopped_by_a_signal_leaves_an_interrupted_run_that_a_rerun_resu
     assert overview["state"].tolist() == [INTERRUPTED], overview.to_string()
     error = overview["error"].iloc[0]
     assert str(child.pid) in error and "rerunning the sweep resumes it" in error
+    assert main(["status", "--runs-root", str(root)]) == 0  # what the user reads
+    out = capsys.readouterr().out
+    assert f" {INTERRUPTED} " in out and "rerunning the sweep resumes it" in out and "1 interrupted" in out
 
     report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done"], report.text()
@@ -146,7 +150,7 @@ def test_pending_is_interrupted_by_a_stale_lock_or_a_cut_short_notebook(tmp_path
     (run_dir / ".evaluate.77-0badcafe.partial.ipynb").write_text("{}")
     assert interruption(run_dir) is None
     _lock(run_dir, sleeper.pid, "another-boot:12345")  # the sweep died and its pid was reused
-    assert "the sweep that claimed it" in interruption(run_dir)
+    assert interruption(run_dir).startswith(f"its sweep (process {sleeper.pid} on ")
     _lock(run_dir, _dead_pid())
     assert shown_state(run_dir, "pending", None)[0] == INTERRUPTED
     (run_dir / LOCK_FILE).unlink()  # SIGINT released the lock; the notebook papermill was writing stays
