@@ -32,8 +32,10 @@ TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length"
 # status.json "running") and written config.json and the first epoch's checkpoint; it says so on stdout and
 # waits for the signal.
 _STUCK_SWEEP = """
-import json, sys, time
+import json, signal, sys, time
 import rlsv.run.pipeline as pipeline
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, also under a background job
 
 training = pipeline.run_training
 
