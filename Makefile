@@ -38,8 +38,9 @@ reproduce: setup
 report: setup
 	$(VENV)/bin/rlsv report --profile $(PROFILE)
 
+# JupyterLab refuses to start as root (containers, CI) without --allow-root: given only then.
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(PY) benchmarks/run.py

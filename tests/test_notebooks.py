@@ -16,7 +16,8 @@ import papermill as pm
 import pytest
 
 from rlsv.study.paper_values import TABLE1, TABLE2
-from rlsv.study.sweeps import execute_notebook, run_sweep
+from rlsv.study.notebook_runs import execute_notebook
+from rlsv.study.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -148,7 +149,7 @@ def test_reproduce_executes_04_tables_and_05_figures(tiny_runs: tuple[Path, dict
     from rlsv.study.reproduce import reproduce
 
     root, overrides = tiny_runs
-    result = reproduce("smoke", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
+    result = reproduce(profile="smoke", jobs=1, root=root, figures_root=tmp_path / "figures", overrides=overrides,
                        progress=False)
     assert result.ok, result.text()
     assert result.report.counts()["skipped"] == 31  # nothing retrained: the sweep skips finished runs

@@ -104,7 +104,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _slurm_options(args: argparse.Namespace):
-    from rlsv.study.sweeps import SlurmOptions
+    from rlsv.study.slurm_jobs import SlurmOptions
 
     return SlurmOptions(partition=args.partition, time_min=args.time, gpus_per_job=args.gpus_per_job,
                         cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, account=args.account, qos=args.qos,
@@ -116,14 +116,20 @@ def _sweep_overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in overrides.items() if v is not None}
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from rlsv.study.sweeps import run_sweep
+def _sweep_settings(args: argparse.Namespace, **more):
+    """The ``SweepSettings`` of ``sweep`` and ``reproduce`` from their shared options (``_add_run_options``)."""
+    from rlsv.study.sweeps import SweepSettings
 
-    report = run_sweep(args.grid, profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
-                       executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
-                       seeds=args.seeds, slurm=_slurm_options(args), progress=not args.quiet,
-                       run_progress=not args.quiet,
-                       timeout_s=args.timeout, force=args.force)
+    return SweepSettings(profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
+                         executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
+                         seeds=args.seeds, slurm=_slurm_options(args), progress=not args.quiet,
+                         run_progress=not args.quiet, force=args.force, **more)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from rlsv.study.sweeps import sweep
+
+    report = sweep(args.grid, _sweep_settings(args, timeout_s=args.timeout))
     print(report.text())
     return 0 if report.ok else 1
 
@@ -195,10 +201,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from rlsv.study.reproduce import reproduce
 
-    result = reproduce(profile=args.profile, jobs=args.jobs, root=args.runs_root, figures_root=args.figures_root,
-                       engine=args.engine, executor=args.executor, device=args.device,
-                       overrides=_sweep_overrides(args), seeds=args.seeds, slurm=_slurm_options(args),
-                       progress=not args.quiet, force=args.force)
+    result = reproduce(_sweep_settings(args), figures_root=args.figures_root)
     print(result.text())
     return 0 if result.ok else 1
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -28,7 +28,8 @@ from rlsv.run.files import MODEL
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, run_id
 from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
-from rlsv.study.sweeps import SlurmOptions, SweepReport, execute_notebook, notebooks_dir, run_sweep
+from rlsv.study.notebook_runs import execute_notebook, notebooks_dir
+from rlsv.study.sweeps import SweepReport, SweepSettings, sweep
 
 __all__ = [
     "TABLES_NOTEBOOK",
@@ -301,24 +302,22 @@ class ReproduceResult:
         return "\n".join(lines)
 
 
-def reproduce(profile: str = DEFAULT_PROFILE, jobs: int = 2, root: str | os.PathLike = "papermill_runs",
-              figures_root: str | os.PathLike = "figures", engine: str = "papermill", executor: str = "local",
-              device: str = "auto", overrides: Mapping[str, Any] | None = None, seeds: int | Sequence[int] = 1,
-              slurm: SlurmOptions | None = None, progress: bool = True, kernel_name: str = "python3",
-              force: bool = False) -> ReproduceResult:
+def reproduce(settings: SweepSettings | None = None, figures_root: str | os.PathLike = "figures",
+              **options: Any) -> ReproduceResult:
     """The ``all`` sweep (30 runs + STFT per seed), then Tables 1-2 and Figures 2-6 of its runs.
 
+    ``settings``: how the sweep runs (:class:`rlsv.study.sweeps.SweepSettings`; default: its defaults with
+    2 jobs); ``options``: fields of it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too.
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
     and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from
     :func:`make_tables` / :func:`make_figures` directly. Tables and figures are made from
     whatever finished, also when some runs failed (their rows read ``missing``), and only from the
-    runs of this sweep's settings (its variant). ``seeds``, ``force``: as in
-    :func:`rlsv.study.sweeps.run_sweep` (seeds per grid point; run locks of other hosts).
+    runs of this sweep's settings (its variant).
     """
     start = time.perf_counter()
-    report = run_sweep("all", profile=profile, root=root, jobs=jobs, engine=engine, executor=executor,
-                       device=device, overrides=overrides, seeds=seeds, slurm=slurm, progress=progress,
-                       kernel_name=kernel_name, force=force)
+    settings = replace(settings or SweepSettings(jobs=2), **options)
+    profile, engine, kernel_name = settings.profile, settings.engine, settings.kernel_name
+    report = sweep("all", settings)
     result = ReproduceResult(profile, report)
     root = report.root
     reports_started = time.perf_counter()

@@ -27,7 +27,12 @@ from rlsv.run.profiles import get_profile
 from rlsv.run.spec import STFT, sinkhorn, tv
 from rlsv.run.status import read_status
 from rlsv.study.grids import get_grid
-from rlsv.study.sweeps import SweepJob, classify_run, execute_run, plan_runs, run_sweep, sweep_seeds, worker_threads
+from rlsv.study.executors import slot_environments, worker_threads
+from rlsv.study.slurm_jobs import SlurmOptions
+from rlsv.study.sweep_plan import SweepJob, plan_runs, sweep_seeds
+from rlsv.study.sweep_run import execute_run
+from rlsv.study.sweep_verdicts import classify_run
+from rlsv.study.sweeps import run_sweep
 
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
 
@@ -331,7 +336,7 @@ def test_a_killed_slurm_job_leaves_no_lock_behind(tmp_path: Path, monkeypatch: p
 def test_unique_names_for_the_notebook_being_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import papermill
 
-    from rlsv.study.sweeps import execute_notebook
+    from rlsv.study.notebook_runs import execute_notebook
 
     written = []
 
@@ -373,14 +378,10 @@ def test_a_run_evaluated_on_fewer_test_tracks_is_evaluated_again(tmp_path: Path,
 
 
 def test_worker_slots_get_their_own_gpu_and_threads() -> None:
-    from rlsv.study.sweeps import _slot_environments
-
-    envs = _slot_environments(3, ("0", "1"), 4)
+    envs = slot_environments(3, ("0", "1"), 4)
     assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0"]
     assert all(e["OMP_NUM_THREADS"] == e["MKL_NUM_THREADS"] == "4" for e in envs)
-    assert _slot_environments(2, (), None) == [{}, {}]
-    from rlsv.study.sweeps import SlurmOptions
-
+    assert slot_environments(2, (), None) == [{}, {}]
     assert worker_threads("local", 1) is None  # one local worker: the sweep's own process, torch's default
     cores = len(os.sched_getaffinity(0))
     assert worker_threads("local", 2) == worker_threads("submitit-local", 2) == max(1, cores // 2)
