@@ -27,7 +27,7 @@ def test_parser_is_cheap_and_agrees_with_the_sweeps() -> None:
     from rlsv.run import profiles
     from rlsv.study import sweeps
 
-    assert cli._ENGINES == sweeps.ENGINES and cli._EXECUTORS == sweeps.EXECUTORS
+    assert cli.ENGINES is sweeps.ENGINES and cli.EXECUTORS is sweeps.EXECUTORS  # taken, not copied
     assert cli.DEFAULT_PROFILE == profiles.DEFAULT_PROFILE and cli.PROFILE_NAMES == tuple(profiles.PROFILES)
 
 

@@ -18,6 +18,8 @@ from rlsv.core.model_config import INITS
 from rlsv.run.files import LOSSES, MODEL, SEGMENTS, SUMMARY
 from rlsv.run.profiles import DEFAULT_PROFILE, PROFILE_DEFAULTS, PROFILES
 from rlsv.run.train_config import RUNTIME_FIELDS, TRAINING_FIELDS
+from rlsv.study.executors import EXECUTORS
+from rlsv.study.notebook_runs import ENGINES
 
 _non_negative_int, _non_negative_float = non_negative_int, non_negative_float
 
@@ -123,7 +125,8 @@ def _sweep_settings(args: argparse.Namespace, **more):
     return SweepSettings(profile=args.profile, root=args.runs_root, jobs=args.jobs, engine=args.engine,
                          executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
                          seeds=args.seeds, slurm=_slurm_options(args), progress=not args.quiet,
-                         run_progress=not args.quiet, force=args.force, **more)
+                         run_progress=not args.quiet, force=args.force, findings_seeds=args.findings_seeds,
+                         conv_plan=args.conv_plan or "fixed", **more)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -206,11 +209,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-# rlsv.study.sweeps.ENGINES / EXECUTORS, spelled out so that building the parser does not import torch.
-_ENGINES, _EXECUTORS = ("papermill", "inline"), ("local", "slurm", "submitit-local")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _add_run_options(p: argparse.ArgumentParser, findings_seeds: int = 0) -> None:
     """Options shared by ``sweep`` and ``reproduce``: where and how the runs execute."""
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
                    help="small (default: synthetic corpus, the paper's C/T, shows its trends on a CPU), smoke "
@@ -218,14 +219,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="training seeds per grid point: 218, 219, ... (default 1; 3 gives the tables' intervals "
                         "their seed-to-seed part)")
+    p.add_argument("--findings-seeds", type=_non_negative_int, default=findings_seeds,
+                   help="at least this many seeds for the grid points that carry the paper's findings (the L_A "
+                        f"rows, L_B at lambda 0.5/1.5/2, L_B at lambda 1.5 over omega; default {findings_seeds})")
+    add_declared_options(p, ("conv_plan",))
     p.add_argument("--jobs", type=_positive_int, default=1, help="runs at a time: worker processes (one GPU each where "
                    "there "
                    "are GPUs, else cores/jobs threads each) or the SLURM array's parallelism (default 1)")
     p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
-    p.add_argument("--engine", choices=_ENGINES, default="papermill",
+    p.add_argument("--engine", choices=ENGINES, default="papermill",
                    help="papermill: execute notebooks 02 and 03 per run (default); inline: call the same "
                         "functions without notebooks (faster, no executed notebooks)")
-    p.add_argument("--executor", choices=_EXECUTORS, default="local",
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local processes (default), slurm (a submitit job array), or submitit-local "
                         "(the same job array on this machine)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
@@ -379,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="sweep `all` (30 runs + STFT), then Tables 1-2 and Figures 2-6",
                        description="The whole reproduction: the `all` sweep, then notebooks 04 (tables) and 05 "
                        "(figures) executed with papermill; prints where every result is.")
-    _add_run_options(p)
+    _add_run_options(p, findings_seeds=3)
     p.add_argument("--figures-root", default="figures", type=path_arg, help="figures go to FIGURES_ROOT/PROFILE (default figures)")
     p.set_defaults(func=_cmd_reproduce)
 

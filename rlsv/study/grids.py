@@ -17,6 +17,10 @@ name         runs                                                               
 ``all``      union of the above, each run once                                     30 + 1
 ``tables``   union of ``table1`` and ``table2`` (``rlsv sweep tables --seeds 3``)   13 + 1
 ===========  ==================================================================  ======
+
+:data:`FINDINGS` are the grid points that carry the paper's findings -- the five L_A rows, L_B at
+λ ∈ {0.5, 1.5, 2} with ω = 1, and L_B at λ = 1.5 over ω -- which ``make reproduce`` trains with more seeds
+(``rlsv reproduce --findings-seeds``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Mapping
 from rlsv.errors import ConfigError
 from rlsv.run.spec import STFT, RunSpec, sinkhorn, tv, unique_specs
 
-__all__ = ["GRIDS", "GRID_NAMES", "get_grid"]
+__all__ = ["GRIDS", "GRID_NAMES", "FINDINGS", "get_grid"]
 
 _OMEGAS_TV = (0.5, 1.0, 1.5, 2.0, 4.0)
 _LAMS_TABLE1 = (0.1, 0.5, 1.0, 1.5, 2.0)
@@ -54,6 +58,11 @@ def _paper_grids() -> dict[str, tuple[RunSpec, ...]]:
 
 GRIDS: Mapping[str, tuple[RunSpec, ...]] = _paper_grids()
 GRID_NAMES: tuple[str, ...] = tuple(GRIDS)
+
+FINDINGS: tuple[RunSpec, ...] = unique_specs(
+    (*GRIDS["figure3"], *(sinkhorn(1.0, lam) for lam in (0.5, 1.5, 2.0)), *(sinkhorn(w, 1.5) for w in _OMEGAS_TABLE2)))
+"""The grid points of the paper's three findings: additivity (L_A against L_B at λ = 1.5 and 2), masking (λ = 0.5
+against 1.5 and 2) and Table 2 (A over ω at λ = 1.5)."""
 
 
 def get_grid(name: str) -> tuple[RunSpec, ...]:

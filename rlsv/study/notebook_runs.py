@@ -11,7 +11,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["TRAIN_NOTEBOOK", "EVALUATE_NOTEBOOK", "EXECUTED", "notebooks_dir", "execute_notebook"]
+__all__ = ["ENGINES", "TRAIN_NOTEBOOK", "EVALUATE_NOTEBOOK", "EXECUTED", "notebooks_dir", "execute_notebook"]
+
+ENGINES: tuple[str, ...] = ("papermill", "inline")
+"""How a sweep runs a run: ``papermill`` (executes notebooks 02 and 03) or ``inline`` (calls the same functions,
+no notebooks)."""
 
 TRAIN_NOTEBOOK, EVALUATE_NOTEBOOK = "02_train.ipynb", "03_evaluate.ipynb"
 EXECUTED: Mapping[str, str] = {TRAIN_NOTEBOOK: "train.ipynb", EVALUATE_NOTEBOOK: "evaluate.ipynb"}

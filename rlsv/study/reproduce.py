@@ -287,10 +287,14 @@ class ReproduceResult:
 
         lines = [self.report.text(), "", f"rlsv reproduce ({self.profile}) finished in {self.seconds:.0f} s. Results:",
                  f"  runs (executed notebooks, metrics, checkpoints): {show(root)}/{self.profile}-*/"]
-        md = [p for p in self.tables if p.suffix == ".md"]
+        md = [p for p in self.tables if p.suffix == ".md" and p.stem != "results"]
         if md:
             folder = show(md[0].parent)
-            lines.append(f"  tables: {folder}/ ({', '.join(p.stem for p in md)}: .md .csv .tex, *_numbers.csv)")
+            lines.append(f"  tables: {folder}/ ({', '.join(p.stem for p in md)}: .md .csv .tex, *_numbers.csv; "
+                         "provenance.json)")
+        for path in self.tables:
+            if path.name == "results.md":
+                lines.append(f"  results snippet (what the README quotes; `make results` publishes it): {show(path)}")
         for name, paths in self.figures.items():
             lines.append(f"  {name}: {' '.join(show(p) for p in paths)}")
         for name, why in self.missing_figures.items():
@@ -307,7 +311,9 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     """The ``all`` sweep (30 runs + STFT per seed), then Tables 1-2 and Figures 2-6 of its runs.
 
     ``settings``: how the sweep runs (:class:`rlsv.study.sweeps.SweepSettings`; default: its defaults with
-    2 jobs); ``options``: fields of it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too.
+    2 jobs and 3 seeds for the grid points that carry the findings, ``findings_seeds=3``); ``options``: fields of
+    it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too. After the tables it writes the results
+    snippet the README quotes (``results.md`` beside them, ``rlsv.study.results_snippet``).
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
     and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from
     :func:`make_tables` / :func:`make_figures` directly. Tables and figures are made from
@@ -315,7 +321,7 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     runs of this sweep's settings (its variant).
     """
     start = time.perf_counter()
-    settings = replace(settings or SweepSettings(jobs=2), **options)
+    settings = replace(settings or SweepSettings(jobs=2, findings_seeds=3), **options)
     profile, engine, kernel_name = settings.profile, settings.engine, settings.kernel_name
     report = sweep("all", settings)
     result = ReproduceResult(profile, report)
@@ -350,9 +356,24 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
         result.tables = make_tables(root, profile, out_tables, variant=report.variant).paths
         figures = make_figures(root, profile, out_figures, variant=report.variant)
         result.figures, result.missing_figures = figures.paths, figures.missing
+    try:
+        result.tables.append(_write_results(root, profile, report.variant, out_tables))
+    except (OSError, ValueError, KeyError) as error:  # no tables: said above; the snippet needs them
+        result.errors.append(f"results snippet: {error}")
     result.report_seconds = time.perf_counter() - reports_started
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _write_results(root: Path, profile: str, variant: str | None, out_tables: Path) -> Path:
+    """The results snippet of the tables in ``out_tables`` (``rlsv.study.results_snippet``), with what the runs
+    were and what made them."""
+    from rlsv.study.provenance import PROVENANCE_FILE
+    from rlsv.study.results import load_run_set
+    from rlsv.study.results_snippet import write_snippet
+
+    provenance = json.loads((out_tables / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return write_snippet(out_tables, load_run_set(root, profile, variant).label(), provenance)
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from rlsv.run.train_config import EXTENDABLE_FIELDS, config_differences
 from rlsv.study.claims import RunOutcome, claim_and_run
 from rlsv.study.notebook_runs import EVALUATE_NOTEBOOK, EXECUTED, TRAIN_NOTEBOOK, execute_notebook, notebooks_dir
-from rlsv.study.sweep_plan import ENGINES, SweepJob
+from rlsv.study.notebook_runs import ENGINES
+from rlsv.study.sweep_plan import SweepJob
 from rlsv.study.sweep_verdicts import (
     finished_files,
     settled_outcome,
@@ -57,7 +58,7 @@ def _notebook_parameters(job: SweepJob, notebook: str) -> dict[str, Any]:
     common = {"run": job.params.to_dict(), "output_root": str(job.root), "device": job.device,
               "threads": job.threads, "progress": job.progress}
     if notebook == TRAIN_NOTEBOOK:
-        return {**common, "live_plot": False}
+        return {**common, "live_plot": False, "conv_plan": job.conv_plan}
     return {**common, "compare_stft": False}
 
 
@@ -82,7 +83,8 @@ def _train_and_evaluate(job: SweepJob) -> None:
 
     if job.engine == "inline":
         if job.params.is_trained:
-            run_training(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
+            run_training(job.params, job.root, job.device, progress=job.progress, threads=job.threads,
+                         conv_plan=job.conv_plan)
         run_evaluation(job.params, job.root, job.device, progress=job.progress, threads=job.threads)
     elif job.engine == "papermill":
         folder = Path(job.notebooks) if job.notebooks else notebooks_dir()

@@ -51,13 +51,15 @@ from tqdm.auto import tqdm
 
 from rlsv.errors import ConfigError
 from rlsv.run.data import dataset_root, prepare_data
+from rlsv.run.conv_plan import parse_conv_plan, resolve_conv_plan
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec
 from rlsv.study.claims import OUTCOME_STATES, RunOutcome, record_crash
 from rlsv.study.executors import EXECUTORS, make_executor, worker_threads
 from rlsv.study.notebook_runs import notebooks_dir
 from rlsv.study.slurm_jobs import SlurmOptions
-from rlsv.study.sweep_plan import ENGINES, SweepJob, plan_runs, sweep_seeds
+from rlsv.study.notebook_runs import ENGINES
+from rlsv.study.sweep_plan import SweepJob, plan_runs, sweep_seeds
 from rlsv.study.sweep_run import execute_run
 from rlsv.study.sweep_verdicts import settled_outcome, verdict
 
@@ -86,6 +88,11 @@ class SweepSettings:
         extend_shorter: start each new run from the checkpoint of a finished shorter run of the same
             settings under ``root`` (same results as from scratch: a budget study over epochs trains
             each seed's longest run once).
+        findings_seeds: the grid points that carry the paper's findings (``rlsv.study.grids.FINDINGS``) get at
+            least this many seeds (``rlsv.study.sweep_plan.plan_runs``).
+        conv_plan: the convolution plan of every run (``rlsv.run.conv_plan``: ``"fixed"``, ``"auto"`` or a plan),
+            resolved once before any run starts, for the device and threads of the sweep's workers, and handed
+            to each run (a SLURM node resolves ``fixed`` and ``auto`` itself, without timing for ``fixed``).
 
     Raises:
         rlsv.errors.ConfigError: an unknown engine or executor, ``jobs`` < 1, or bad ``seeds``.
@@ -107,6 +114,8 @@ class SweepSettings:
     notebooks: str | os.PathLike | None = None
     force: bool = False
     extend_shorter: bool = False
+    findings_seeds: int = 0
+    conv_plan: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -118,6 +127,7 @@ class SweepSettings:
         object.__setattr__(self, "seeds", sweep_seeds(self.seeds))
         object.__setattr__(self, "overrides", dict(self.overrides or {}))
         object.__setattr__(self, "slurm", self.slurm or SlurmOptions())
+        parse_conv_plan(self.conv_plan)
 
 
 @dataclass
@@ -132,6 +142,7 @@ class SweepReport:
     submitted: list[str] = field(default_factory=list)
     variant: str | None = None  # the settings hash the sweep's runs share (rlsv.run.spec.variant_id)
     prepare_seconds: float = 0.0  # finding, writing and decoding the data, before any run
+    conv_plan: str | None = None  # the convolution plan the sweep fixed for its runs, and how it was chosen
 
     def _with(self, state: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.state == state]
@@ -153,6 +164,8 @@ class SweepReport:
         counts = ", ".join(f"{n} {state}" for state, n in self.counts().items() if n)
         lines = [f"rlsv sweep {self.grid} ({self.profile}): {len(self.outcomes)} runs in {self.root}: "
                  f"{counts or 'nothing to do'} ({self.seconds:.0f} s)"]
+        if self.conv_plan:
+            lines.append(f"  convolution plan of every run: {self.conv_plan}")
         if self.submitted:
             lines.append(f"  submitted jobs: {', '.join(self.submitted)}")
         for o in self.outcomes:
@@ -188,7 +201,7 @@ def sweep(grid: str | Sequence[RunSpec], settings: SweepSettings) -> SweepReport
     """
     _check_cluster(settings.executor)
     start = time.perf_counter()
-    runs = plan_runs(grid, settings.profile, settings.overrides, settings.seeds)
+    runs = plan_runs(grid, settings.profile, settings.overrides, settings.seeds, settings.findings_seeds)
     grid_name = grid if isinstance(grid, str) else "custom"
     root = Path(settings.root).expanduser().resolve()
     notebook_folder = None
@@ -205,7 +218,7 @@ def sweep(grid: str | Sequence[RunSpec], settings: SweepSettings) -> SweepReport
         started = time.perf_counter()
         prepare_data(todo[0].params, progress=settings.progress)  # once, before any worker starts
         report.prepare_seconds = time.perf_counter() - started
-        outcomes, report.submitted = _execute(todo, settings, root / "_submitit", grid_name)
+        outcomes, report.submitted, report.conv_plan = _execute(todo, settings, root / "_submitit", grid_name)
         decided |= {o.run_id: o for o in outcomes}
     report.outcomes = [decided[job.run_id] for job in all_jobs]
     report.seconds = time.perf_counter() - start
@@ -224,16 +237,37 @@ def _crashed(job: SweepJob, message: str, scheduler_job: str) -> RunOutcome:
     return record_crash(job.run_dir, message, scheduler_job, job.run_id)
 
 
-def _execute(todo: list[SweepJob], settings: SweepSettings, submitit_folder: Path,
-             grid_name: str) -> tuple[list[RunOutcome], list[str]]:
-    """Run ``todo`` on the settings' executor, at most ``jobs`` at a time: the outcomes and the submitit job ids
-    (runs sent to SLURM without waiting are ``submitted``).
+def _sweep_plan(todo: list[SweepJob], settings: SweepSettings, threads: int | None) -> tuple[str, str]:
+    """The convolution plan of the sweep's runs, fixed before any starts: ``(request for the runs, what to
+    report)``. On this machine's workers it is resolved here, once; a SLURM node resolves it itself."""
+    if settings.executor == "slurm":
+        return settings.conv_plan, f"{settings.conv_plan} (resolved by each node)"
+    import torch
 
-    The torch threads of every run and the worker slots (GPU, thread limits) are decided here, once.
+    from rlsv.run.device import resolve_device
+
+    params = next((job.params for job in todo if job.params.is_trained), None)
+    if params is None:
+        return settings.conv_plan, ""
+    device = resolve_device(settings.device)
+    config = params.train_config()
+    choice = resolve_conv_plan(settings.conv_plan, config.model, config.batch_size, device,
+                               threads or torch.get_num_threads())
+    return choice.plan.text, f"{choice.plan.text} ({choice.how}; {device.type}, {threads or 'default'} threads)"
+
+
+def _execute(todo: list[SweepJob], settings: SweepSettings, submitit_folder: Path,
+             grid_name: str) -> tuple[list[RunOutcome], list[str], str]:
+    """Run ``todo`` on the settings' executor, at most ``jobs`` at a time: the outcomes, the submitit job ids
+    (runs sent to SLURM without waiting are ``submitted``) and the convolution plan the runs share.
+
+    The torch threads of every run, its convolution plan and the worker slots (GPU, thread limits) are decided
+    here, once.
     """
     workers = min(settings.jobs, len(todo))
     threads = worker_threads(settings.executor, workers, settings.slurm)
-    todo = [replace(job, threads=threads) for job in todo]
+    plan, plan_text = _sweep_plan(todo, settings, threads)
+    todo = [replace(job, threads=threads, conv_plan=plan) for job in todo]
     executor = make_executor(settings.executor, workers, threads, settings.device, settings.slurm, submitit_folder)
     with tqdm(total=len(todo), desc=f"sweep {grid_name} ({settings.profile})", unit="run",
               disable=not settings.progress, file=sys.stderr, dynamic_ncols=True) as bar:
@@ -248,4 +282,4 @@ def _execute(todo: list[SweepJob], settings: SweepSettings, submitit_folder: Pat
         executed = executor.run(execute_run, todo, _crashed, finished)
     outcomes = [outcome or RunOutcome(job.run_id, "submitted", None, 0.0, str(job.run_dir))
                 for job, outcome in zip(todo, executed.outcomes)]
-    return outcomes, executed.job_ids
+    return outcomes, executed.job_ids, plan_text
