@@ -19,6 +19,7 @@ import torch
 
 from rlsv.atomic import save_torch, write_json
 from rlsv.audio.musdb import DatasetNotFoundError
+from rlsv.run import conv_plan as plans
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root
 from rlsv.run.lock import LOCK_FILE
@@ -26,8 +27,8 @@ from rlsv.run.pipeline import run_training
 from rlsv.run.profiles import get_profile
 from rlsv.run.spec import STFT, sinkhorn, tv
 from rlsv.run.status import read_status
-from rlsv.study.grids import get_grid
 from rlsv.study.executors import slot_environments, worker_threads
+from rlsv.study.grids import get_grid
 from rlsv.study.slurm_jobs import SlurmOptions
 from rlsv.study.sweep_plan import SweepJob, plan_runs, sweep_seeds
 from rlsv.study.sweep_run import execute_run
@@ -82,6 +83,23 @@ def test_plan_with_seeds_repeats_trained_runs_per_seed_and_the_stft_once() -> No
             sweep_seeds(bad)
     with pytest.raises(ValueError, match="seeds="):
         plan_runs("table1", "smoke", overrides={"seed": 3})
+
+
+def test_the_findings_grid_points_get_more_seeds_after_every_other_run() -> None:
+    from rlsv.study.grids import FINDINGS
+
+    assert len(FINDINGS) == 11 and set(FINDINGS) <= set(get_grid("all"))
+    assert set(FINDINGS) == {*get_grid("figure3"), sinkhorn(1.0, 0.5), sinkhorn(1.0, 1.5), sinkhorn(1.0, 2.0),
+                             *(sinkhorn(w, 1.5) for w in (1.0, 1.5, 2.0, 4.0))}
+    runs = plan_runs("all", "smoke", findings_seeds=3)
+    assert len(runs) == 31 + 2 * 11 and len({r.run_id for r in runs}) == len(runs)
+    assert [r.seed for r in runs[:31]] == [218] * 31  # one complete set first
+    assert {(r.spec, r.seed) for r in runs[31:]} == {(spec, seed) for spec in FINDINGS for seed in (219, 220)}
+    # the grid's own order within each extra seed, and no extra seeds for a grid without findings
+    assert [r.spec for r in runs[31:42]] == [spec for spec in get_grid("all") if spec in FINDINGS]
+    assert len(plan_runs([sinkhorn(1.0, 0.1), sinkhorn(1.0, 5.0, 2)], "smoke", findings_seeds=3)) == 2
+    assert [r.seed for r in plan_runs([tv(1.0)], "smoke", seeds=[7], findings_seeds=2)] == [7, 218]
+    assert len(plan_runs("table1", "smoke", seeds=3, findings_seeds=2)) == 30  # already more: nothing added
 
 
 def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -414,6 +432,11 @@ def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict)
     injected = json.loads((good / "train.ipynb").read_text())["cells"]
     source = "".join("".join(c["source"]) for c in injected if "injected-parameters" in c["metadata"].get("tags", []))
     assert f"threads = {worker_threads('local', 2)}" in source and "live_plot = False" in source  # cores // 2
+    # one convolution plan, fixed by the sweep before its runs started, handed to every run and recorded
+    plan = plans.fixed_plan("cpu", worker_threads("local", 2)).text
+    assert f'conv_plan = "{plan}"' in source and report.conv_plan.startswith(f"{plan} (fixed; cpu")
+    session = json.loads((good / "provenance.json").read_text())["sessions"][-1]
+    assert session["conv_plan"] == {"plan": plan, "how": "given"} and session["threads"] == worker_threads("local", 2)
     summary = json.loads((good / "summary.json").read_text())
     assert summary["si_sdr"]["count"] > 0 and summary["additivity"]["mean"] > 0
 
