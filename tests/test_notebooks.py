@@ -15,8 +15,8 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from rlsv.study.paper_values import TABLE1, TABLE2
 from rlsv.study.notebook_runs import execute_notebook
+from rlsv.study.paper_values import TABLE1, TABLE2
 from rlsv.study.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -138,7 +138,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from rlsv.study.results import run_overview
+    from rlsv.study.run_overview import run_overview
 
     frame = run_overview(args.runs_root, args.profile)
     if frame.empty:

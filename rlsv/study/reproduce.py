@@ -27,8 +27,8 @@ from rlsv.atomic import write_json
 from rlsv.run.files import MODEL
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, run_id
-from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
 from rlsv.study.notebook_runs import execute_notebook, notebooks_dir
+from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
 from rlsv.study.sweeps import SweepReport, SweepSettings, sweep
 
 __all__ = [
@@ -95,7 +95,8 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAU
     ``provenance.json`` (``rlsv.study.provenance``).
     """
     from rlsv.study.provenance import write_provenance
-    from rlsv.study.results import load_run_set, status_frame
+    from rlsv.study.results import load_run_set
+    from rlsv.study.run_overview import status_frame
     from rlsv.study.tables import write_paper_tables
 
     run_set = load_run_set(root, profile, variant)
@@ -182,17 +183,15 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
     drawn and what is missing (paths relative to ``out_dir``).
     """
     from rlsv.study.plots import (
-        RepresentationRow,
         add_provenance_footer,
         plot_figure3,
         plot_figure5,
         plot_figure6,
-        plot_representation_rows,
-        plot_representations,
         save_figure,
         wrap_title,
     )
     from rlsv.study.provenance import write_provenance
+    from rlsv.study.representation_plots import RepresentationRow, plot_representation_rows, plot_representations
     from rlsv.study.results import load_run_set
 
     out = Path(out_dir) if out_dir is not None else figures_dir("figures", profile)

@@ -7,7 +7,7 @@ evaluated, ``segments.csv``. This module only reads them; it never trains or eva
 * :func:`scan_runs` -- every run directory under a root, read once (:class:`Run` or :class:`InvalidRun`).
 * :func:`load_runs` / :func:`segment_frame` -- every finished run -> one row per test segment, with
   the run's configuration joined (``SEGMENT_FRAME_COLUMNS``); the input of ``tables`` and ``plots``.
-* :func:`run_status` / :func:`status_frame` -- one row per run directory: state and error.
+* one row per run directory (state, error; ``rlsv status``): ``rlsv.study.run_overview``.
 * :func:`select_specs`, :func:`single_profile`, :func:`run_set_rows` -- pick grid points / one
   profile / one run set (profile and settings) out of a :func:`load_runs` frame.
 * :func:`config_columns` -- a run's ``CONFIG_COLUMNS`` from its ``config.json``.
@@ -15,7 +15,6 @@ evaluated, ``segments.csv``. This module only reads them; it never trains or eva
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections import Counter
@@ -39,7 +38,6 @@ __all__ = [
     "CONFIG_COLUMNS",
     "SEGMENT_COLUMNS",
     "SEGMENT_FRAME_COLUMNS",
-    "STATUS_COLUMNS",
     "RunLayoutError",
     "Run",
     "InvalidRun",
@@ -48,8 +46,6 @@ __all__ = [
     "scan_runs",
     "segment_frame",
     "load_runs",
-    "status_frame",
-    "run_status",
     "config_columns",
     "select_specs",
     "single_profile",
@@ -58,13 +54,11 @@ __all__ = [
     "DEFAULT_SEED",
     "RunSet",
     "load_run_set",
-    "run_overview",
 ]
 
 STATES: tuple[str, ...] = ("pending", "running", "done", "failed")
 CONFIG_COLUMNS: tuple[str, ...] = ("run_id", "profile", "variant", "objective", "omega", "lam", "p", "seed")
 SEGMENT_FRAME_COLUMNS: tuple[str, ...] = (*CONFIG_COLUMNS, *SEGMENT_COLUMNS)
-STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updated")
 
 
 class RunLayoutError(RunFolderError):
@@ -265,27 +259,6 @@ def load_runs(root: str | Path = "papermill_runs", profile: str | None = None,
     return segment_frame(scan_runs(root), profile, states, source=str(root))
 
 
-def status_frame(runs: Iterable[Run | InvalidRun]) -> pd.DataFrame:
-    """:func:`run_status` on runs already read (:func:`scan_runs`)."""
-    rows = []
-    for run in runs:
-        if isinstance(run, InvalidRun):
-            rows.append({"run_id": run.path.name, "profile": None, "state": "invalid",
-                         "error": str(run.error), "updated": None})
-        else:
-            rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.status})
-    return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
-
-
-def run_status(root: str | Path = "papermill_runs") -> pd.DataFrame:
-    """One row per run directory under ``root``: columns ``STATUS_COLUMNS``.
-
-    A directory whose files cannot be read gets state ``"invalid"`` and the reason as ``error``,
-    so a single broken run does not hide the others.
-    """
-    return status_frame(scan_runs(root))
-
-
 def _same(column: pd.Series, value: float | None) -> np.ndarray:
     """Rows of ``column`` equal to ``value`` (both NaN/None counts as equal)."""
     values = column.to_numpy(dtype=float)
@@ -448,48 +421,3 @@ def load_run_set(root: str | Path = "papermill_runs", profile: str | None = None
         profile, variant, segments = run_set_rows(segments, profile, variant)
     runs = [run for run in readable if run.config["profile"] == profile and run.config.get("variant") == variant]
     return RunSet(Path(root), profile, variant, runs, segments.reset_index(drop=True))
-
-
-def _last_epoch(run_dir: Path) -> int | None:
-    """The last epoch in a run's ``losses.csv`` (its last line's first field), None when there is none."""
-    try:
-        with open(run_dir / LOSSES, "rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - 256))
-            last = fh.read().decode("utf-8", errors="replace").strip().splitlines()[-1]
-        return int(last.split(",")[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _summary_means(run_dir: Path) -> dict[str, float]:
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        return {metric: summary[metric]["mean"] for metric in METRICS if summary.get(metric)}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-
-
-def run_overview(root: str | Path = "papermill_runs", profile: str | None = None) -> pd.DataFrame:
-    """``rlsv status``: one row per run folder under ``root`` (of ``profile``, when given): ``run_id,
-    state, epochs`` (trained / asked for), the mean ``additivity, si_sdr_mask, si_sdr`` of its evaluation
-    and its ``error``; folders that break ``docs/run_layout.md`` are listed as ``invalid`` with the reason, and
-    runs whose owner died as ``interrupted`` (``rlsv.run.status.shown_state``)."""
-    from rlsv.run.status import shown_state
-
-    rows = []
-    for run in scan_runs(root):
-        if isinstance(run, InvalidRun):
-            if profile is None:
-                rows.append({"run_id": run.path.name, "state": "invalid", "error": str(run.error)})
-            continue
-        if profile is not None and run.config["profile"] != profile:
-            continue
-        trained, asked = _last_epoch(run.path), run.config.get("epochs")
-        epochs = "" if asked is None else f"{trained or 0}/{asked}"
-        state, error = shown_state(run.path, run.state, run.status.get("error"))
-        rows.append({"run_id": run.run_id, "state": state, "epochs": epochs, **_summary_means(run.path),
-                     "error": error})
-    columns = ["run_id", "state", "epochs", *METRICS, "error"]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.round({"si_sdr": 2, "si_sdr_mask": 2, "additivity": 3})

@@ -17,8 +17,14 @@ from rlsv.errors import ConfigError
 from rlsv.run.files import CHECKPOINT, CONFIG, LOSSES, MODEL
 from rlsv.run.train_config import EXTENDABLE_FIELDS, config_differences
 from rlsv.study.claims import RunOutcome, claim_and_run
-from rlsv.study.notebook_runs import EVALUATE_NOTEBOOK, EXECUTED, TRAIN_NOTEBOOK, execute_notebook, notebooks_dir
-from rlsv.study.notebook_runs import ENGINES
+from rlsv.study.notebook_runs import (
+    ENGINES,
+    EVALUATE_NOTEBOOK,
+    EXECUTED,
+    TRAIN_NOTEBOOK,
+    execute_notebook,
+    notebooks_dir,
+)
 from rlsv.study.sweep_plan import SweepJob
 from rlsv.study.sweep_verdicts import (
     finished_files,

@@ -50,15 +50,14 @@ from typing import Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from rlsv.errors import ConfigError
-from rlsv.run.data import dataset_root, prepare_data
 from rlsv.run.conv_plan import parse_conv_plan, resolve_conv_plan
+from rlsv.run.data import dataset_root, prepare_data
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec
 from rlsv.study.claims import OUTCOME_STATES, RunOutcome, record_crash
 from rlsv.study.executors import EXECUTORS, make_executor, worker_threads
-from rlsv.study.notebook_runs import notebooks_dir
+from rlsv.study.notebook_runs import ENGINES, notebooks_dir
 from rlsv.study.slurm_jobs import SlurmOptions
-from rlsv.study.notebook_runs import ENGINES
 from rlsv.study.sweep_plan import SweepJob, plan_runs, sweep_seeds
 from rlsv.study.sweep_run import execute_run
 from rlsv.study.sweep_verdicts import settled_outcome, verdict

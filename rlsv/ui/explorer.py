@@ -282,7 +282,7 @@ class RepresentationExplorer:
     def render(self) -> None:
         """Show the selected run on the selected segment and its neighbours (called on every widget change)."""
         from rlsv.run.segment_view import represent_window
-        from rlsv.study.plots import plot_representations
+        from rlsv.study.representation_plots import plot_representations
 
         self.renders += 1
         run_dir = self._selected_run()

@@ -23,7 +23,7 @@ from rlsv.run.config import RunParameters
 from rlsv.run.lock import LOCK_FILE, process_identity, read_lock
 from rlsv.run.spec import tv
 from rlsv.run.status import INTERRUPTED, interruption, read_status, shown_state
-from rlsv.study.results import run_overview
+from rlsv.study.run_overview import run_overview
 from rlsv.study.sweeps import run_sweep
 
 TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}

@@ -16,18 +16,14 @@ from rlsv.run.spec import run_id
 from rlsv.run.summary import STD_DDOF
 from rlsv.study.grids import get_grid
 from rlsv.study.paper_values import FIGURE2_CAPTION, FIGURE4_PANELS
-from rlsv.study.plots import (
+from rlsv.study.plots import metric_points, plot_figure3, plot_figure5, plot_figure6, save_figure
+from rlsv.study.representation_plots import (
     LOW_CARRIER_NOTE,
     RepresentationRow,
     carrier_ticks,
     format_hz,
-    metric_points,
-    plot_figure3,
-    plot_figure5,
-    plot_figure6,
     plot_representation_rows,
     plot_representations,
-    save_figure,
 )
 
 C, T = 12, 20

@@ -24,7 +24,6 @@ from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root
 from rlsv.run.lock import LOCK_FILE
 from rlsv.run.pipeline import run_training
-from rlsv.run.profiles import get_profile
 from rlsv.run.spec import STFT, sinkhorn, tv
 from rlsv.run.status import read_status
 from rlsv.study.executors import slot_environments, worker_threads

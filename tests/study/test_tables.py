@@ -18,15 +18,8 @@ from rlsv.run.spec import STFT, RunSpec, run_id, sinkhorn, tv
 from rlsv.run.summary import summarise, summary_to_dict
 from rlsv.study.grids import get_grid
 from rlsv.study.paper_values import PUBLISHED_TABLES, TABLE1, TABLE2
-from rlsv.study.results import (
-    SEGMENT_FRAME_COLUMNS,
-    RunLayoutError,
-    load_run,
-    load_runs,
-    run_status,
-    select_specs,
-    single_profile,
-)
+from rlsv.study.results import SEGMENT_FRAME_COLUMNS, RunLayoutError, load_run, load_runs, select_specs, single_profile
+from rlsv.study.run_overview import run_status
 from rlsv.study.tables import (
     MISSING,
     compare_with_paper,
@@ -200,9 +193,17 @@ def test_load_run_checks_the_run_id(runs_root: Path) -> None:
     run = load_run(runs_root / f"smoke-tv-w0.5-s218-{V}")
     assert run.state == "done" and run.spec == tv(0.5) and len(run.segments) == 3
     assert load_run(runs_root / f"smoke-tv-w2-s218-{V}").segments is None
+    # a folder not named by its run id is a standalone run (rlsv train FOLDER): readable, never in the tables
     renamed = runs_root / f"smoke-tv-w3-s218-{V}"
-    (runs_root / f"smoke-tv-w2-s218-{V}").rename(renamed)
-    with pytest.raises(RunLayoutError, match=f"smoke-tv-w2-s218-{V}"):
+    (runs_root / f"smoke-tv-w0.5-s218-{V}").rename(renamed)
+    moved = load_run(renamed)
+    assert moved.standalone and moved.run_id == f"smoke-tv-w0.5-s218-{V}" and len(moved.segments) == 3
+    with pytest.warns(UserWarning, match="standalone"):
+        assert select_specs(load_runs(runs_root, profile="smoke"), [tv(0.5)]).empty
+    # a config.json whose run id does not follow from its settings is refused, naming the expected id
+    config = json.loads((renamed / "config.json").read_text())
+    (renamed / "config.json").write_text(json.dumps(config | {"omega": 3.0}))
+    with pytest.raises(RunLayoutError, match=f"must be 'smoke-tv-w3-s218-{V}'"):
         load_run(renamed)
 
 
