@@ -22,8 +22,8 @@ def _subparser(name: str) -> argparse.ArgumentParser:
 
 
 def test_constants_agree_with_the_package() -> None:
-    from rlsv.core.front_ends import FRONT_ENDS
-    from rlsv.core.mask_estimator import DEFAULT_BUDGET
+    from rlsv.core.separation.front_ends import FRONT_ENDS
+    from rlsv.core.separation.mask_estimator import DEFAULT_BUDGET
 
     assert cli_separation.DEFAULT_BUDGET == DEFAULT_BUDGET and cli_separation.FRONT_END_NAMES == FRONT_ENDS
 

@@ -10,7 +10,7 @@ import argparse
 
 __all__ = ["add_commands"]
 
-# rlsv.core.mask_estimator.DEFAULT_BUDGET and rlsv.core.front_ends.FRONT_ENDS, spelled out so that building the
+# rlsv.core.separation.mask_estimator.DEFAULT_BUDGET and rlsv.core.separation.front_ends.FRONT_ENDS, spelled out so that building the
 # parser does not import torch (tests/test_cli_separation.py checks that they agree).
 DEFAULT_BUDGET, FRONT_END_NAMES = 250_000, ("learned", "stft")
 
@@ -27,7 +27,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_train_separator(args: argparse.Namespace) -> int:
-    from rlsv.run.separator import SeparatorConfig, resolve_front_end, train_separator
+    from rlsv.run.separation.training import SeparatorConfig, resolve_front_end, train_separator
 
     config = SeparatorConfig(front_end=resolve_front_end(args.run, args.front_end), epochs=args.epochs,
                              learning_rate=args.lr, seed=args.seed, budget=args.budget, lstm_layers=args.lstm_layers,
@@ -41,7 +41,7 @@ def _cmd_train_separator(args: argparse.Namespace) -> int:
 
 
 def _cmd_separate(args: argparse.Namespace) -> int:
-    from rlsv.run.separate import separate_file
+    from rlsv.run.separation.recording import separate_file
 
     output = separate_file(args.mix, args.run, out_dir=args.out, seed=args.seed, front_end=args.front_end,
                            device=args.device, batch_size=args.batch_size, progress=not args.quiet)
@@ -52,7 +52,7 @@ def _cmd_separate(args: argparse.Namespace) -> int:
 
 
 def _cmd_separation(args: argparse.Namespace) -> int:
-    from rlsv.study.separation import train_separators, write_separation_table
+    from rlsv.study.separation.comparison import train_separators, write_separation_table
     from rlsv.study.sweeps import run_sweep
 
     if not args.no_sweep:

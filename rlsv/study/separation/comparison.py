@@ -4,8 +4,8 @@ over seeds, evaluating them next to the oracle binary mask, and the separation t
 The grid (:data:`SEPARATION_SPECS`, the runs of Figure 4: ``rlsv sweep figure4``): L_A ω=4, L_B λ=0.5 ω=1,
 L_B λ=1.5 ω=4, each one trained run of a run set (``rlsv.study.results.RunSet``; its published seed 218
 when present), plus the STFT. Every representation gets the same mask estimator with the same
-parameter budget (``rlsv.core.mask_estimator``), trained on the same batches
-(``rlsv.run.separator``) for each estimator seed ``218, 219, ...``.
+parameter budget (``rlsv.core.separation.mask_estimator``), trained on the same batches
+(``rlsv.run.separation.training``) for each estimator seed ``218, 219, ...``.
 
 Where the estimators live (``docs/run_layout.md``, "Separators"): ``<run>/separator-s<seed>/`` for a
 learned representation; for the STFT ``<stft run>/separator-s<seed>/`` in the run set's STFT run folder
@@ -15,7 +15,7 @@ same data and batches); without an STFT run folder, ``<first run>/separator-stft
 * :func:`train_separators` -- train (or resume, or skip finished) every estimator: ``rlsv sweep separation``.
 * :func:`evaluate_separation` -- blind and oracle estimates of the run set's test tracks and of the MUSDB18
   excerpt shipped with stempeg, scored by SI-SDR per segment and BSSEval v4 SDR per track
-  (``rlsv.run.separation_eval``); each estimator's scores are cached in its folder.
+  (``rlsv.run.separation.evaluation``); each estimator's scores are cached in its folder.
 * :func:`separation_numbers`, :func:`separation_table` -- per data set, representation and method: mean,
   std, the spread of the seeds' means and the seed × segment 95 % interval (``rlsv.study.intervals``).
 * :func:`write_separation_table` -- all of it into ``<root>/tables/<profile>/separation.{csv,md,tex}``
@@ -98,7 +98,7 @@ class SeparatorSlot:
 
     def folder(self, seed: int) -> Path:
         """The estimator folder of ``seed``."""
-        from rlsv.run.separator_files import separator_dir
+        from rlsv.run.separation.files import separator_dir
 
         return separator_dir(self.run_dir, self.front_end, seed)
 
@@ -150,13 +150,13 @@ def train_separators(root: str | os.PathLike = "papermill_runs", profile: str | 
         epochs: estimator epochs.
         specs, stft: the representations (default: the Figure 4 runs and the STFT).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
-        settings: further ``rlsv.run.separator.SeparatorConfig`` fields (``learning_rate``, ``budget``, ...).
+        settings: further ``rlsv.run.separation.training.SeparatorConfig`` fields (``learning_rate``, ``budget``, ...).
 
     Returns:
-        The ``rlsv.run.separator.SeparatorResult`` of each (representation, seed), representations outermost.
+        The ``rlsv.run.separation.training.SeparatorResult`` of each (representation, seed), representations outermost.
         Finished estimators are returned at once, interrupted ones resumed.
     """
-    from rlsv.run.separator import SeparatorConfig, train_separator
+    from rlsv.run.separation.training import SeparatorConfig, train_separator
 
     slots = separation_slots(load_run_set(root, profile, variant), specs, stft)
     jobs = [(slot, seed) for slot in slots for seed in _seeds(seeds)]
@@ -217,7 +217,7 @@ def _cached_scores(folder: Path, filename: str, key: dict[str, Any], score: Call
 
 
 def _score_all(estimator, data: _Data, bss: bool) -> pd.DataFrame:
-    from rlsv.run.separation_eval import score_tracks
+    from rlsv.run.separation.evaluation import score_tracks
 
     frames = [score_tracks(estimator, tracks, data.segment_length, data.sample_rate, bss).assign(data=name)
               for name, tracks in data.tracks.items()]
@@ -225,7 +225,7 @@ def _score_all(estimator, data: _Data, bss: bool) -> pd.DataFrame:
 
 
 def _oracle_front_end(slot: SeparatorSlot, data: _Data, device):
-    from rlsv.run.separator_model import build_front_end
+    from rlsv.run.separation.separator import build_front_end
 
     return build_front_end(slot.front_end, slot.run_dir, data.segment_length, device=device)
 
@@ -233,9 +233,9 @@ def _oracle_front_end(slot: SeparatorSlot, data: _Data, device):
 def _slot_scores(slot: SeparatorSlot, seeds: Sequence[int], data: _Data, bss: bool, device, batch_size: int
                  ) -> list[pd.DataFrame]:
     """Blind scores of each trained seed, then the oracle's, of one representation (cached in their folders)."""
-    from rlsv.run.separation_eval import blind_estimator, oracle_estimator
-    from rlsv.run.separator_files import SEPARATOR_MODEL
-    from rlsv.run.separator_model import file_sha256, load_separator
+    from rlsv.run.separation.evaluation import blind_estimator, oracle_estimator
+    from rlsv.run.separation.files import SEPARATOR_MODEL
+    from rlsv.run.separation.separator import file_sha256, load_separator
 
     frames = []
     for seed in seeds:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlsv.core.overlap_add import OverlapAdd, hann_window
+from rlsv.core.separation.overlap_add import OverlapAdd, hann_window
 
 
 @pytest.mark.parametrize("n, hop, length", [(8, 4, 37), (11, 5, 11), (11, None, 3), (16, 3, 100), (2, 1, 5)])

@@ -12,7 +12,7 @@ import pytest
 
 from rlsv.run.spec import STFT, sinkhorn
 from rlsv.study.results import load_run_set
-from rlsv.study.separation import (
+from rlsv.study.separation.comparison import (
     SEPARATION_SPECS,
     evaluate_separation,
     representation_label,

@@ -11,10 +11,10 @@ import soundfile as sf
 import torch
 
 from rlsv.audio.files import AudioFileError
-from rlsv.core.front_ends import StftFrontEnd
-from rlsv.core.mask_estimator import EstimatorConfig, MaskEstimator
-from rlsv.run.separate import default_output_dir, separate_file, separate_signal
-from rlsv.run.separator_model import Separator, save_separator
+from rlsv.core.separation.front_ends import StftFrontEnd
+from rlsv.core.separation.mask_estimator import EstimatorConfig, MaskEstimator
+from rlsv.run.separation.recording import default_output_dir, separate_file, separate_signal
+from rlsv.run.separation.separator import Separator, save_separator
 
 N = 2048
 

@@ -13,15 +13,15 @@ import torch
 
 from rlsv.core.model import ModelConfig
 from rlsv.run.files import MODEL
-from rlsv.run.separator import SeparatorConfig, train_separator
-from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import (
+from rlsv.run.separation.training import SeparatorConfig, train_separator
+from rlsv.run.separation.training_data import TrainingData, data_run_for
+from rlsv.run.separation.files import (
     SEPARATOR_CHECKPOINT,
     SEPARATOR_CONFIG,
     SEPARATOR_LOSSES,
     SEPARATOR_MODEL,
 )
-from rlsv.run.separator_model import load_separator
+from rlsv.run.separation.separator import load_separator
 from rlsv.run.train import TrainConfig, fit
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205)

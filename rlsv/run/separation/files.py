@@ -23,7 +23,7 @@ __all__ = ["SEPARATOR_CONFIG", "SEPARATOR_CHECKPOINT", "SEPARATOR_LOSSES", "SEPA
 SEPARATOR_CONFIG = CONFIG  # the estimator's settings, its training data and the run it belongs to
 SEPARATOR_CHECKPOINT = "checkpoint.pt"  # latest epoch: estimator, optimiser, RNG states, history
 SEPARATOR_LOSSES = "losses.csv"  # one row per optimisation step: epoch, step, loss (-SI-SDR dB), active
-SEPARATOR_MODEL = "separator.pt"  # the trained estimator (rlsv.run.separator_model.save_separator)
+SEPARATOR_MODEL = "separator.pt"  # the trained estimator (rlsv.run.separation.separator.save_separator)
 
 
 def read_json_config(run_dir: str | Path) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import torch
 from torch import Tensor
 
 from rlsv.atomic import save_torch
-from rlsv.core.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
-from rlsv.core.mask_estimator import EstimatorConfig, MaskEstimator
+from rlsv.core.separation.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
+from rlsv.core.separation.mask_estimator import EstimatorConfig, MaskEstimator
 from rlsv.errors import ConfigError
 from rlsv.run.files import MODEL
 from rlsv.run.model_file import load_model
-from rlsv.run.separator_files import SEPARATOR_MODEL
+from rlsv.run.separation.files import SEPARATOR_MODEL
 
 __all__ = ["Separator", "build_front_end", "file_sha256", "save_separator", "load_separator", "SEPARATOR_FORMAT"]
 
@@ -59,7 +59,7 @@ class Separator:
     """A front end and a mask estimator: mixture segments ``(batch, N)`` -> vocal estimates ``(batch, N)``.
 
     Attributes:
-        front_end: the representation (``rlsv.core.front_ends``).
+        front_end: the representation (``rlsv.core.separation.front_ends``).
         estimator: the mask estimator on its magnitudes.
         sample_rate: the rate the separator works at (the run's).
     """

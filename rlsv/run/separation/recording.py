@@ -6,7 +6,7 @@
 2. resample every channel to the model's rate when the file has another (one line says so);
 3. estimate the vocal mask on the mono down-mix (one line says so for a multichannel file), segment by
    segment: overlapping segments of the model's ``N`` samples (hop ``N / 2``), windowed overlap-add with a
-   periodic Hann window (``rlsv.core.overlap_add``);
+   periodic Hann window (``rlsv.core.separation.overlap_add``);
 4. apply that mask to each channel's own representation (``E(x_ch)``, or the channel's STFT with its own
    phase) and resynthesise it, so a stereo file keeps its stereo image; overlap-add as in 3;
 5. resample the vocals back to the file's rate and cut them to its length;
@@ -27,10 +27,10 @@ import torch
 from tqdm.auto import tqdm
 
 from rlsv.audio.files import read_audio, resample, to_mono, write_wav
-from rlsv.core.overlap_add import OverlapAdd
+from rlsv.core.separation.overlap_add import OverlapAdd
 from rlsv.run.device import resolve_device
-from rlsv.run.separator_files import separator_dir
-from rlsv.run.separator_model import Separator, load_separator
+from rlsv.run.separation.files import separator_dir
+from rlsv.run.separation.separator import Separator, load_separator
 
 __all__ = ["SeparationOutput", "separate_signal", "separate_file", "default_output_dir", "STEMS"]
 
@@ -116,7 +116,7 @@ def separate_file(mix: str | os.PathLike, run_dir: str | os.PathLike, out_dir: s
 
     Args:
         mix: the audio file.
-        run_dir: the run folder holding the separator (``<run>/separator-s<seed>/``, ``rlsv.run.separator_files``).
+        run_dir: the run folder holding the separator (``<run>/separator-s<seed>/``, ``rlsv.run.separation.files``).
         out_dir: where ``vocals.wav`` and ``accompaniment.wav`` go (default :func:`default_output_dir`).
         seed, front_end: which of the run's separators (None: the run's own front end).
         device: ``"auto"`` (the GPU when present), ``"cpu"``, ``"cuda"``.
