@@ -36,6 +36,7 @@ from rlsv.audio.musdb import fill_cache
 from rlsv.audio.segments import count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
 from rlsv.core.separation.front_ends import FRONT_ENDS, FrontEnd, LearnedFrontEnd
+from rlsv.core.separation.loss import active_segments, negative_si_sdr
 from rlsv.core.separation.mask_estimator import (
     DEFAULT_BUDGET,
     EstimatorConfig,
@@ -44,11 +45,9 @@ from rlsv.core.separation.mask_estimator import (
     input_statistics,
     parameter_count,
 )
-from rlsv.core.separation.loss import active_segments, negative_si_sdr
 from rlsv.errors import ConfigError
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
-from rlsv.run.separation.training_data import TrainingData, data_run_for
 from rlsv.run.separation.files import (
     SEPARATOR_CHECKPOINT,
     SEPARATOR_CONFIG,
@@ -59,6 +58,7 @@ from rlsv.run.separation.files import (
     separator_dir,
 )
 from rlsv.run.separation.separator import Separator, build_front_end, file_sha256, load_separator, save_separator
+from rlsv.run.separation.training_data import TrainingData, data_run_for
 
 __all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
            "HISTORY_COLUMNS"]
@@ -322,7 +322,7 @@ def _train_epoch(separator: Separator, optimizer: torch.optim.Optimizer, dataset
         vocals = torch.from_numpy(batch.vocals).to(device)
         mixture = vocals + torch.from_numpy(batch.accompaniment).to(device)
         active = active_segments(vocals)
-        loss = negative_si_sdr(vocals, separator.estimate(mixture), active) if bool(active.any()) else None
+        loss = negative_si_sdr(vocals, separator(mixture), active) if bool(active.any()) else None
         if loss is None:  # no vocals in the whole batch: nothing to learn from it
             continue
         optimizer.zero_grad(set_to_none=True)

@@ -73,13 +73,14 @@ def separation_example(root: str | os.PathLike = "papermill_runs", profile: str 
     """The example of the module docstring for ``spec``'s run and the STFT, with estimator ``seed``.
 
     Raises:
-        FileNotFoundError: the estimator of ``seed`` is not trained (``rlsv.study.separation.comparison.train_separators``).
+        FileNotFoundError: the estimator of ``seed`` is not trained
+            (``rlsv.study.separation.comparison.train_separators``).
     """
     from rlsv.run.evaluate import run_test_segments
     from rlsv.run.segment_view import pick_segment
-    from rlsv.run.separation.recording import separate_signal
     from rlsv.run.separation.evaluation import oracle_track_estimate
     from rlsv.run.separation.separator import load_separator
+    from rlsv.run.separation.streaming import separate_signal
 
     slots = separation_slots(load_run_set(root, profile, variant), (spec,), stft=True)
     tracks = run_test_segments(slots[0].data_run)

@@ -1,11 +1,12 @@
-"""Windowed overlap-add: exact reconstruction with an identity process, agreement with a naive per-sample loop."""
+"""Windowed overlap-add: exact reconstruction with an identity process, agreement with a naive per-sample loop, and
+the block-by-block cutter and merger giving the whole-signal split and merge bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rlsv.core.separation.overlap_add import OverlapAdd, hann_window
+from rlsv.core.separation.overlap_add import OverlapAdd, SegmentCutter, SegmentMerger, hann_window, overlap_add_blocks
 
 
 @pytest.mark.parametrize("n, hop, length", [(8, 4, 37), (11, 5, 11), (11, None, 3), (16, 3, 100), (2, 1, 5)])
@@ -50,6 +51,54 @@ def test_hann_window_is_periodic_and_cola_at_half_overlap() -> None:
     np.testing.assert_allclose(w[:4] + w[4:], np.ones(4))
 
 
+def _blocks(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """``x`` ``(..., L)`` cut at random places into blocks of 1 to 13 samples."""
+    cuts = np.cumsum(rng.integers(1, 14, size=x.shape[-1]))
+    return np.split(x, cuts[cuts < x.shape[-1]], axis=-1)
+
+
+@pytest.mark.parametrize("n, hop, length", [(8, 4, 37), (11, 5, 11), (11, None, 3), (16, 3, 100), (2, 1, 5)])
+def test_cutter_and_merger_block_by_block_are_split_and_merge_bit_for_bit(n: int, hop: int | None,
+                                                                          length: int) -> None:
+    ola = OverlapAdd(n, hop)
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((2, length)).astype(np.float32)
+    cutter = SegmentCutter(ola)
+    cut = []
+    for block in _blocks(x, rng):
+        cutter.push(block)
+        while cutter.available():
+            cut.append(cutter.cut(int(rng.integers(1, cutter.available() + 1))))
+    cutter.close()
+    while cutter.available():
+        cut.append(cutter.cut(int(rng.integers(1, cutter.available() + 1))))
+    segments = np.concatenate(cut, axis=-2)
+    np.testing.assert_array_equal(segments, ola.split(x))
+    processed = np.sin(3.0 * segments.astype(np.float64)) + rng.standard_normal(segments.shape)  # anything
+    merger, merged = SegmentMerger(ola), []
+    for piece in np.array_split(processed, min(4, segments.shape[-2]), axis=-2):
+        merged.append(merger.push(piece))
+    merged.append(merger.close(length))
+    np.testing.assert_array_equal(np.concatenate(merged, axis=-1), ola.merge(processed, length))
+
+
+def test_overlap_add_blocks_runs_a_process_as_merge_of_split() -> None:
+    ola = OverlapAdd(10, 4)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(203)
+    chunks: list[int] = []
+
+    def process(segments: np.ndarray) -> np.ndarray:
+        chunks.append(segments.shape[-2])
+        return segments ** 2
+
+    out = np.concatenate(list(overlap_add_blocks(ola, _blocks(x, rng), process, chunk=7)))
+    np.testing.assert_array_equal(out, ola.merge(ola.split(x) ** 2, len(x)))
+    assert chunks[:-1] == [7] * (len(chunks) - 1) and sum(chunks) == ola.n_segments(len(x))
+    identity = np.concatenate(list(overlap_add_blocks(ola, [x], lambda s: s, chunk=3)))
+    np.testing.assert_allclose(identity, x, rtol=0, atol=1e-12)
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="hop must be in"):
         OverlapAdd(8, 5)
@@ -57,3 +106,9 @@ def test_bad_settings_are_refused() -> None:
         OverlapAdd(8).split(np.zeros(0))
     with pytest.raises(ValueError, match="segments"):
         OverlapAdd(8).merge(np.zeros((2, 8)), 30)
+    with pytest.raises(ValueError, match="empty"):
+        SegmentCutter(OverlapAdd(8)).close()
+    with pytest.raises(ValueError, match="3 segments were merged; a signal of 30 samples has 9"):
+        merger = SegmentMerger(OverlapAdd(8))
+        merger.push(np.zeros((3, 8)))
+        merger.close(30)
