@@ -246,7 +246,7 @@ def test_07_scale_study_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> Non
 @pytest.mark.slow
 def test_08_separation_at_a_tiny_size(tmp_path: Path, tiny_corpus: Path) -> None:
     from rlsv.run.spec import STFT
-    from rlsv.study.separation import SEPARATION_SPECS
+    from rlsv.study.separation.comparison import SEPARATION_SPECS
 
     root = tmp_path / "runs"
     overrides = {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "max_test_tracks": 1,

@@ -7,11 +7,13 @@ Like ``rlsv.cli``, this module imports nothing heavy (torch, pandas) until a com
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 __all__ = ["add_commands"]
 
-# rlsv.core.mask_estimator.DEFAULT_BUDGET and rlsv.core.front_ends.FRONT_ENDS, spelled out so that building the
-# parser does not import torch (tests/test_cli_separation.py checks that they agree).
+# rlsv.core.separation.mask_estimator.DEFAULT_BUDGET and rlsv.core.separation.front_ends.FRONT_ENDS, spelled out so
+# that building the parser does not import torch (tests/test_cli_separation.py checks that they agree).
 DEFAULT_BUDGET, FRONT_END_NAMES = 250_000, ("learned", "stft")
 
 
@@ -26,33 +28,96 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _training_line(result, config) -> str:
+    """What a separator's training made: where, its size, time and last epoch's training SI-SDR."""
+    last = result.history.groupby("epoch")["loss"].mean()
+    score = f"last epoch: training SI-SDR {-last.iloc[-1]:.2f} dB; " if len(last) else ""
+    return (f"rlsv: separator ({config.front_end}, {result.parameters:,} parameters, seed {config.seed}) in "
+            f"{result.output_dir}, {result.seconds:.1f} s ({score}resumed from epoch {result.resumed_from_epoch})")
+
+
 def _cmd_train_separator(args: argparse.Namespace) -> int:
-    from rlsv.run.separator import SeparatorConfig, resolve_front_end, train_separator
+    from rlsv.run.separation.training import SeparatorConfig, resolve_front_end, train_separator
 
     config = SeparatorConfig(front_end=resolve_front_end(args.run, args.front_end), epochs=args.epochs,
                              learning_rate=args.lr, seed=args.seed, budget=args.budget, lstm_layers=args.lstm_layers,
                              device=args.device)
     result = train_separator(args.run, config, output_dir=args.out, data_run=args.data_run, progress=not args.quiet)
-    last = result.history.groupby("epoch")["loss"].mean()
-    score = f"last epoch: training SI-SDR {-last.iloc[-1]:.2f} dB; " if len(last) else ""
-    print(f"rlsv: separator ({config.front_end}, {result.parameters:,} parameters, seed {config.seed}) in "
-          f"{result.output_dir}, {result.seconds:.1f} s ({score}resumed from epoch {result.resumed_from_epoch})")
+    print(_training_line(result, config))
     return 0
 
 
-def _cmd_separate(args: argparse.Namespace) -> int:
-    from rlsv.run.separate import separate_file
+TRAINING_TIME = "small profile: 3 to 4 min on 2 idle CPU cores, longer on a busy machine; docs/separation.md"
+"""What a separator's training costs, as measured (``docs/separation.md``): said before one is trained."""
 
-    output = separate_file(args.mix, args.run, out_dir=args.out, seed=args.seed, front_end=args.front_end,
+ON_DEMAND_SETTINGS: dict = {}
+"""``SeparatorConfig`` fields of a separator that ``rlsv separate --train-separator`` trains, beyond the front
+end, seed and device: none, so it is the one ``rlsv train-separator RUN`` trains (tests make it smaller)."""
+
+
+def _yes(question: str) -> bool:
+    """Ask on the terminal; anything but y / yes (or no terminal input) is no."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _train_missing_separator(args: argparse.Namespace, run: Path, front_end: str, folder: Path) -> None:
+    """Train the separator ``rlsv separate`` needs, when the user asks for it (``--train-separator``, or yes at
+    the prompt on a terminal); else a one-line error saying which command or flag trains it."""
+    from tqdm.auto import tqdm
+
+    from rlsv.errors import RunFolderError
+    from rlsv.run.separation.training import SeparatorConfig, train_separator
+    from rlsv.run.separation.training_time import ExpectedTime, planned_steps
+
+    command = f"rlsv train-separator {run}" + (f" --front-end {front_end}" if args.front_end else "") + (
+        f" --seed {args.seed}" if args.seed != 218 else "")
+    missing = (f"{run} has no trained separator ({folder}); train one with `{command}` ({TRAINING_TIME}), or add "
+               "--train-separator to train it now")
+    if not args.train_separator and not sys.stdin.isatty():
+        raise RunFolderError(missing + ".")
+    config = SeparatorConfig(front_end=front_end, seed=args.seed, device=args.device, **ON_DEMAND_SETTINGS)
+    steps = planned_steps(run, config.epochs)
+    what = f"{config.front_end} front end, {config.epochs} epochs, up to {steps} steps"
+    if not args.train_separator and not _yes(f"rlsv: {run} has no trained separator. Train one now ({what}; "
+                                             f"{TRAINING_TIME})? [y/N] "):
+        raise RunFolderError(missing + " (you answered no).")
+    print(f"rlsv: training a separator for {run} into {folder} ({what}); the time it takes here is shown after "
+          "the first steps")
+    expected = ExpectedTime(steps, log=tqdm.write, measure_steps=max(1, min(20, steps // 10)))
+    result = train_separator(run, config, progress=not args.quiet, callback=expected, callback_every=5)
+    print(_training_line(result, config))
+
+
+def _cmd_separate(args: argparse.Namespace) -> int:
+    from rlsv.run.separation.files import SEPARATOR_MODEL, separator_dir
+    from rlsv.run.separation.quality import expected_quality
+    from rlsv.run.separation.recording import separate_file, stem_paths
+    from rlsv.run.separation.training import resolve_front_end
+
+    run = Path(args.run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"No run folder at {run}.")
+    if not Path(args.mix).is_file():
+        raise FileNotFoundError(f"No audio file at {args.mix}.")
+    stem_paths(args.mix, args.out)  # an output over the input is refused before any work
+    front_end = resolve_front_end(run, args.front_end)
+    folder = separator_dir(run, front_end, args.seed)
+    if not (folder / SEPARATOR_MODEL).is_file():
+        _train_missing_separator(args, run, front_end, folder)
+    print(expected_quality(folder))
+    output = separate_file(args.mix, run, out_dir=args.out, seed=args.seed, front_end=front_end,
                            device=args.device, batch_size=args.batch_size, progress=not args.quiet)
-    seconds = len(output.vocals) / output.sample_rate
-    print(f"rlsv: {seconds:.1f} s at {output.sample_rate} Hz, {output.vocals.shape[1]} channel(s) -> "
+    print(f"rlsv: {output.seconds:.1f} s at {output.sample_rate} Hz, {output.channels} channel(s) -> "
           + ", ".join(str(p) for p in output.paths.values()))
     return 0
 
 
 def _cmd_separation(args: argparse.Namespace) -> int:
-    from rlsv.study.separation import train_separators, write_separation_table
+    from rlsv.study.separation.comparison import train_separators
+    from rlsv.study.separation.table import write_separation_table
     from rlsv.study.sweeps import run_sweep
 
     if not args.no_sweep:
@@ -111,9 +176,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("separate", help="separate a recording into vocals.wav and accompaniment.wav",
                        description="Separate an audio file of any length, rate and channels with a run's trained "
-                       "separator: overlap-add over segments of the model's N (Hann window, 50 %% overlap); the "
-                       "mask is estimated on the mono down-mix and applied to each channel; accompaniment = "
-                       "mixture - vocals. Both stems at the input's rate and length (docs/separation.md).")
+                       "separator, block by block (memory does not grow with the file): overlap-add over segments "
+                       "of the model's N (Hann window, 50 %% overlap); the mask is estimated on the mono down-mix "
+                       "and applied to each channel; accompaniment = mixture - vocals. Both stems at the input's "
+                       "rate and length; an output over the input file is refused. A run without a separator "
+                       "trains one with --train-separator (or after a yes on a terminal). Prints the quality "
+                       "measured for the separator, if any (docs/separation.md).")
     p.add_argument("mix", help="audio file (wav, flac, ogg, mp3, mp4/m4a, or a MUSDB18 .stem.mp4's mixture)")
     p.add_argument("--run", required=True, help="run folder whose separator to use (trained by rlsv train-separator)")
     p.add_argument("--out", default=None, help="output folder (default separated/<name of MIX>)")
@@ -122,7 +190,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="which of the run's separators (default: the run's own front end)")
     p.add_argument("--batch-size", type=_positive_int, default=16, help="segments processed together (default 16)")
     p.add_argument("--device", default="auto", help="auto (the GPU when present, else the CPU), cpu, cuda, cuda:N")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--train-separator", action="store_true",
+                   help="when the run has no separator yet, train one first (as rlsv train-separator RUN does); "
+                        "without it, a terminal asks, and elsewhere the command stops and says how")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_separate)
 
     p = sub.add_parser("separation", help="blind separation study: Figure 4 runs, their separators, the table",

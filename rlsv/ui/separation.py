@@ -2,7 +2,7 @@
 
 * :func:`mask_figure` -- per representation, the mixture's magnitudes (log scale, grey) with the estimated
   soft mask drawn over them (colour, its value as opacity), next to the oracle binary mask.
-* :func:`show_separation_example` -- the players and the figure of a ``rlsv.study.separation_example``.
+* :func:`show_separation_example` -- the players and the figure of a ``rlsv.study.separation.example``.
 * :func:`show_separation_table` -- the table's caption and the table.
 """
 
@@ -17,8 +17,8 @@ from rlsv.ui.display import audio_bundle, display, show_figure
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from rlsv.study.separation import SeparationTables
-    from rlsv.study.separation_example import SeparationExample
+    from rlsv.study.separation.example import SeparationExample
+    from rlsv.study.separation.table import SeparationTables
 
 __all__ = ["mask_figure", "show_separation_example", "show_separation_table"]
 
@@ -59,7 +59,7 @@ def show_separation_example(example: SeparationExample) -> None:
 
 
 def show_separation_table(tables: SeparationTables) -> None:
-    """The caption and the formatted table (``rlsv.study.separation.write_separation_table``)."""
+    """The caption and the formatted table (``rlsv.study.separation.table.write_separation_table``)."""
     from IPython.display import Markdown
 
     display(Markdown(tables.caption))

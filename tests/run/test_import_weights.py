@@ -12,7 +12,7 @@ from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.run.evaluate import evaluate_run
 from rlsv.run.import_weights import import_weights
 from rlsv.run.model_file import load_model
-from rlsv.run.separator_data import TrainingData
+from rlsv.run.separation.training_data import TrainingData
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=2205, dilation=3)
 SIZES = {"stride": 16, "segment_length": 2205, "dilation": 3}

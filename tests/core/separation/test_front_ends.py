@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rlsv.core.front_ends import LearnedFrontEnd, StftFrontEnd
+from rlsv.core.separation.front_ends import LearnedFrontEnd, StftFrontEnd
 from rlsv.core.metrics import StftBaseline, oracle_binary_mask_estimate, si_sdr
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rlsv.atomic import save_torch
-from rlsv.core.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
-from rlsv.core.mask_estimator import EstimatorConfig, MaskEstimator
+from rlsv.core.separation.front_ends import FRONT_ENDS, Analysis, FrontEnd, LearnedFrontEnd, StftFrontEnd
+from rlsv.core.separation.mask_estimator import EstimatorConfig, MaskEstimator
 from rlsv.errors import ConfigError
 from rlsv.run.files import MODEL
-from rlsv.run.model_file import load_model
-from rlsv.run.separator_files import SEPARATOR_MODEL
+from rlsv.run.model_file import load_run_model, read_torch_file
+from rlsv.run.separation.files import SEPARATOR_MODEL
 
 __all__ = ["Separator", "build_front_end", "file_sha256", "save_separator", "load_separator", "SEPARATOR_FORMAT"]
 
@@ -41,8 +41,13 @@ def build_front_end(front_end: str, run_dir: str | Path, segment_length: int, n_
                     device: torch.device | str = "cpu") -> FrontEnd:
     """The ``"learned"`` front end (the frozen ``model.pt`` of ``run_dir``) or the ``"stft"`` one.
 
+    The run's model is read by ``rlsv.run.model_file.load_run_model``, the reader ``rlsv evaluate`` uses: a
+    ``model.pt`` that is not the run's, or whose sizes differ from its ``config.json``, is refused by every
+    separation command as by evaluate.
+
     Raises:
         FileNotFoundError: ``"learned"`` and ``run_dir`` has no ``model.pt``.
+        rlsv.errors.RunFolderError: the ``model.pt`` does not belong to the run's ``config.json``.
     """
     if front_end not in FRONT_ENDS:
         raise ConfigError(f"Unknown front end {front_end!r}; use one of {FRONT_ENDS}.")
@@ -52,19 +57,24 @@ def build_front_end(front_end: str, run_dir: str | Path, segment_length: int, n_
     if not model_path.is_file():
         raise FileNotFoundError(f"No trained model at {model_path}: the learned front end needs the run's autoencoder. "
                                 "Train the run first (rlsv train), or import one (rlsv import-weights).")
-    return LearnedFrontEnd(load_model(model_path, map_location=device))
+    return LearnedFrontEnd(load_run_model(run_dir, MODEL, map_location=device))
 
 
-class Separator:
+class Separator(nn.Module):
     """A front end and a mask estimator: mixture segments ``(batch, N)`` -> vocal estimates ``(batch, N)``.
 
+    An ``nn.Module``: ``separator(mixture)`` is the estimate (differentiable in the estimator's weights),
+    ``.to(device)``, ``.eval()`` and ``.train()`` act on both parts (the autoencoder of a learned front end
+    stays frozen and in evaluation mode); only the estimator has trainable parameters.
+
     Attributes:
-        front_end: the representation (``rlsv.core.front_ends``).
+        front_end: the representation (``rlsv.core.separation.front_ends``).
         estimator: the mask estimator on its magnitudes.
         sample_rate: the rate the separator works at (the run's).
     """
 
     def __init__(self, front_end: FrontEnd, estimator: MaskEstimator, sample_rate: int) -> None:
+        super().__init__()
         self.front_end = front_end
         self.estimator = estimator
         self.sample_rate = int(sample_rate)
@@ -72,7 +82,7 @@ class Separator:
     @property
     def segment_length(self) -> int:
         """``N``, the samples of a segment."""
-        return int(self.front_end.segment_length)  # type: ignore[attr-defined]
+        return int(self.front_end.segment_length)
 
     @property
     def device(self) -> torch.device:
@@ -83,8 +93,8 @@ class Separator:
         analysis = self.front_end.analyse(mixture)
         return self.estimator(analysis.magnitude), analysis
 
-    def estimate(self, mixture: Tensor) -> Tensor:
-        """Vocal estimates ``(batch, N)``, differentiable in the estimator's weights (training)."""
+    def forward(self, mixture: Tensor) -> Tensor:
+        """Vocal estimates ``(batch, N)`` of ``mixture`` ``(batch, N)``, differentiable in the estimator's weights."""
         mask, analysis = self.mask(mixture)
         return self.front_end.synthesise(analysis, mask)
 
@@ -97,8 +107,8 @@ class Separator:
     @torch.no_grad()
     def separate(self, mixture: Tensor) -> Tensor:
         """Vocal estimates ``(batch, N)`` of ``mixture`` ``(batch, N)``, in evaluation mode, no gradient."""
-        self.estimator.eval()
-        return self.estimate(mixture)
+        self.eval()
+        return self(mixture)
 
 
 def save_separator(separator: Separator, path: str | Path, **info: Any) -> None:
@@ -126,7 +136,7 @@ def load_separator(folder: str | Path, device: torch.device | str = "cpu") -> Se
     path = folder / SEPARATOR_MODEL
     if not path.is_file():
         raise FileNotFoundError(f"No trained separator at {path}. Train one with `rlsv train-separator {folder.parent}`.")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_torch_file(path)
     if not isinstance(payload, dict) or payload.get("format") != SEPARATOR_FORMAT:
         raise ConfigError(f"{path} is not an rlsv separator file (expected format {SEPARATOR_FORMAT!r}).")
     described = payload["front_end"]
@@ -139,4 +149,4 @@ def load_separator(folder: str | Path, device: torch.device | str = "cpu") -> Se
                          f"retrain it (delete {folder} and run `rlsv train-separator {folder.parent}`).")
     estimator = MaskEstimator(EstimatorConfig.from_dict(payload["estimator"]))
     estimator.load_state_dict(payload["state_dict"])
-    return Separator(front_end, estimator.to(device).eval(), int(payload["sample_rate"]))
+    return Separator(front_end, estimator, int(payload["sample_rate"])).to(device).eval()

@@ -1,32 +1,30 @@
 """Blind separation on the learned representations and on the STFT: training the estimators of a small grid
-over seeds, evaluating them next to the oracle binary mask, and the separation table.
+over seeds, and scoring them next to the oracle binary mask (the table: ``rlsv.study.separation.table``).
 
 The grid (:data:`SEPARATION_SPECS`, the runs of Figure 4: ``rlsv sweep figure4``): L_A ω=4, L_B λ=0.5 ω=1,
 L_B λ=1.5 ω=4, each one trained run of a run set (``rlsv.study.results.RunSet``; its published seed 218
 when present), plus the STFT. Every representation gets the same mask estimator with the same
-parameter budget (``rlsv.core.mask_estimator``), trained on the same batches
-(``rlsv.run.separator``) for each estimator seed ``218, 219, ...``.
+parameter budget (``rlsv.core.separation.mask_estimator``), trained on the same batches
+(``rlsv.run.separation.training``) for each estimator seed ``218, 219, ...``.
 
 Where the estimators live (``docs/run_layout.md``, "Separators"): ``<run>/separator-s<seed>/`` for a
 learned representation; for the STFT ``<stft run>/separator-s<seed>/`` in the run set's STFT run folder
 (``<profile>-stft-<variant>``), trained on the data of the grid's first run (every run of a set has the
 same data and batches); without an STFT run folder, ``<first run>/separator-stft-s<seed>/``.
 
-* :func:`train_separators` -- train (or resume, or skip finished) every estimator: ``rlsv sweep separation``.
+* :func:`separation_slots` -- the representations of a run set and where their estimators live.
+* :func:`train_separators` -- train (or resume, or skip finished) every estimator (``rlsv separation``).
 * :func:`evaluate_separation` -- blind and oracle estimates of the run set's test tracks and of the MUSDB18
   excerpt shipped with stempeg, scored by SI-SDR per segment and BSSEval v4 SDR per track
-  (``rlsv.run.separation_eval``); each estimator's scores are cached in its folder.
-* :func:`separation_numbers`, :func:`separation_table` -- per data set, representation and method: mean,
-  std, the spread of the seeds' means and the seed × segment 95 % interval (``rlsv.study.intervals``).
-* :func:`write_separation_table` -- all of it into ``<root>/tables/<profile>/separation.{csv,md,tex}``
-  and ``separation_numbers.csv``, captioned with what the runs were (``RunSet.label``): ``rlsv tables``.
+  (``rlsv.run.separation.evaluation``); each estimator's scores are cached in its folder
+  (``separation_scores.csv``, which ``rlsv separate`` reports as the quality to expect).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -37,33 +35,21 @@ from tqdm.auto import tqdm
 from rlsv.atomic import write_json, write_text
 from rlsv.errors import ConfigError
 from rlsv.run.spec import STFT, RunSpec, sinkhorn, tv
-from rlsv.study.intervals import interval_by_seed
 from rlsv.study.results import RunSet, load_run_set
-from rlsv.study.tables import format_interval, format_mean_std, write_table
 
 __all__ = [
     "SEPARATION_SPECS",
-    "DATA_LABELS",
-    "METHODS",
     "SeparatorSlot",
     "separation_slots",
     "train_separators",
     "evaluate_separation",
-    "separation_numbers",
-    "separation_table",
-    "SeparationTables",
-    "write_separation_table",
+    "estimator_seeds",
+    "SCORE_COLUMNS",
     "representation_label",
 ]
 
 SEPARATION_SPECS: tuple[RunSpec, ...] = (tv(4.0), sinkhorn(1.0, 0.5), sinkhorn(4.0, 1.5))
 """The learned representations compared (the runs of Figure 4)."""
-
-DATA_LABELS: dict[str, str] = {"test": "test tracks", "excerpt": "MUSDB18 excerpt (stempeg)"}
-METHODS: tuple[str, ...] = ("blind", "oracle")
-_METRICS: dict[str, str] = {"si_sdr": "SI-SDR (dB)", "bss_sdr": "SDR BSSEval v4 (dB)"}
-# cached scores: of an estimator in its folder; of the oracle in the slot's run folder, per front end
-_EVALUATION_FILE, _ORACLE_FILE = "separation_scores.csv", "oracle_{front_end}_separation_scores.csv"
 
 
 def representation_label(spec: RunSpec) -> str:
@@ -98,7 +84,7 @@ class SeparatorSlot:
 
     def folder(self, seed: int) -> Path:
         """The estimator folder of ``seed``."""
-        from rlsv.run.separator_files import separator_dir
+        from rlsv.run.separation.files import separator_dir
 
         return separator_dir(self.run_dir, self.front_end, seed)
 
@@ -132,7 +118,8 @@ def separation_slots(run_set: RunSet, specs: Sequence[RunSpec] = SEPARATION_SPEC
     return slots
 
 
-def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
+def estimator_seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """A count ``k`` (seeds ``218 .. 218 + k - 1``) or the seeds themselves, as a tuple."""
     from rlsv.study.sweeps import sweep_seeds
 
     return sweep_seeds(seeds)
@@ -150,16 +137,16 @@ def train_separators(root: str | os.PathLike = "papermill_runs", profile: str | 
         epochs: estimator epochs.
         specs, stft: the representations (default: the Figure 4 runs and the STFT).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
-        settings: further ``rlsv.run.separator.SeparatorConfig`` fields (``learning_rate``, ``budget``, ...).
+        settings: further ``rlsv.run.separation.training.SeparatorConfig`` fields (``learning_rate``, ``budget``, ...).
 
     Returns:
-        The ``rlsv.run.separator.SeparatorResult`` of each (representation, seed), representations outermost.
+        The ``rlsv.run.separation.training.SeparatorResult`` of each (representation, seed), representations outermost.
         Finished estimators are returned at once, interrupted ones resumed.
     """
-    from rlsv.run.separator import SeparatorConfig, train_separator
+    from rlsv.run.separation.training import SeparatorConfig, train_separator
 
     slots = separation_slots(load_run_set(root, profile, variant), specs, stft)
-    jobs = [(slot, seed) for slot in slots for seed in _seeds(seeds)]
+    jobs = [(slot, seed) for slot in slots for seed in estimator_seeds(seeds)]
     results = []
     for slot, seed in tqdm(jobs, desc="separators", unit="estimator", disable=not progress):
         config = SeparatorConfig(front_end=slot.front_end, epochs=epochs, seed=seed, device=device, **settings)
@@ -206,7 +193,9 @@ def _load_data(data_run: Path, excerpt: bool, max_test_tracks: int | None, progr
 def _cached_scores(folder: Path, filename: str, key: dict[str, Any], score: Callable[[], pd.DataFrame]
                    ) -> pd.DataFrame:
     """``score()``, or the scores stored in ``folder/filename`` when they were made with the same ``key``."""
-    path, key_path = folder / filename, folder / (Path(filename).stem + ".json")
+    from rlsv.run.separation.files import scores_key
+
+    path, key_path = folder / filename, scores_key(folder / filename)
     key = json.loads(json.dumps(key, default=str))
     if path.is_file() and key_path.is_file() and json.loads(key_path.read_text(encoding="utf-8")) == key:
         return pd.read_csv(path, dtype={"track": str, "data": str})
@@ -217,7 +206,7 @@ def _cached_scores(folder: Path, filename: str, key: dict[str, Any], score: Call
 
 
 def _score_all(estimator, data: _Data, bss: bool) -> pd.DataFrame:
-    from rlsv.run.separation_eval import score_tracks
+    from rlsv.run.separation.evaluation import score_tracks
 
     frames = [score_tracks(estimator, tracks, data.segment_length, data.sample_rate, bss).assign(data=name)
               for name, tracks in data.tracks.items()]
@@ -225,7 +214,7 @@ def _score_all(estimator, data: _Data, bss: bool) -> pd.DataFrame:
 
 
 def _oracle_front_end(slot: SeparatorSlot, data: _Data, device):
-    from rlsv.run.separator_model import build_front_end
+    from rlsv.run.separation.separator import build_front_end
 
     return build_front_end(slot.front_end, slot.run_dir, data.segment_length, device=device)
 
@@ -233,9 +222,9 @@ def _oracle_front_end(slot: SeparatorSlot, data: _Data, device):
 def _slot_scores(slot: SeparatorSlot, seeds: Sequence[int], data: _Data, bss: bool, device, batch_size: int
                  ) -> list[pd.DataFrame]:
     """Blind scores of each trained seed, then the oracle's, of one representation (cached in their folders)."""
-    from rlsv.run.separation_eval import blind_estimator, oracle_estimator
-    from rlsv.run.separator_files import SEPARATOR_MODEL
-    from rlsv.run.separator_model import file_sha256, load_separator
+    from rlsv.run.separation.evaluation import blind_estimator, oracle_estimator
+    from rlsv.run.separation.files import ORACLE_SCORES, SEPARATION_SCORES, SEPARATOR_MODEL
+    from rlsv.run.separation.separator import file_sha256, load_separator
 
     frames = []
     for seed in seeds:
@@ -243,7 +232,7 @@ def _slot_scores(slot: SeparatorSlot, seeds: Sequence[int], data: _Data, bss: bo
         if not (folder / SEPARATOR_MODEL).is_file():
             continue
         key = data.key() | {"bss": bss, "separator_sha256": file_sha256(folder / SEPARATOR_MODEL)}
-        scores = _cached_scores(folder, _EVALUATION_FILE, key, lambda folder=folder: _score_all(
+        scores = _cached_scores(folder, SEPARATION_SCORES, key, lambda folder=folder: _score_all(
             blind_estimator(load_separator(folder, device), batch_size), data, bss))
         frames.append(scores.assign(method="blind", seed=float(seed), parameters=_parameters(folder)))
     front_end = None
@@ -257,7 +246,7 @@ def _slot_scores(slot: SeparatorSlot, seeds: Sequence[int], data: _Data, bss: bo
 
     own = {"front_end": slot.front_end} | (
         {"model_sha256": file_sha256(slot.run_dir / MODEL)} if slot.front_end == "learned" else {})
-    scores = _cached_scores(slot.run_dir, _ORACLE_FILE.format(front_end=slot.front_end),
+    scores = _cached_scores(slot.run_dir, ORACLE_SCORES.format(front_end=slot.front_end),
                             data.key() | {"bss": bss} | own, oracle)
     frames.append(scores.assign(method="oracle", seed=np.nan, parameters=np.nan))
     return [f.assign(representation=slot.label, front_end=slot.front_end, **slot.spec.as_columns()) for f in frames]
@@ -299,113 +288,5 @@ def evaluate_separation(root: str | os.PathLike = "papermill_runs", profile: str
     torch_device = resolve_device(device)
     frames = []
     for slot in tqdm(slots, desc="evaluate separation", unit="representation", disable=not progress):
-        frames += _slot_scores(slot, _seeds(seeds), data, bss, torch_device, batch_size)
+        frames += _slot_scores(slot, estimator_seeds(seeds), data, bss, torch_device, batch_size)
     return pd.concat(frames, ignore_index=True).loc[:, list(SCORE_COLUMNS)]
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _statistics(rows: pd.DataFrame) -> dict[str, float]:
-    """Mean (seeds weighted alike), std over values, std of the seeds' means, 95 % interval, counts."""
-    values = rows["value"].to_numpy(dtype=float)
-    count = int(np.isfinite(values).sum())
-    interval = interval_by_seed(rows, "value")
-    per_seed = rows.groupby(rows["seed"].fillna(-1))["value"].mean()
-    spread = count > 1  # one value (one track, one seed) has no spread and no interval
-    return {"mean": interval["mean"], "std": float(np.nanstd(values)) if spread else np.nan,
-            "seed_std": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else np.nan,
-            "ci_low": interval["ci_low"] if spread else np.nan, "ci_high": interval["ci_high"] if spread else np.nan,
-            "n_seeds": interval["n_seeds"], "n_values": count}
-
-
-def separation_numbers(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per ``data, representation, method, metric`` of :func:`evaluate_separation`'s scores: ``mean``
-    (over seeds of each seed's mean), ``std`` (over all values, ddof 0: the paper's spread), ``seed_std``
-    (of the seeds' means, ddof 1), ``ci_low``/``ci_high`` (seed × segment bootstrap, 95 %), ``n_seeds``,
-    ``n_values`` and the estimator's ``parameters``. Rows in the order data, representation (as scored), method."""
-    rows = []
-    order = list(dict.fromkeys(scores["representation"]))
-    for (data, representation, method, metric), group in scores.groupby(
-            ["data", "representation", "method", "metric"], sort=False):
-        rows.append({"data": data, "representation": representation, "method": method, "metric": metric,
-                     "parameters": group["parameters"].max(), **_statistics(group)})
-    numbers = pd.DataFrame(rows)
-    numbers["_r"] = numbers["representation"].map(order.index)
-    numbers["_d"] = numbers["data"].map(list(DATA_LABELS).index)
-    numbers["_m"] = numbers["method"].map(METHODS.index)
-    return numbers.sort_values(["_d", "_r", "_m", "metric"]).drop(columns=["_r", "_d", "_m"]).reset_index(drop=True)
-
-
-def _cell(row: pd.Series | None) -> str:
-    if row is None:
-        return "missing"
-    return f"{format_mean_std(row['mean'], row['std'])} {format_interval(row['ci_low'], row['ci_high'])}".strip()
-
-
-def separation_table(numbers: pd.DataFrame) -> pd.DataFrame:
-    """:func:`separation_numbers` formatted, one row per data set and representation: the estimator's parameters,
-    seeds × segments of the blind SI-SDR, then ``mean (± std) [95 % interval]`` of blind and oracle SI-SDR and
-    BSSEval SDR, and the spread of the blind SI-SDR over estimator seeds."""
-    rows = []
-    for (data, representation), group in numbers.groupby(["data", "representation"], sort=False):
-        cells = {(r["method"], r["metric"]): r for _, r in group.iterrows()}
-        blind = cells.get(("blind", "si_sdr"))
-        params = blind["parameters"] if blind is not None else np.nan
-        row = {"data": DATA_LABELS.get(data, data), "representation": representation,
-               "estimator parameters": "–" if pd.isna(params) else f"{int(params):,}",
-               "seeds × segments": "0" if blind is None else
-               f"{int(blind['n_seeds'])} × {int(blind['n_values']) // max(1, int(blind['n_seeds']))}"}
-        for metric, label in _METRICS.items():
-            for method in METHODS:
-                if (method, metric) in cells or metric == "si_sdr":
-                    row[f"{method} {label}"] = _cell(cells.get((method, metric)))
-        seed_std = blind["seed_std"] if blind is not None else np.nan
-        row["blind SI-SDR sd over seeds"] = "–" if pd.isna(seed_std) else f"{seed_std:.2f}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-@dataclass
-class SeparationTables:
-    """What :func:`write_separation_table` wrote: the formatted table, its numbers, the scores and the paths."""
-
-    table: pd.DataFrame
-    numbers: pd.DataFrame
-    scores: pd.DataFrame
-    caption: str
-    paths: list[Path] = field(default_factory=list)
-
-
-def separation_caption(label: str, seeds: int, epochs_note: str = "") -> str:
-    """The caption: what the runs were, how the estimators were trained and what the cells hold."""
-    return (f"Blind separation (mask estimator, {seeds} estimator seeds{epochs_note}) vs the oracle binary mask. Runs: "
-            f"{label}. Cells: mean (± std over test segments, or tracks for BSSEval) [95 % interval of the mean over "
-            "estimator seeds and segments]; SI-SDR on 1-segment pieces with active vocals, BSSEval v4 SDR the median "
-            "over 1-s windows per track.")
-
-
-def write_separation_table(root: str | os.PathLike = "papermill_runs", profile: str | None = None,
-                           variant: str | None = None, out_dir: str | os.PathLike | None = None,
-                           seeds: int | Sequence[int] = 3, specs: Sequence[RunSpec] = SEPARATION_SPECS,
-                           stft: bool = True, excerpt: bool = True, bss: bool = True,
-                           max_test_tracks: int | None = None, device: str = "cpu",
-                           progress: bool = True) -> SeparationTables:
-    """Evaluate (:func:`evaluate_separation`; cached scores are reused) and write the separation table.
-
-    Files in ``out_dir`` (default ``<root>/tables/<profile>/``): ``separation.csv``, ``.md``, ``.tex`` (the
-    formatted table, captioned with ``RunSet.label()``), ``separation_numbers.csv`` (unrounded) and
-    ``separation_scores.csv`` (every value).
-    """
-    run_set = load_run_set(root, profile, variant)
-    scores = evaluate_separation(root, run_set.profile, run_set.variant, seeds, specs, stft, excerpt, bss,
-                                 max_test_tracks, device, progress=progress)
-    numbers = separation_numbers(scores)
-    table = separation_table(numbers)
-    out = Path(out_dir) if out_dir is not None else Path(root) / "tables" / str(run_set.profile)
-    caption = separation_caption(run_set.label(), len(_seeds(seeds)))
-    paths = write_table(table, out / "separation", caption=caption)
-    for name, frame in (("separation_numbers.csv", numbers), ("separation_scores.csv", scores)):
-        write_text(frame.to_csv(index=False), out / name)
-        paths.append(out / name)
-    return SeparationTables(table, numbers, scores, caption, paths)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlsv.core.separation_loss import active_segments, negative_si_sdr
+from rlsv.core.separation.loss import active_segments, negative_si_sdr
 
 
 def _si_sdr_numpy(reference: np.ndarray, estimate: np.ndarray) -> float:

@@ -14,6 +14,9 @@ masked coefficients:
 
 Each also gives the oracle binary-mask estimate of the paper on the same segments
 (:meth:`oracle_estimate`), computed exactly as ``rlsv.run.evaluate`` and ``StftBaseline`` do.
+
+Both are ``nn.Module``s without trainable parameters, so that a separator (front end and estimator) moves
+to a device, and switches between training and evaluation, as one module.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rlsv.core.metrics import EPS, StftBaseline, binary_mask, oracle_binary_mask_estimate, stft_magnitude
 from rlsv.core.model import DenoisingAutoencoder
@@ -64,8 +67,8 @@ class FrontEnd(Protocol):
         """JSON description (stored with a trained estimator)."""
 
 
-class LearnedFrontEnd:
-    """The trained autoencoder as a front end (frozen: no parameter takes a gradient).
+class LearnedFrontEnd(nn.Module):
+    """The trained autoencoder as a front end (frozen: no parameter takes a gradient, always in evaluation mode).
 
     ``model``: the run's :class:`~rlsv.core.model.DenoisingAutoencoder`; segments must have its ``N``.
     """
@@ -73,9 +76,16 @@ class LearnedFrontEnd:
     name = "learned"
 
     def __init__(self, model: DenoisingAutoencoder) -> None:
+        super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.n_bins = model.config.channels
         self.segment_length = model.config.segment_length
+
+    def train(self, mode: bool = True) -> "LearnedFrontEnd":
+        """The autoencoder stays frozen in evaluation mode whatever the separator's mode."""
+        super().train(mode)
+        self.model.eval()
+        return self
 
     def analyse(self, x: Tensor) -> Analysis:
         """``A_m = E(x)``: ``(batch, N) -> (batch, C, T)`` (no gradient)."""
@@ -105,13 +115,14 @@ class LearnedFrontEnd:
         return {"name": self.name, "model": self.model.config.to_dict()}
 
 
-class StftFrontEnd:
+class StftFrontEnd(nn.Module):
     """The STFT of the paper's baseline as a front end (``rlsv.core.metrics.StftBaseline``'s transforms,
     float64). ``length``: samples of the segments resynthesised (the run's ``N``)."""
 
     name = "stft"
 
     def __init__(self, length: int, n_fft: int = 2048, hop: int = 256, window: str = "hann") -> None:
+        super().__init__()
         self.baseline = StftBaseline(n_fft=n_fft, hop=hop, window=window)
         self.n_bins = n_fft // 2 + 1
         self.segment_length = length

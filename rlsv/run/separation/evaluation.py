@@ -3,7 +3,7 @@
 For one front end and one track (mono ``mixture`` and ``vocals``, ``accompaniment = mixture - vocals``):
 
 * the **blind** estimate: the trained separator over the whole track by windowed overlap-add
-  (``rlsv.run.separate.separate_signal``);
+  (``rlsv.run.separation.streaming.separate_signal``);
 * the **oracle** estimate: the paper's oracle binary mask (``FrontEnd.oracle_estimate``: ``A_v / A_acc > 0.5``,
   or the STFT baseline's ``|V| / |Acc| > 0.5``) on the same overlapping segments, put together by the same
   overlap-add, so that both estimates are made and scored alike.
@@ -31,11 +31,11 @@ import torch
 
 from rlsv.audio.musdb import TrackAudio
 from rlsv.audio.segments import frame_signal
-from rlsv.core.front_ends import FrontEnd
 from rlsv.core.metrics import segment_is_active, si_sdr
-from rlsv.core.overlap_add import OverlapAdd
-from rlsv.run.separate import separate_signal
-from rlsv.run.separator_model import Separator
+from rlsv.core.separation.front_ends import FrontEnd
+from rlsv.core.separation.overlap_add import OverlapAdd, overlap_add_blocks
+from rlsv.run.separation.separator import Separator
+from rlsv.run.separation.streaming import separate_signal
 
 __all__ = ["RESULT_COLUMNS", "oracle_track_estimate", "segment_si_sdr", "bss_sdr", "score_track", "score_tracks",
            "blind_estimator", "oracle_estimator"]
@@ -49,15 +49,20 @@ Estimator = Callable[[TrackAudio], np.ndarray]
 def oracle_track_estimate(front_end: FrontEnd, mixture: np.ndarray, vocals: np.ndarray, batch_size: int = 16,
                           device: torch.device | str = "cpu") -> np.ndarray:
     """The oracle binary-mask estimate of a whole track ``(L,)`` by windowed overlap-add of its segments'
-    estimates (``rlsv.core.overlap_add``), float64."""
-    ola = OverlapAdd(front_end.segment_length)
+    estimates (``rlsv.core.separation.overlap_add``), float64."""
     mixture, vocals = np.asarray(mixture, dtype=np.float32), np.asarray(vocals, dtype=np.float32)
-    frames = [ola.split(x) for x in (mixture, vocals, mixture - vocals)]  # (K, N) each
-    out = np.zeros((len(frames[0]), front_end.segment_length))
-    for start in range(0, len(out), batch_size):
-        batch = [torch.from_numpy(f[start:start + batch_size]).to(device) for f in frames]
-        out[start:start + batch_size] = front_end.oracle_estimate(*batch).double().cpu().numpy()
-    return ola.merge(out, len(mixture))
+
+    def estimate(segments: np.ndarray) -> np.ndarray:
+        """``(3, m, N)`` segments of mixture, vocals, accompaniment -> ``(1, m, N)`` estimates."""
+        out = np.zeros((1,) + segments.shape[1:])
+        for start in range(0, segments.shape[1], batch_size):
+            batch = [torch.from_numpy(s[start:start + batch_size]).to(device) for s in segments]
+            out[0, start:start + batch_size] = front_end.oracle_estimate(*batch).double().cpu().numpy()
+        return out
+
+    ola = OverlapAdd(front_end.segment_length)
+    signal = np.stack([mixture, vocals, mixture - vocals])
+    return np.concatenate(list(overlap_add_blocks(ola, [signal], estimate, batch_size * 16)), axis=-1)[0]
 
 
 def segment_si_sdr(vocals: np.ndarray, estimate: np.ndarray, segment_length: int) -> pd.DataFrame:

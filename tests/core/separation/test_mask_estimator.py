@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlsv.core.mask_estimator import (
+from rlsv.core.separation.mask_estimator import (
     DEFAULT_BUDGET,
     EstimatorConfig,
     MaskEstimator,

@@ -12,16 +12,14 @@ import pytest
 
 from rlsv.run.spec import STFT, sinkhorn
 from rlsv.study.results import load_run_set
-from rlsv.study.separation import (
+from rlsv.study.separation.comparison import (
     SEPARATION_SPECS,
     evaluate_separation,
     representation_label,
-    separation_numbers,
     separation_slots,
-    separation_table,
     train_separators,
-    write_separation_table,
 )
+from rlsv.study.separation.table import separation_numbers, separation_table, write_separation_table
 from rlsv.study.sweeps import run_sweep
 
 pytestmark = pytest.mark.slow  # a tiny run set is trained first (about 15 s)

@@ -2,7 +2,7 @@
 
 ``loss = - mean_k SI-SDR(v_k, v^_k)`` over the segments ``k`` of a batch whose vocals are active
 (``rlsv.core.metrics.segment_is_active``, the evaluation's silence rule), where ``v^ = D(M * A_m)`` for
-the learned representation and ``iSTFT(M * X_m)`` for the STFT (``rlsv.core.front_ends``).
+the learned representation and ``iSTFT(M * X_m)`` for the STFT (``rlsv.core.separation.front_ends``).
 
 Why this loss rather than a distance between ``M * A_m`` and ``A_v``:
 

@@ -1,4 +1,5 @@
-"""Training a mask estimator on a run: files, resume after a kill, finished runs, STFT run folders, errors."""
+"""Training a mask estimator on a run: files, resume after a kill, finished runs, STFT run folders, errors; the
+separator as an ``nn.Module``; a run's model read by the same checked reader as ``rlsv evaluate``."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 import torch
 
 from rlsv.core.model import ModelConfig
+from rlsv.errors import RunFolderError
 from rlsv.run.files import MODEL
-from rlsv.run.separator import SeparatorConfig, train_separator
-from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import SEPARATOR_CHECKPOINT, SEPARATOR_CONFIG, SEPARATOR_LOSSES, SEPARATOR_MODEL
-from rlsv.run.separator_model import load_separator
+from rlsv.run.separation.files import SEPARATOR_CHECKPOINT, SEPARATOR_CONFIG, SEPARATOR_LOSSES, SEPARATOR_MODEL
+from rlsv.run.separation.separator import load_separator
+from rlsv.run.separation.training import SeparatorConfig, train_separator
+from rlsv.run.separation.training_data import TrainingData, data_run_for
 from rlsv.run.train import fit
 from rlsv.run.train_config import TrainConfig
 
@@ -146,3 +148,35 @@ def test_bad_settings_are_refused() -> None:
         SeparatorConfig(front_end="mel")
     with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         SeparatorConfig(epochs=0)
+
+
+def test_the_separator_is_one_module_with_only_the_estimator_trainable(tiny_run: Path) -> None:
+    separator = train_separator(tiny_run, CONFIG, progress=False).separator  # trained above, or now
+    assert isinstance(separator, torch.nn.Module)
+    trainable = [p for p in separator.parameters() if p.requires_grad]
+    assert {id(p) for p in trainable} == {id(p) for p in separator.estimator.parameters()}
+    separator.train()
+    assert separator.estimator.training and not separator.front_end.model.training  # the autoencoder stays frozen
+    x = torch.randn(2, TINY.segment_length)
+    mask, analysis = separator.mask(x)
+    torch.testing.assert_close(separator(x), separator.front_end.model.decode(mask * analysis.coefficients))
+    assert separator.separate(x).shape == x.shape and not separator.training
+
+
+def test_a_config_edited_to_other_sizes_is_refused_by_every_separation_command(tiny_run: Path, tmp_path: Path) -> None:
+    # issue 20, case 10: train-separator accepted a run whose config.json was edited, which evaluate refused
+    train_separator(tiny_run, CONFIG, progress=False)  # trained above, or now
+    edited = shutil.copytree(tiny_run, tmp_path / "edited", ignore=shutil.ignore_patterns("killed"))
+    config = json.loads((edited / "config.json").read_text())
+    config["model"]["channels"] = 16
+    (edited / "config.json").write_text(json.dumps(config))
+    from rlsv.run.evaluate import evaluate_run
+
+    with pytest.raises(RunFolderError, match=r"model\.pt was not trained by the run") as refused:
+        evaluate_run(edited, device="cpu", progress=False)
+    with pytest.raises(RunFolderError) as training:
+        train_separator(edited, replace(CONFIG, seed=300), progress=False)
+    with pytest.raises(RunFolderError) as loading:  # what rlsv separate reads
+        load_separator(edited / "separator-s218")
+    assert str(training.value) == str(loading.value) == str(refused.value)  # one check, one message
+    assert not (edited / "separator-s300").exists()

@@ -21,7 +21,7 @@ from rlsv.audio.musdb import MusdbDataset, resolve_dataset
 from rlsv.audio.segments import TrainingSegmentation
 from rlsv.errors import ConfigError
 from rlsv.run.files import CONFIG
-from rlsv.run.separator_files import has_model, is_stft_run, read_json_config
+from rlsv.run.separation.files import has_model, is_stft_run, read_json_config
 
 __all__ = ["TrainingData", "data_run_for"]
 

@@ -1,10 +1,10 @@
 """Training a blind mask estimator on a run: ``train_separator(run_dir)``, resumable like ``rlsv train``.
 
 The run's autoencoder is frozen (learned front end), or the STFT is used (baseline front end); only the
-mask estimator (``rlsv.core.mask_estimator``) learns. Data: the run's own training tracks and
-segmentation (``rlsv.run.separator_data``), vocals and accompaniment shuffled independently and
+mask estimator (``rlsv.core.separation.mask_estimator``) learns. Data: the run's own training tracks and
+segmentation (``rlsv.run.separation.training_data``), vocals and accompaniment shuffled independently and
 re-mixed, ``mixture = vocals + accompaniment`` (no mean removal, as in the evaluation). Loss: negative
-SI-SDR of the resynthesised vocals over the segments with active vocals (``rlsv.core.separation_loss``,
+SI-SDR of the resynthesised vocals over the segments with active vocals (``rlsv.core.separation.loss``,
 which says why). Adam, one step per batch.
 
 Before the first epoch the estimator's input normalisation is set from the magnitudes of up to
@@ -35,8 +35,9 @@ from rlsv.atomic import save_torch, write_json, write_text
 from rlsv.audio.musdb import fill_cache
 from rlsv.audio.segments import count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
-from rlsv.core.front_ends import FRONT_ENDS, FrontEnd, LearnedFrontEnd
-from rlsv.core.mask_estimator import (
+from rlsv.core.separation.front_ends import FRONT_ENDS, FrontEnd, LearnedFrontEnd
+from rlsv.core.separation.loss import active_segments, negative_si_sdr
+from rlsv.core.separation.mask_estimator import (
     DEFAULT_BUDGET,
     EstimatorConfig,
     MaskEstimator,
@@ -44,13 +45,11 @@ from rlsv.core.mask_estimator import (
     input_statistics,
     parameter_count,
 )
-from rlsv.core.separation_loss import active_segments, negative_si_sdr
 from rlsv.errors import ConfigError
 from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
-from rlsv.run.separator_data import TrainingData, data_run_for
-from rlsv.run.separator_files import (
+from rlsv.run.separation.files import (
     SEPARATOR_CHECKPOINT,
     SEPARATOR_CONFIG,
     SEPARATOR_LOSSES,
@@ -59,7 +58,8 @@ from rlsv.run.separator_files import (
     run_front_end,
     separator_dir,
 )
-from rlsv.run.separator_model import Separator, build_front_end, file_sha256, load_separator, save_separator
+from rlsv.run.separation.separator import Separator, build_front_end, file_sha256, load_separator, save_separator
+from rlsv.run.separation.training_data import TrainingData, data_run_for
 
 __all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
            "HISTORY_COLUMNS"]
@@ -81,7 +81,7 @@ class SeparatorConfig:
         learning_rate: Adam's step size.
         seed: estimator seed (initial weights, batch order); ``218, 219, ...`` for several.
         budget: the estimator's parameter budget; its width ``H`` is the largest that fits
-            (``rlsv.core.mask_estimator.hidden_for_budget``), so both front ends get the same budget.
+            (``rlsv.core.separation.mask_estimator.hidden_for_budget``), so both front ends get the same budget.
         lstm_layers: stacked bidirectional LSTM layers.
         n_fft, stft_hop: the STFT front end's transform (Table 2's baseline: 2048, 256).
         statistics_batches: training batches that set the input normalisation.
@@ -226,9 +226,9 @@ def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConf
         run_dir: a trained run (its ``model.pt`` and ``config.json``), an imported model, or -- for
             ``config.front_end == "stft"`` -- any run folder, e.g. the run set's STFT run.
         config: the estimator's settings.
-        output_dir: where its files go (default ``rlsv.run.separator_files.separator_dir(run_dir, front end, seed)``).
+        output_dir: where its files go (default ``rlsv.run.separation.files.separator_dir(run_dir, front end, seed)``).
         data_run: the run whose training data and segmentation are used (default: ``run_dir``, or for an STFT
-            run folder a trained run of the same run set, ``rlsv.run.separator_data.data_run_for``).
+            run folder a trained run of the same run set, ``rlsv.run.separation.training_data.data_run_for``).
         progress: tqdm bars.
         callback: called with the loss history every ``callback_every`` steps and after each epoch.
 
@@ -323,7 +323,7 @@ def _train_epoch(separator: Separator, optimizer: torch.optim.Optimizer, dataset
         vocals = torch.from_numpy(batch.vocals).to(device)
         mixture = vocals + torch.from_numpy(batch.accompaniment).to(device)
         active = active_segments(vocals)
-        loss = negative_si_sdr(vocals, separator.estimate(mixture), active) if bool(active.any()) else None
+        loss = negative_si_sdr(vocals, separator(mixture), active) if bool(active.any()) else None
         if loss is None:  # no vocals in the whole batch: nothing to learn from it
             continue
         optimizer.zero_grad(set_to_none=True)

@@ -11,25 +11,36 @@ folder (``run_dirs`` lists only top-level folders, so sweeps, tables and figures
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rlsv.run.files import CONFIG, MODEL
 
-__all__ = ["SEPARATOR_CONFIG", "SEPARATOR_CHECKPOINT", "SEPARATOR_LOSSES", "SEPARATOR_MODEL", "separator_dir",
-           "run_front_end", "is_stft_run", "read_json_config", "has_model"]
+__all__ = ["SEPARATOR_CONFIG", "SEPARATOR_CHECKPOINT", "SEPARATOR_LOSSES", "SEPARATOR_MODEL", "SEPARATION_SCORES",
+           "ORACLE_SCORES", "separator_dir", "run_front_end", "is_stft_run", "read_json_config", "has_model",
+           "scores_key"]
 
 SEPARATOR_CONFIG = CONFIG  # the estimator's settings, its training data and the run it belongs to
 SEPARATOR_CHECKPOINT = "checkpoint.pt"  # latest epoch: estimator, optimiser, RNG states, history
 SEPARATOR_LOSSES = "losses.csv"  # one row per optimisation step: epoch, step, loss (-SI-SDR dB), active
-SEPARATOR_MODEL = "separator.pt"  # the trained estimator (rlsv.run.separator_model.save_separator)
+SEPARATOR_MODEL = "separator.pt"  # the trained estimator (rlsv.run.separation.separator.save_separator)
+SEPARATION_SCORES = "separation_scores.csv"  # its blind scores (rlsv.study.separation.comparison), with a .json key
+ORACLE_SCORES = "oracle_{front_end}_separation_scores.csv"  # in the run folder: the oracle mask's, per front end
+
+
+def scores_key(scores: str | Path) -> Path:
+    """The ``.json`` beside a scores file: what its scores were computed on."""
+    return Path(scores).with_suffix(".json")
 
 
 def read_json_config(run_dir: str | Path) -> dict[str, Any]:
-    """A run's ``config.json``, or ``{}`` when it has none (a folder holding only a ``model.pt``)."""
-    path = Path(run_dir) / CONFIG
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """A run's ``config.json``, or ``{}`` when it has none (a folder holding only a ``model.pt``); read by
+    ``rlsv.run.evaluate.load_run_config``, so a damaged file is named with what to do."""
+    if not (Path(run_dir) / CONFIG).is_file():
+        return {}
+    from rlsv.run.evaluate import load_run_config  # pandas and torch: only when there is a file to read
+
+    return load_run_config(run_dir)
 
 
 def is_stft_run(run_dir: str | Path) -> bool:

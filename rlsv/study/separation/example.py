@@ -21,7 +21,7 @@ import torch
 
 from rlsv.run.spec import RunSpec, sinkhorn
 from rlsv.study.results import load_run_set
-from rlsv.study.separation import SeparatorSlot, separation_slots
+from rlsv.study.separation.comparison import SeparatorSlot, separation_slots
 
 __all__ = ["MaskPanel", "SeparationExample", "separation_example"]
 
@@ -73,13 +73,14 @@ def separation_example(root: str | os.PathLike = "papermill_runs", profile: str 
     """The example of the module docstring for ``spec``'s run and the STFT, with estimator ``seed``.
 
     Raises:
-        FileNotFoundError: the estimator of ``seed`` is not trained (``rlsv.study.separation.train_separators``).
+        FileNotFoundError: the estimator of ``seed`` is not trained
+            (``rlsv.study.separation.comparison.train_separators``).
     """
     from rlsv.run.evaluate import run_test_segments
     from rlsv.run.segment_view import pick_segment
-    from rlsv.run.separate import separate_signal
-    from rlsv.run.separation_eval import oracle_track_estimate
-    from rlsv.run.separator_model import load_separator
+    from rlsv.run.separation.evaluation import oracle_track_estimate
+    from rlsv.run.separation.separator import load_separator
+    from rlsv.run.separation.streaming import separate_signal
 
     slots = separation_slots(load_run_set(root, profile, variant), (spec,), stft=True)
     tracks = run_test_segments(slots[0].data_run)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from rlsv.audio.musdb import TrackAudio
-from rlsv.core.front_ends import StftFrontEnd
-from rlsv.run.separation_eval import RESULT_COLUMNS, bss_sdr, oracle_track_estimate, score_track, segment_si_sdr
+from rlsv.core.separation.front_ends import StftFrontEnd
+from rlsv.run.separation.evaluation import (
+    RESULT_COLUMNS,
+    bss_sdr,
+    oracle_track_estimate,
+    score_track,
+    segment_si_sdr,
+)
 
 RATE = 8000
 
