@@ -84,7 +84,8 @@ class Loop:
     Attributes:
         columns: the names of the loss terms a step returns (``losses.csv`` columns after ``epoch, step``).
         batches: ``batches(state)``, the batches of one epoch, drawn with the state's generators.
-        step: ``step(batch, state) -> (len(columns),)`` tensor of the step's loss terms (detached; any device).
+        step: ``step(batch, state) -> (len(columns),)`` tensor of the step's loss terms (detached; any device), or
+            None for a batch it skipped (not an optimisation step: not counted, not recorded).
         batches_per_epoch: for the progress bar.
         describe: ``describe(epoch_frame) -> str``, the line printed after each epoch.
         finite_check: which term must stay finite (its index in ``columns``); a NaN/inf stops training.
@@ -235,9 +236,12 @@ def run_epochs(state: TrainingState, loop: Loop, epochs: int, run_dir: str | Pat
                    disable=not progress, leave=False)
         pending: list[Tensor] = []
         for batch in loop.batches(state):
-            pending.append(loop.step(batch, state))
-            step += 1
             bar.update(1)
+            terms = loop.step(batch, state)
+            if terms is None:
+                continue
+            pending.append(terms)
+            step += 1
             if len(pending) >= sync_every:
                 _flush(pending, state, epoch, step, loop, bar, callback)
         _flush(pending, state, epoch, step, loop, bar, callback)

@@ -11,11 +11,14 @@ Before the first epoch the estimator's input normalisation is set from the magni
 ``statistics_batches`` training batches (drawn with a generator of their own, so the training batches
 do not depend on it).
 
-Files in the separator folder (``docs/run_layout.md``, "Separators"): ``config.json``, ``checkpoint.pt``
-and ``losses.csv`` (each epoch), ``separator.pt`` (at the end), all written atomically. Calling it again
-resumes from the last checkpoint (the estimator, the optimiser and both random generators), or returns
-at once when it is complete; on the CPU a resumed training ends with the same weights as an
-uninterrupted one.
+The loop, its checkpoint format and its reader are the autoencoder's (``rlsv.run.resumable``): the
+estimator's own generators, one host transfer of the losses every ``callback_every`` steps (whether a batch
+has active vocals is decided on the host, before it moves to the device), checkpoints read without
+unpickling code. Files in the separator folder (``docs/run_layout.md``, "Separators"): ``config.json``,
+``checkpoint.pt``, ``losses.csv`` and ``epochs.csv`` (each epoch), ``separator.pt`` (at the end), all written
+atomically. Calling it again resumes from the last checkpoint (the estimator, the optimiser and both random
+generators), or returns at once when it is complete; on the CPU a resumed training ends with the same weights
+as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -29,9 +32,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from rlsv.atomic import save_torch, write_json, write_text
+from rlsv.atomic import write_json
 from rlsv.audio.musdb import fill_cache
 from rlsv.audio.segments import count_training_batches, training_batches
 from rlsv.core.conv import ConvPlan
@@ -49,6 +51,7 @@ from rlsv.errors import ConfigError
 from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
+from rlsv.run.resumable import Loop, TrainingState, history_frame, read_checkpoint, restore_state, run_epochs
 from rlsv.run.separation.files import (
     SEPARATOR_CHECKPOINT,
     SEPARATOR_CONFIG,
@@ -64,8 +67,8 @@ from rlsv.run.separation.training_data import TrainingData, data_run_for
 __all__ = ["SeparatorConfig", "SeparatorResult", "train_separator", "estimator_config", "resolve_front_end",
            "HISTORY_COLUMNS"]
 
-_CHECKPOINT_FORMAT = "rlsv-separator-checkpoint/1"
-HISTORY_COLUMNS = ["epoch", "step", "loss", "active"]
+LOSS_COLUMNS: tuple[str, ...] = ("loss", "active")
+HISTORY_COLUMNS = ["epoch", "step", *LOSS_COLUMNS]
 # config.json entries that may differ between a training and its resumption (where it ran, and where
 # the folders lie) without changing its result
 _RESUMABLE = frozenset({"device", "run_dir", "data_run", "dataset_info", "conv_plan"})
@@ -137,8 +140,9 @@ def estimator_config(n_bins: int, config: SeparatorConfig) -> EstimatorConfig:
     return EstimatorConfig(n_bins=n_bins, hidden=hidden, lstm_layers=config.lstm_layers)
 
 
-def _history_frame(rows: list[list[float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS).astype({"epoch": int, "step": int, "active": int})
+def _history_frame(rows: list[list[float]] | pd.DataFrame) -> pd.DataFrame:
+    frame = rows if isinstance(rows, pd.DataFrame) else history_frame(rows, LOSS_COLUMNS)
+    return frame.astype({"epoch": int, "step": int, "active": int})
 
 
 def _stored_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -159,13 +163,11 @@ def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
 def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict | None:
     if not path.is_file():
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path} is not an rlsv separator checkpoint; move it away or choose another folder.")
+    ckpt = read_checkpoint(path)
     changed = _differences(ckpt["config"], config)
     if changed:
         raise ConfigError(f"{path.parent} holds a separator trained with other settings (differs in {changed}). "
-                         "Delete that folder to start over, or use another seed (--seed).")
+                          "Delete that folder to start over, or use another seed (--seed).")
     return ckpt
 
 
@@ -176,10 +178,10 @@ def _conv_plan(ckpt: dict | None, front_end: FrontEnd, batch_size: int, device: 
         return None
     recorded = (ckpt or {}).get("conv_plan")
     if recorded and recorded.get("device") == device.type:
-        front_end.model.conv_plan = ConvPlan.from_dict(recorded["plan"])
+        front_end.model.conv_plan = ConvPlan.parse(recorded["plan"])
     else:
         front_end.model.conv_plan = resolve_conv_plan("fixed", front_end.model.config, batch_size, device).plan
-    return {"device": device.type, "plan": front_end.model.conv_plan.to_dict()}
+    return {"device": device.type, "plan": front_end.model.conv_plan.text}
 
 
 def _set_input_statistics(separator: Separator, dataset, data: TrainingData, config: SeparatorConfig,
@@ -207,14 +209,6 @@ def _planned_config(run_dir: Path, data_run: Path, config: SeparatorConfig, data
         "run_dir": str(run_dir.resolve()), "data_run": str(data_run.resolve()),
         "model_sha256": file_sha256(run_dir / MODEL) if learned else None,
     }
-
-
-def _save_checkpoint(path: Path, separator: Separator, optimizer: torch.optim.Optimizer, epoch: int,
-                     config: dict[str, Any], rngs: dict[str, Any], history: list[list[float]],
-                     conv_plan: dict | None) -> None:
-    save_torch({"format": _CHECKPOINT_FORMAT, "epoch": epoch, "config": config,
-                "estimator": {k: v.detach().cpu() for k, v in separator.estimator.state_dict().items()},
-                "optimizer": optimizer.state_dict(), "rng": rngs, "history": history, "conv_plan": conv_plan}, path)
 
 
 def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConfig(), output_dir: str | Path | None = None,
@@ -264,41 +258,27 @@ def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConf
         raise ConfigError(f"The training tracks of {data_run} give fewer segments than one batch ({data.batch_size}).")
     fill_cache(dataset, ("train",), progress=progress)
 
-    torch.manual_seed(config.seed)
-    separator = Separator(front_end, MaskEstimator(estimator_cfg).to(device), data.sample_rate)
-    optimizer = torch.optim.Adam(separator.estimator.parameters(), lr=config.learning_rate)
-    data_rng = np.random.default_rng(config.seed)
-    history: list[list[float]] = []
-    first_epoch = 1
+    with torch.random.fork_rng(devices=[]):  # the estimator's initial weights, the global random state untouched
+        torch.manual_seed(config.seed)
+        estimator = MaskEstimator(estimator_cfg)
+    separator = Separator(front_end, estimator.to(device), data.sample_rate)
+    state = TrainingState.seeded(separator.estimator, torch.optim.Adam(separator.estimator.parameters(),
+                                                                       lr=config.learning_rate), config.seed)
     conv_plan = _conv_plan(ckpt, front_end, data.batch_size, device)
     if ckpt is None:
         _set_input_statistics(separator, dataset, data, config, device)
     else:
-        separator.estimator.load_state_dict(ckpt["estimator"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        data_rng.bit_generator.state = ckpt["rng"]["data"]
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        history, first_epoch = ckpt["history"], ckpt["epoch"] + 1
+        restore_state(state, ckpt)
+    resumed_from = state.epoch
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(planned | {"dataset_info": dataset.describe(), "conv_plan": conv_plan}, output_dir / SEPARATOR_CONFIG)
-
-    separator.estimator.train()
-    for epoch in range(first_epoch, config.epochs + 1):
-        _train_epoch(separator, optimizer, dataset, data, data_rng, device, epoch, config.epochs, history,
-                     batches_per_epoch, progress, callback, callback_every)
-        rngs = {"data": data_rng.bit_generator.state, "torch": torch.get_rng_state()}
-        _save_checkpoint(output_dir / SEPARATOR_CHECKPOINT, separator, optimizer, epoch, planned, rngs, history,
-                         conv_plan)
-        frame = _history_frame(history)
-        write_text(frame.to_csv(index=False), output_dir / SEPARATOR_LOSSES)
-        if callback is not None:
-            callback(frame)
-        if progress:
-            tqdm.write(f"separator epoch {epoch}/{config.epochs}: SI-SDR {-frame.query('epoch == @epoch').loss.mean():.2f} dB")
+    history = run_epochs(state, _separator_loop(separator, dataset, data, device, batches_per_epoch), config.epochs,
+                         output_dir, SEPARATOR_CHECKPOINT, SEPARATOR_LOSSES, planned,
+                         extra=lambda: {"conv_plan": conv_plan}, sync_every=callback_every, progress=progress,
+                         callback=callback, label="separator epoch")
     save_separator(separator, output_dir / SEPARATOR_MODEL, model_sha256=planned["model_sha256"],
                    run_id=planned["run_id"])
-    separator.estimator.eval()
-    return SeparatorResult(separator, _history_frame(history), output_dir, first_epoch - 1,
+    return SeparatorResult(separator, _history_frame(history), output_dir, resumed_from,
                            time.perf_counter() - start)
 
 
@@ -311,34 +291,29 @@ def _data_run_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
-def _train_epoch(separator: Separator, optimizer: torch.optim.Optimizer, dataset, data: TrainingData,
-                 rng: np.random.Generator, device: torch.device, epoch: int, epochs: int, history: list[list[float]],
-                 batches: int, progress: bool, callback: Callable[[pd.DataFrame], None] | None,
-                 callback_every: int) -> None:
-    """One pass over the training batches: one Adam step per batch with active vocals."""
-    step = int(history[-1][1]) if history else 0
-    bar = tqdm(total=batches, desc=f"separator epoch {epoch}/{epochs}", unit="batch", disable=not progress, leave=False)
-    for batch in training_batches(dataset, rng, data.segmentation()):
-        bar.update(1)
-        vocals = torch.from_numpy(batch.vocals).to(device)
+def _separator_loop(separator: Separator, dataset, data: TrainingData, device: torch.device,
+                    batches_per_epoch: int) -> Loop:
+    """The separator's batches (the run's training batches) and step: one Adam step per batch with active vocals."""
+    segmentation = data.segmentation()
+
+    def step(batch: Any, state: TrainingState) -> torch.Tensor | None:
+        vocals = torch.from_numpy(batch.vocals)
+        active = active_segments(vocals)  # on the host, before the batch moves: no device sync
+        if not bool(active.any()):  # no vocals in the whole batch: nothing to learn from it
+            return None
+        vocals = vocals.to(device)
         mixture = vocals + torch.from_numpy(batch.accompaniment).to(device)
-        active = active_segments(vocals)
-        loss = negative_si_sdr(vocals, separator(mixture), active) if bool(active.any()) else None
-        if loss is None:  # no vocals in the whole batch: nothing to learn from it
-            continue
-        optimizer.zero_grad(set_to_none=True)
+        loss = negative_si_sdr(vocals, separator(mixture), active.to(device))
+        state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        value = float(loss.detach())
-        step += 1
-        if not math.isfinite(value):
-            raise FloatingPointError(f"The separator's loss became {value} at step {step} (epoch {epoch}); the last "
-                                     "checkpoint is kept. Lower the learning rate (--lr).")
-        history.append([epoch, step, value, int(active.sum())])
-        bar.set_postfix(si_sdr=f"{-value:.2f}")
-        if callback is not None and step % callback_every == 0:
-            callback(_history_frame(history))
-    bar.close()
+        state.optimizer.step()
+        return torch.stack([loss.detach().float(), active.sum().to(device=loss.device, dtype=torch.float32)])
+
+    def describe(epoch: pd.DataFrame) -> str:
+        return f"SI-SDR {-epoch['loss'].mean():.2f} dB"
+
+    return Loop(LOSS_COLUMNS, lambda state: training_batches(dataset, state.data_rng, segmentation), step,
+                batches_per_epoch, describe, finite_check=0)
 
 
 def resolve_front_end(run_dir: str | Path, front_end: str | None) -> str:

@@ -13,7 +13,8 @@ learned representation; for the STFT ``<stft run>/separator-s<seed>/`` in the ru
 same data and batches); without an STFT run folder, ``<first run>/separator-stft-s<seed>/``.
 
 * :func:`separation_slots` -- the representations of a run set and where their estimators live.
-* :func:`train_separators` -- train (or resume, or skip finished) every estimator (``rlsv separation``).
+* :func:`train_separators` -- train (or resume, or skip finished) every estimator (``rlsv separation``), each in
+  its folder under its lock with ``status.json``, on the sweeps' executors (``rlsv.study.claims``, ``executors``).
 * :func:`evaluate_separation` -- blind and oracle estimates of the run set's test tracks and of the MUSDB18
   excerpt shipped with stempeg, scored by SI-SDR per segment and BSSEval v4 SDR per track
   (``rlsv.run.separation.evaluation``); each estimator's scores are cached in its folder
@@ -35,12 +36,16 @@ from tqdm.auto import tqdm
 from rlsv.atomic import write_json, write_text
 from rlsv.errors import ConfigError
 from rlsv.run.spec import STFT, RunSpec, sinkhorn, tv
+from rlsv.study.claims import RunOutcome, claim_and_run, record_crash
 from rlsv.study.results import RunSet, load_run_set
 
 __all__ = [
     "SEPARATION_SPECS",
     "SeparatorSlot",
     "separation_slots",
+    "SeparatorJob",
+    "separator_jobs",
+    "train_one_separator",
     "train_separators",
     "evaluate_separation",
     "estimator_seeds",
@@ -125,11 +130,70 @@ def estimator_seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
     return sweep_seeds(seeds)
 
 
+@dataclass(frozen=True)
+class SeparatorJob:
+    """One estimator to train (picklable: sent to worker processes and SLURM): the representation's run folder,
+    the run whose data it trains on, its folder, its settings, and how to show progress."""
+
+    label: str
+    run_dir: str
+    data_run: str
+    folder: str
+    config: Any  # rlsv.run.separation.training.SeparatorConfig
+    progress: bool = True
+    force: bool = False
+
+
+def _finished(job: SeparatorJob) -> list[Path]:
+    from rlsv.run.separation.files import SEPARATOR_CHECKPOINT, SEPARATOR_MODEL
+
+    return [Path(job.folder) / SEPARATOR_MODEL, Path(job.folder) / SEPARATOR_CHECKPOINT]
+
+
+def _already_done(job: SeparatorJob) -> RunOutcome | None:
+    """A finished estimator (``status.json`` done and its files there): skipped, without loading anything."""
+    from rlsv.run.status import read_status
+
+    if (read_status(job.folder) or {}).get("state") == "done" and all(p.is_file() for p in _finished(job)):
+        return RunOutcome(job.label, "skipped", None, 0.0, job.folder)
+    return None
+
+
+def train_one_separator(job: SeparatorJob) -> RunOutcome:
+    """Claim the estimator's folder (its lock and ``status.json``, ``rlsv.study.claims``), then train (or resume)
+    it; never raises for a failing training: the outcome says what happened."""
+    from rlsv.run.separation.training import train_separator
+
+    def work() -> None:
+        train_separator(job.run_dir, job.config, output_dir=job.folder, data_run=job.data_run, progress=job.progress)
+
+    return claim_and_run(job.folder, work, run_id=job.label, force=job.force, settled=lambda: _already_done(job),
+                         finished=lambda: _finished(job))
+
+
+def separator_jobs(root: str | os.PathLike = "papermill_runs", profile: str | None = None,
+                   variant: str | None = None, seeds: int | Sequence[int] = 3, epochs: int = 20,
+                   specs: Sequence[RunSpec] = SEPARATION_SPECS, stft: bool = True, device: str = "auto",
+                   progress: bool = True, **settings: Any) -> list[SeparatorJob]:
+    """The estimators of every representation of :func:`separation_slots` and every seed, representations
+    outermost (``settings``: further ``SeparatorConfig`` fields)."""
+    from rlsv.run.separation.training import SeparatorConfig
+
+    slots = separation_slots(load_run_set(root, profile, variant), specs, stft)
+    return [SeparatorJob(f"{slot.label} s{seed}", str(slot.run_dir), str(slot.data_run), str(slot.folder(seed)),
+                         SeparatorConfig(front_end=slot.front_end, epochs=epochs, seed=seed, device=device, **settings),
+                         progress)
+            for slot in slots for seed in estimator_seeds(seeds)]
+
+
 def train_separators(root: str | os.PathLike = "papermill_runs", profile: str | None = None,
                      variant: str | None = None, seeds: int | Sequence[int] = 3, epochs: int = 20,
                      specs: Sequence[RunSpec] = SEPARATION_SPECS, stft: bool = True, device: str = "auto",
-                     progress: bool = True, **settings: Any) -> list:
-    """Train the mask estimator of every representation of :func:`separation_slots` for every seed.
+                     progress: bool = True, jobs: int = 1, executor: str = "local", slurm: Any = None,
+                     **settings: Any) -> list[RunOutcome]:
+    """Train the mask estimator of every representation of :func:`separation_slots` for every seed, like a sweep:
+    each in its folder under that folder's lock, with ``status.json``; finished ones skipped, interrupted ones
+    resumed, failed ones retried by the next call, one failure never stopping the others.
 
     Args:
         root, profile, variant: the run set (``rlsv.study.results.load_run_set``).
@@ -137,22 +201,26 @@ def train_separators(root: str | os.PathLike = "papermill_runs", profile: str | 
         epochs: estimator epochs.
         specs, stft: the representations (default: the Figure 4 runs and the STFT).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
+        progress: tqdm bars.
+        jobs, executor, slurm: how many at a time and where (``rlsv.study.executors``, as for a sweep).
         settings: further ``rlsv.run.separation.training.SeparatorConfig`` fields (``learning_rate``, ``budget``, ...).
 
     Returns:
-        The ``rlsv.run.separation.training.SeparatorResult`` of each (representation, seed), representations outermost.
-        Finished estimators are returned at once, interrupted ones resumed.
+        The outcome of each (representation, seed), representations outermost (``rlsv.study.claims.RunOutcome``:
+        ``done``, ``skipped``, ``failed`` with the error, ``busy``).
     """
-    from rlsv.run.separation.training import SeparatorConfig, train_separator
+    from rlsv.study.executors import make_executor, worker_threads
 
-    slots = separation_slots(load_run_set(root, profile, variant), specs, stft)
-    jobs = [(slot, seed) for slot in slots for seed in estimator_seeds(seeds)]
-    results = []
-    for slot, seed in tqdm(jobs, desc="separators", unit="estimator", disable=not progress):
-        config = SeparatorConfig(front_end=slot.front_end, epochs=epochs, seed=seed, device=device, **settings)
-        results.append(train_separator(slot.run_dir, config, output_dir=slot.folder(seed), data_run=slot.data_run,
-                                       progress=progress))
-    return results
+    todo = separator_jobs(root, profile, variant, seeds, epochs, specs, stft, device, progress, **settings)
+    workers = min(jobs, len(todo))
+    threads = worker_threads(executor, workers, slurm)
+    runner = make_executor(executor, workers, threads, device, slurm, Path(root) / "_submitit")
+    with tqdm(total=len(todo), desc="separators", unit="estimator", disable=not progress) as bar:
+        executed = runner.run(train_one_separator, todo,
+                              lambda job, message, scheduler_job: record_crash(Path(job.folder), message,
+                                                                                scheduler_job, job.label),
+                              lambda job, outcome: bar.update(1))
+    return list(executed.outcomes)
 
 
 # --------------------------------------------------------------------------- evaluation

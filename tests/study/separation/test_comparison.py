@@ -41,7 +41,7 @@ def run_set_root(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) ->
                            progress=False, run_progress=False)
         assert report.ok, report.text()
         results = train_separators(root, seeds=2, epochs=1, device="cpu", progress=False, **ESTIMATOR)
-    assert len(results) == 8
+    assert [o.state for o in results] == ["done"] * 8, [o.error for o in results]
     return root
 
 
@@ -57,9 +57,22 @@ def test_slots_put_the_stft_estimator_in_the_stft_run(run_set_root: Path) -> Non
     assert stft_config["parameters"] <= 12000 and config["parameters"] <= 12000
 
 
-def test_rerunning_trains_nothing(run_set_root: Path) -> None:
+def test_rerunning_trains_nothing_and_each_estimator_is_claimed_like_a_run(run_set_root: Path) -> None:
+    from rlsv.run.status import read_status
+
     again = train_separators(run_set_root, seeds=2, epochs=1, device="cpu", progress=False, **ESTIMATOR)
-    assert [r.resumed_from_epoch for r in again] == [1] * 8
+    assert [r.state for r in again] == ["skipped"] * 8
+    folder = Path(again[0].run_dir)
+    assert read_status(folder)["state"] == "done" and not (folder / "run.lock").exists()
+    # a damaged estimator folder fails alone, with its error, and the next call trains it again
+    (folder / "separator.pt").unlink()
+    (folder / "checkpoint.pt").write_bytes(b"garbage")
+    outcomes = train_separators(run_set_root, seeds=2, epochs=1, device="cpu", progress=False, **ESTIMATOR)
+    assert [o.state for o in outcomes] == ["failed"] + ["skipped"] * 7
+    assert "is not a readable torch file" in outcomes[0].error and read_status(folder)["state"] == "failed"
+    (folder / "checkpoint.pt").unlink()
+    retried = train_separators(run_set_root, seeds=2, epochs=1, device="cpu", progress=False, **ESTIMATOR)
+    assert [o.state for o in retried] == ["done"] + ["skipped"] * 7 and (folder / "separator.pt").is_file()
 
 
 def test_missing_grid_runs_say_which_sweep_trains_them(run_set_root: Path) -> None:
