@@ -6,8 +6,8 @@ method per convolution. The plans differ in float order only, and training ampli
 a plan chosen by timing at run time made the same command give different weights on a busy machine. The
 request (``TrainConfig.conv_plan``, ``--conv-plan``) is therefore resolved without timing unless asked:
 
-* ``"fixed"`` (default): :data:`FIXED_PLANS`, one plan per device type and thread count, chosen once from
-  the benchmark (``docs/benchmarks.md``). Nothing is timed: the same command gives the same plan on every
+* ``"fixed"`` (default): :data:`FIXED_PLANS`, one plan per device type, chosen once from the benchmark
+  (``docs/benchmarks.md``). Nothing is timed: the same command gives the same plan on every
   machine, idle or busy.
 * ``"auto"``: timed once per machine and kept. The first run on a machine times the candidates
   (``rlsv.run.conv_tuning.tune_conv_plan``) and stores the winner in a small JSON file (:func:`plan_cache_path`) keyed by
@@ -45,15 +45,15 @@ REQUESTS: tuple[str, ...] = ("fixed", "auto")
 CONV_PLAN_CHOICES: tuple[str, ...] = (*REQUESTS, *METHODS)
 """The requests ``--conv-plan`` names; three comma-separated methods are accepted too."""
 
-FIXED_PLANS: Mapping[tuple[str, bool], ConvPlan] = {
-    ("cpu", True): ConvPlan("gemm", "direct", "direct"),
-    ("cpu", False): ConvPlan("direct", "direct", "direct"),
-    ("cuda", True): ConvPlan("direct", "direct", "direct"),
-    ("cuda", False): ConvPlan("direct", "direct", "direct"),
+FIXED_PLANS: Mapping[str, ConvPlan] = {
+    "cpu": ConvPlan.everywhere("direct"),
+    "cuda": ConvPlan.everywhere("direct"),
 }
-"""The ``"fixed"`` plan by (device type, one CPU thread?): the fastest step of the benchmark's interleaved
-measurement of every plan at the small and paper sizes (``docs/benchmarks.md``). A device type not listed
-gets torch's own kernels everywhere."""
+"""The ``"fixed"`` plan by device type. CPU: torch's own kernels for all three convolutions, the fastest L_A and
+L_B step of the eight plans at the small profile's size on 1 and on 2 threads, and at the paper's size, in the
+benchmark's interleaved measurement (``docs/benchmarks.md``: the step within 1 % of the fastest plan's at 1
+thread, and the fastest at 2). CUDA: cuDNN's kernels (not measured here: no GPU was available). A device type
+not listed gets torch's own kernels everywhere too."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,9 @@ def parse_conv_plan(request: str) -> str | ConvPlan:
                           f"'analysis,context,synthesis' such as 'gemm,direct,direct'; got {request!r}.") from None
 
 
-def fixed_plan(device_type: str, threads: int) -> ConvPlan:
-    """The ``"fixed"`` plan of a device type (``"cpu"``, ``"cuda"``) and thread count (:data:`FIXED_PLANS`)."""
-    return FIXED_PLANS.get((device_type, threads == 1), ConvPlan.everywhere("direct"))
+def fixed_plan(device_type: str) -> ConvPlan:
+    """The ``"fixed"`` plan of a device type (``"cpu"``, ``"cuda"``; :data:`FIXED_PLANS`)."""
+    return FIXED_PLANS.get(device_type, ConvPlan.everywhere("direct"))
 
 
 def machine_key(config: ModelConfig, batch: int, device: Any, dtype: Any, threads: int) -> str:
@@ -161,5 +161,5 @@ def resolve_conv_plan(request: str | ConvPlan, config: ModelConfig, batch: int, 
     if isinstance(parsed, ConvPlan):
         return PlanChoice(parsed, "given")
     if parsed == "fixed":
-        return PlanChoice(fixed_plan(device.type, threads), "fixed")
+        return PlanChoice(fixed_plan(device.type), "fixed")
     return _machine_plan(config, max(1, batch), device, dtype or torch.float32, threads, timer)

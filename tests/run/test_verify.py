@@ -43,7 +43,7 @@ def test_a_finished_run_records_what_verify_needs(finished: Path) -> None:
     provenance = json.loads((finished / PROVENANCE).read_text())
     (session,) = provenance["sessions"]
     assert session["first_epoch"] == 1 and session["last_epoch"] == 2 and session["threads"] == 1
-    assert session["conv_plan"] == {"plan": FIXED_PLANS[("cpu", True)].text, "how": "fixed"}  # one thread, CPU
+    assert session["conv_plan"] == {"plan": FIXED_PLANS["cpu"].text, "how": "fixed"}  # one thread, CPU
     assert provenance["rlsv"]["commit"] and provenance["seed"] == 218 and provenance["data"]["synthetic"] is True
     epochs = read_epochs(finished)
     assert list(epochs["epoch"]) == [1, 2] and epochs["weights_sha256"].str.len().eq(64).all()

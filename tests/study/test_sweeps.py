@@ -432,7 +432,7 @@ def test_parallel_papermill_sweep_with_a_failing_run(tmp_path: Path, tiny: dict)
     source = "".join("".join(c["source"]) for c in injected if "injected-parameters" in c["metadata"].get("tags", []))
     assert f"threads = {worker_threads('local', 2)}" in source and "live_plot = False" in source  # cores // 2
     # one convolution plan, fixed by the sweep before its runs started, handed to every run and recorded
-    plan = plans.fixed_plan("cpu", worker_threads("local", 2)).text
+    plan = plans.fixed_plan("cpu").text
     assert f'conv_plan = "{plan}"' in source and report.conv_plan.startswith(f"{plan} (fixed; cpu")
     session = json.loads((good / "provenance.json").read_text())["sessions"][-1]
     assert session["conv_plan"] == {"plan": plan, "how": "given"} and session["threads"] == worker_threads("local", 2)
