@@ -15,7 +15,7 @@ from torch import Tensor
 from rlsv.core.hyperparameters import SINKHORN_GRADIENTS as GRADIENTS
 from rlsv.core.hyperparameters import TRAINED_OBJECTIVES, TV_FORMS, check_objective
 from rlsv.core.metrics import EPS
-from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
+from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, sinkhorn_loss_and_convergence, time_normalise
 from rlsv.errors import ConfigError
 
 __all__ = [
@@ -76,11 +76,13 @@ def sinkhorn_distance(a: Tensor, p: int = 1, lam: float = 1.0, max_iter: int = 1
 
 
 class LossTerms(NamedTuple):
-    """The three scalars of one training step."""
+    """The three scalars of one training step, and for L_B how its Sinkhorn solve ended: ``convergence``, a
+    ``(2,)`` tensor of the iterations run and the final column-marginal error (None for L_A)."""
 
     neg_snr: Tensor
     regulariser: Tensor
     loss: Tensor
+    convergence: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -123,16 +125,20 @@ class Objective:
 
     def regulariser(self, a_mixture: Tensor) -> Tensor:
         """L_TV or L_SK of the mixture representation ``(B, C, T) -> ()``."""
+        return self._regulariser(a_mixture)[0]
+
+    def _regulariser(self, a_mixture: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.kind == "tv":
-            return total_variation(a_mixture, form=self.tv_form)
-        return sinkhorn_distance(a_mixture, p=self.p, lam=self.lam, max_iter=self.max_iter, tol=self.tol,
-                                 grad=self.sinkhorn_grad)
+            return total_variation(a_mixture, form=self.tv_form), None
+        m = cost_matrix(time_normalise(a_mixture), p=self.p)
+        return sinkhorn_loss_and_convergence(m, lam=self.lam, max_iter=self.max_iter, tol=self.tol,
+                                             grad=self.sinkhorn_grad)
 
     def __call__(self, x: Tensor, x_hat: Tensor, a_mixture: Tensor) -> LossTerms:
         """Loss terms for clean vocals ``x (B, N)``, reconstruction ``x_hat (B, N)``, ``A_m (B, C, T)``."""
         rec = neg_snr(x, x_hat)
-        reg = self.regulariser(a_mixture)
-        return LossTerms(rec, reg, rec + self.omega * reg)
+        reg, convergence = self._regulariser(a_mixture)
+        return LossTerms(rec, reg, rec + self.omega * reg, convergence)
 
     def to_dict(self) -> dict:
         return asdict(self)

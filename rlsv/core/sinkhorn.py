@@ -28,9 +28,7 @@ Larger ``lam`` = stronger entropic regularisation (``K = exp(-M/lam)``), as in t
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor
@@ -45,6 +43,7 @@ __all__ = [
     "cost_matrix",
     "sinkhorn_plan",
     "sinkhorn_loss",
+    "sinkhorn_loss_and_convergence",
     "implicit_gradient",
 ]
 
@@ -117,25 +116,6 @@ def _symmetric_from_upper(upper: Tensor, size: int) -> Tensor:
     flat = upper.new_zeros(size * size)
     flat = flat.index_put((rows * size + cols,), upper).index_put((cols * size + rows,), upper)
     return flat.view(size, size)
-
-
-@contextmanager
-def _one_thread(device: torch.device) -> Iterator[None]:
-    """Run the enclosed ``(T, T)`` work on one CPU thread, then restore the thread count.
-
-    At ``T`` = 173 the solver's products and its Cholesky factorisation are far too small to share
-    between threads: on a loaded machine, waiting for the second thread costs several times the
-    work itself (measured 4x for the whole loss on a 2-core machine shared with other processes).
-    """
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _check_solver_args(m: Tensor, lam: float, max_iter: int, tol: float, check_every: int | None) -> None:
@@ -220,7 +200,7 @@ def sinkhorn_plan(m: Tensor, lam: float, max_iter: int = 1000, tol: float = 1e-5
     ``max(M)/lam`` exceeds 100 (the kernel ``exp(-M/lam)`` would underflow); ``True``/``False`` forces.
     """
     _check_solver_args(m, lam, max_iter, tol, check_every)
-    with torch.no_grad(), _one_thread(m.device):
+    with torch.no_grad():
         return _solve(m.detach().to(torch.float64), lam, max_iter, tol, check_every, log_domain)
 
 
@@ -292,18 +272,18 @@ class _ImplicitSinkhornLoss(torch.autograd.Function):
     def forward(ctx, m: Tensor, lam: float, max_iter: int, tol: float, check_every: int | None,
                 log_domain: bool | None) -> Tensor:  # type: ignore[override]
         m64 = m.detach().to(torch.float64)
-        with _one_thread(m.device):
-            plan = _solve(m64, lam, max_iter, tol, check_every, log_domain).plan
-            loss = (plan * m64).sum()
-        ctx.save_for_backward(plan, m64)
+        result = _solve(m64, lam, max_iter, tol, check_every, log_domain)
+        loss = (result.plan * m64).sum()
+        ctx.save_for_backward(result.plan, m64)
         ctx.lam, ctx.dtype = lam, m.dtype
-        return loss.to(m.dtype)
+        convergence = torch.tensor([float(result.iterations), result.error], dtype=torch.float64, device=m.device)
+        ctx.mark_non_differentiable(convergence)
+        return loss.to(m.dtype), convergence
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor):  # type: ignore[override]
+    def backward(ctx, grad_output: Tensor, _: Tensor):  # type: ignore[override]
         plan, m64 = ctx.saved_tensors
-        with _one_thread(plan.device):
-            grad = implicit_gradient(plan, m64, ctx.lam).to(ctx.dtype) * grad_output
+        grad = implicit_gradient(plan, m64, ctx.lam).to(ctx.dtype) * grad_output
         return grad, None, None, None, None, None
 
 
@@ -319,15 +299,28 @@ def sinkhorn_loss(m: Tensor, lam: float = 1.0, max_iter: int = 1000, tol: float 
             ``"envelope"`` (plan held constant).
         log_domain: force (True/False) or auto-select (None) the log-domain updates.
     """
+    return sinkhorn_loss_and_convergence(m, lam, max_iter, tol, check_every, grad, log_domain)[0]
+
+
+def sinkhorn_loss_and_convergence(m: Tensor, lam: float = 1.0, max_iter: int = 1000, tol: float = 1e-5,
+                                  check_every: int | None = None, grad: str = "implicit",
+                                  log_domain: bool | None = None) -> tuple[Tensor, Tensor]:
+    """:func:`sinkhorn_loss` and how its solve ended: ``(loss, convergence)``, ``convergence`` a ``(2,)`` float64
+    tensor (not differentiable) of the iterations run and the final column-marginal error (what a training run
+    records per step)."""
     if grad not in GRADIENTS:
         raise ConfigError(f"grad must be one of {GRADIENTS}, got {grad!r}.")
     _check_solver_args(m, lam, max_iter, tol, check_every)
     if grad == "implicit":
         return _ImplicitSinkhornLoss.apply(m, lam, max_iter, tol, check_every, log_domain)
     if grad == "envelope":
-        plan = sinkhorn_plan(m, lam, max_iter, tol, check_every, log_domain).plan
-        return (plan.to(m.dtype) * m).sum()
+        result = sinkhorn_plan(m, lam, max_iter, tol, check_every, log_domain)
+        return (result.plan.to(m.dtype) * m).sum(), _convergence(result, m.device)
     # unrolled: differentiate through the iterations themselves
     m64 = m.to(torch.float64)
-    plan = _solve(m64, lam, max_iter, tol, check_every, log_domain).plan
-    return (plan * m64).sum().to(m.dtype)
+    result = _solve(m64, lam, max_iter, tol, check_every, log_domain)
+    return (result.plan * m64).sum().to(m.dtype), _convergence(result, m.device)
+
+
+def _convergence(result: SinkhornResult, device: torch.device) -> Tensor:
+    return torch.tensor([float(result.iterations), result.error], dtype=torch.float64, device=device)

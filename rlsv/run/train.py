@@ -53,10 +53,18 @@ from rlsv.run.resumable import (
 from rlsv.run.runtime import Runtime, runtime
 from rlsv.run.train_config import EXTENDABLE_FIELDS, TrainConfig, config_differences
 
-__all__ = ["FitResult", "fit", "start_from_shorter_run", "HISTORY_COLUMNS", "kept_epochs"]
+__all__ = ["FitResult", "fit", "start_from_shorter_run", "HISTORY_COLUMNS", "CONVERGENCE_COLUMNS", "history_columns",
+           "kept_epochs"]
 
 HISTORY_COLUMNS: tuple[str, ...] = ("neg_snr", "regulariser", "loss")
 """The loss terms of a step (``losses.csv``: ``epoch, step`` and these)."""
+CONVERGENCE_COLUMNS: tuple[str, ...] = ("sinkhorn_iterations", "sinkhorn_error")
+"""For L_B, how each step's Sinkhorn solve ended (``losses.csv`` columns after the loss terms)."""
+
+
+def history_columns(config: TrainConfig) -> tuple[str, ...]:
+    """The columns of a run's step history after ``epoch, step``: the loss terms, and for L_B the convergence."""
+    return HISTORY_COLUMNS + (CONVERGENCE_COLUMNS if config.objective == "sinkhorn" else ())
 
 
 @dataclass
@@ -198,14 +206,17 @@ def _autoencoder_loop(model: DenoisingAutoencoder, config: TrainConfig, dataset:
         accompaniment = torch.from_numpy(batch.accompaniment).to(device, non_blocking=True)
         noise = sample_input_noise(vocals.shape, config.noise_std, state.torch_rng).to(device, non_blocking=True)
         out = train_step(model, state.optimizer, objective, vocals, accompaniment, noise, precision)
-        return torch.stack([t.detach().float() for t in out.terms])
+        terms = [out.terms.neg_snr, out.terms.regulariser, out.terms.loss]
+        if out.terms.convergence is not None:
+            terms += list(out.terms.convergence.to(out.terms.loss.device))
+        return torch.stack([t.detach().double() for t in terms])
 
     def describe(epoch: pd.DataFrame) -> str:
         last = epoch[list(HISTORY_COLUMNS)].mean()
         return f"neg_snr {last.neg_snr:.3f} dB, regulariser {last.regulariser:.4f}, loss {last.loss:.3f}"
 
-    return Loop(HISTORY_COLUMNS, lambda state: training_batches(dataset, state.data_rng, segmentation), step,
-                batches_per_epoch, describe)
+    return Loop(history_columns(config), lambda state: training_batches(dataset, state.data_rng, segmentation), step,
+                batches_per_epoch, describe, finite_check=HISTORY_COLUMNS.index("loss"))
 
 
 def _runtime(config: TrainConfig, device: torch.device) -> Runtime:
@@ -296,7 +307,7 @@ def _finished_run(ckpt: dict, config: TrainConfig, output_dir: Path, device: tor
     state = TrainingState.seeded(model, make_optimizer(model, config.learning_rate), config.seed)
     state.history, state.epochs, state.epoch = ckpt["history"], ckpt.get("epochs", []), ckpt["epoch"]
     if _losses_rows(output_dir / LOSSES) != len(ckpt["history"]) or _losses_rows(output_dir / EPOCHS) != ckpt["epoch"]:
-        write_history(state, HISTORY_COLUMNS, output_dir, LOSSES)
+        write_history(state, history_columns(config), output_dir, LOSSES)
     stamp = training_stamp(config.to_json())
     try:
         belongs = model_stamp(output_dir / MODEL) == stamp
@@ -304,6 +315,6 @@ def _finished_run(ckpt: dict, config: TrainConfig, output_dir: Path, device: tor
         belongs = False
     if not belongs:
         save_model(model, output_dir / MODEL, stamp)
-    return FitResult(model, history_frame(ckpt["history"], HISTORY_COLUMNS), output_dir, ckpt["epoch"],
+    return FitResult(model, history_frame(ckpt["history"], history_columns(config)), output_dir, ckpt["epoch"],
                      time.perf_counter() - start, PlanChoice(plan, "checkpoint"))
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rlsv.core.losses import sinkhorn_distance
-from rlsv.core.sinkhorn import cost_matrix, implicit_gradient, sinkhorn_loss, sinkhorn_plan, time_normalise
+from rlsv.core.sinkhorn import (cost_matrix, implicit_gradient, sinkhorn_loss, sinkhorn_loss_and_convergence,
+                                sinkhorn_plan, time_normalise)
 
 LAMBDAS = [0.05, 0.1, 0.5, 1.0, 1.3, 5.0, 20.0]
 
@@ -130,6 +131,20 @@ def test_convergence_is_checked_not_run_to_the_limit() -> None:
     result = sinkhorn_plan(m, 1.0, tol=1e-5, check_every=10)
     assert result.converged and result.error < 1e-5
     assert result.iterations <= 200 and result.iterations % 10 == 0
+
+
+@pytest.mark.parametrize("grad", ["implicit", "unrolled", "envelope"])
+def test_the_loss_reports_how_its_solve_ended(grad: str) -> None:
+    """What a training step records per step (losses.csv): the iterations and final error of the plan's solve,
+    the same as the plan's own solver reports, and no gradient through them."""
+    m = _cost(seed=7, t=40).requires_grad_()
+    loss, convergence = sinkhorn_loss_and_convergence(m, 1.0, tol=1e-5, grad=grad)
+    reference = sinkhorn_plan(m, 1.0, tol=1e-5)
+    assert convergence.tolist() == [float(reference.iterations), reference.error]
+    assert not convergence.requires_grad and loss.requires_grad
+    torch.testing.assert_close(loss, sinkhorn_loss(m, 1.0, tol=1e-5, grad=grad), rtol=0, atol=0)
+    loss.backward()
+    assert m.grad is not None and torch.isfinite(m.grad).all()
 
 
 @pytest.mark.parametrize("lam", [0.3, 1.0, 5.0])

@@ -41,7 +41,12 @@ def test_fit_writes_a_complete_run(tiny_corpus: Path, tmp_path: Path) -> None:
     for name in (CHECKPOINT, CONFIG, LOSSES, MODEL):
         assert (run / name).is_file(), name
     history = pd.read_csv(run / LOSSES)
-    assert list(history.columns) == ["epoch", "step", "neg_snr", "regulariser", "loss"]
+    assert list(history.columns) == ["epoch", "step", "neg_snr", "regulariser", "loss", "sinkhorn_iterations",
+                                     "sinkhorn_error"]
+    # each step's Sinkhorn solve: whole iterations within the limit, stopped by the tolerance (1e-5)
+    iterations = history["sinkhorn_iterations"]
+    assert (iterations == iterations.round()).all() and iterations.between(1, 1000).all()
+    assert (history["sinkhorn_error"] < 1e-5).all()
     assert set(history.epoch) == {1, 2} and history.step.is_monotonic_increasing
     assert np.isfinite(history[["neg_snr", "regulariser", "loss"]].to_numpy()).all()
     np.testing.assert_allclose(history.loss, history.neg_snr + 1.0 * history.regulariser, rtol=1e-5, atol=1e-5)
