@@ -13,7 +13,7 @@ PROFILE ?= small
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all setup ffmpeg test reproduce report lab bench bench-smoke notebooks-clean clean
+.PHONY: all setup ffmpeg test reproduce results report lab bench bench-smoke notebooks-clean clean
 
 all: test
 
@@ -34,6 +34,10 @@ test: setup
 
 reproduce: setup
 	$(VENV)/bin/rlsv reproduce --profile $(PROFILE) --jobs $(JOBS)
+
+# The numbers the README quotes: make reproduce's results.md, copied to docs/results/ and into README.md.
+results: setup
+	$(VENV)/bin/rlsv results --profile $(PROFILE) --publish docs/results/$(PROFILE).md README.md
 
 report: setup
 	$(VENV)/bin/rlsv report --profile $(PROFILE)

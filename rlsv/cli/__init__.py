@@ -126,7 +126,7 @@ def _sweep_settings(args: argparse.Namespace, **more):
                          executor=args.executor, device=args.device, overrides=_sweep_overrides(args),
                          seeds=args.seeds, slurm=_slurm_options(args), progress=not args.quiet,
                          run_progress=not args.quiet, force=args.force, findings_seeds=args.findings_seeds,
-                         conv_plan=args.conv_plan or "fixed", **more)
+                         findings_engine=args.findings_engine, conv_plan=args.conv_plan or "fixed", **more)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -211,7 +211,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 
-def _add_run_options(p: argparse.ArgumentParser, findings_seeds: int = 0) -> None:
+def _add_run_options(p: argparse.ArgumentParser, findings_seeds: int = 0, findings_engine: str | None = None) -> None:
     """Options shared by ``sweep`` and ``reproduce``: where and how the runs execute."""
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILE_NAMES,
                    help="small (default: synthetic corpus, the paper's C/T, shows its trends on a CPU), smoke "
@@ -222,6 +222,9 @@ def _add_run_options(p: argparse.ArgumentParser, findings_seeds: int = 0) -> Non
     p.add_argument("--findings-seeds", type=_non_negative_int, default=findings_seeds,
                    help="at least this many seeds for the grid points that carry the paper's findings (the L_A "
                         f"rows, L_B at lambda 0.5/1.5/2, L_B at lambda 1.5 over omega; default {findings_seeds})")
+    p.add_argument("--findings-engine", choices=ENGINES, default=findings_engine,
+                   help="engine of those extra seeds' runs (default: "
+                        f"{findings_engine or 'the --engine'}; inline skips their notebooks)")
     add_declared_options(p, ("conv_plan",))
     p.add_argument("--jobs", type=_positive_int, default=1, help="runs at a time: worker processes (one GPU each where "
                    "there "
@@ -384,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="sweep `all` (30 runs + STFT), then Tables 1-2 and Figures 2-6",
                        description="The whole reproduction: the `all` sweep, then notebooks 04 (tables) and 05 "
                        "(figures) executed with papermill; prints where every result is.")
-    _add_run_options(p, findings_seeds=3)
+    _add_run_options(p, findings_seeds=3, findings_engine="inline")
     p.add_argument("--figures-root", default="figures", type=path_arg, help="figures go to FIGURES_ROOT/PROFILE (default figures)")
     p.set_defaults(func=_cmd_reproduce)
 

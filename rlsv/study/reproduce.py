@@ -310,7 +310,7 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     """The ``all`` sweep (30 runs + STFT per seed), then Tables 1-2 and Figures 2-6 of its runs.
 
     ``settings``: how the sweep runs (:class:`rlsv.study.sweeps.SweepSettings`; default: its defaults with
-    2 jobs and 3 seeds for the grid points that carry the findings, ``findings_seeds=3``); ``options``: fields of
+    2 jobs and 3 seeds for the grid points that carry the findings, ``findings_seeds=3``, run inline); ``options``: fields of
     it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too. After the tables it writes the results
     snippet the README quotes (``results.md`` beside them, ``rlsv.study.results_snippet``).
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
@@ -320,7 +320,7 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     runs of this sweep's settings (its variant).
     """
     start = time.perf_counter()
-    settings = replace(settings or SweepSettings(jobs=2, findings_seeds=3), **options)
+    settings = replace(settings or SweepSettings(jobs=2, findings_seeds=3, findings_engine="inline"), **options)
     profile, engine, kernel_name = settings.profile, settings.engine, settings.kernel_name
     report = sweep("all", settings)
     result = ReproduceResult(profile, report)
@@ -356,7 +356,7 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
         figures = make_figures(root, profile, out_figures, variant=report.variant)
         result.figures, result.missing_figures = figures.paths, figures.missing
     try:
-        result.tables.append(_write_results(root, profile, report.variant, out_tables))
+        result.tables.append(_write_results(root, profile, report.variant, out_tables, time.perf_counter() - start))
     except (OSError, ValueError, KeyError) as error:  # no tables: said above; the snippet needs them
         result.errors.append(f"results snippet: {error}")
     result.report_seconds = time.perf_counter() - reports_started
@@ -364,7 +364,7 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     return result
 
 
-def _write_results(root: Path, profile: str, variant: str | None, out_tables: Path) -> Path:
+def _write_results(root: Path, profile: str, variant: str | None, out_tables: Path, seconds: float) -> Path:
     """The results snippet of the tables in ``out_tables`` (``rlsv.study.results_snippet``), with what the runs
     were and what made them."""
     from rlsv.study.provenance import PROVENANCE_FILE
@@ -372,7 +372,7 @@ def _write_results(root: Path, profile: str, variant: str | None, out_tables: Pa
     from rlsv.study.results_snippet import write_snippet
 
     provenance = json.loads((out_tables / PROVENANCE_FILE).read_text(encoding="utf-8"))
-    return write_snippet(out_tables, load_run_set(root, profile, variant).label(), provenance)
+    return write_snippet(out_tables, load_run_set(root, profile, variant).label(), provenance, seconds)
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _verdict(gap: float, unit: str = "") -> str:
 
 
 def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapping[str, Any], label: str,
-                    source: str = "") -> str:
+                    source: str = "", seconds: float | None = None) -> str:
     """The Markdown snippet (module docstring) from the tables' numbers (``compare_with_paper`` frames)."""
     tv_rows = table1[table1["objective"] == "tv"].dropna(subset=["additivity_mean"])
     rows: list[tuple[str, pd.Series]] = []
@@ -106,18 +106,22 @@ def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapp
               "Collapsed: segments whose oracle mask kept nothing (an all-zero estimate scores the SI-SDR floor, "
               "-240 dB); the mean keeps them, as the published evaluation does, and the median shows the rest.",
               "", f"Made by: {provenance.get('short', 'unknown')}."]
+    if seconds is not None:
+        lines.append(f"`make reproduce` took {seconds / 60:.1f} min there (data, runs, tables and figures).")
     if source:
         lines.append(f"Source: `{source}` (and `provenance.json` beside it).")
     return "\n".join(lines) + "\n"
 
 
-def write_snippet(tables_dir: str | Path, label: str, provenance: Mapping[str, Any]) -> Path:
+def write_snippet(tables_dir: str | Path, label: str, provenance: Mapping[str, Any], seconds: float | None = None
+                  ) -> Path:
     """Write :func:`results_snippet` of the tables in ``tables_dir`` to ``tables_dir/results.md``; its path."""
     tables_dir = Path(tables_dir)
     table1 = pd.read_csv(tables_dir / "table1_numbers.csv")
     table2 = pd.read_csv(tables_dir / "table2_numbers.csv")
     path = tables_dir / SNIPPET
-    write_text(results_snippet(table1, table2, provenance, label, source=str(tables_dir / "table1_numbers.csv")), path)
+    write_text(results_snippet(table1, table2, provenance, label, source=str(tables_dir / "table1_numbers.csv"),
+                               seconds=seconds), path)
     return path
 
 

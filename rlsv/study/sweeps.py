@@ -89,6 +89,9 @@ class SweepSettings:
             each seed's longest run once).
         findings_seeds: the grid points that carry the paper's findings (``rlsv.study.grids.FINDINGS``) get at
             least this many seeds (``rlsv.study.sweep_plan.plan_runs``).
+        findings_engine: the engine of those extra seeds' runs (None: ``engine``). ``reproduce`` runs them
+            ``"inline"``: they are there for the statistics, and skipping two notebook kernels each saves a minute
+            of ``make reproduce``; the grid's own runs keep their executed notebooks.
         conv_plan: the convolution plan of every run (``rlsv.run.conv_plan``: ``"fixed"``, ``"auto"`` or a plan),
             resolved once before any run starts, for the device and threads of the sweep's workers, and handed
             to each run (a SLURM node resolves ``fixed`` and ``auto`` itself, without timing for ``fixed``).
@@ -114,11 +117,13 @@ class SweepSettings:
     force: bool = False
     extend_shorter: bool = False
     findings_seeds: int = 0
+    findings_engine: str | None = None
     conv_plan: str = "fixed"
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ConfigError(f"Unknown engine {self.engine!r}; use one of {ENGINES}.")
+        for engine in (self.engine, self.findings_engine or self.engine):
+            if engine not in ENGINES:
+                raise ConfigError(f"Unknown engine {engine!r}; use one of {ENGINES}.")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"Unknown executor {self.executor!r}; use one of {EXECUTORS}.")
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
@@ -207,7 +212,7 @@ def sweep(grid: str | Sequence[RunSpec], settings: SweepSettings) -> SweepReport
     if settings.engine == "papermill":
         notebook_folder = str(Path(settings.notebooks).resolve() if settings.notebooks else notebooks_dir())
     dataset = dataset_root(settings.profile, runs[0].dataset, settings.progress)
-    all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), settings.engine, notebook_folder,
+    all_jobs = [SweepJob(replace(params, dataset=str(dataset)), str(root), _engine(params, settings), notebook_folder,
                          settings.device, None, settings.run_progress, settings.kernel_name, settings.timeout_s,
                          settings.force, settings.extend_shorter) for params in runs]
     decided = {job.run_id: settled_outcome(job, *verdict(job)) for job in all_jobs}
@@ -222,6 +227,11 @@ def sweep(grid: str | Sequence[RunSpec], settings: SweepSettings) -> SweepReport
     report.outcomes = [decided[job.run_id] for job in all_jobs]
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _engine(params: Any, settings: SweepSettings) -> str:
+    """The engine of a run: ``findings_engine`` for the findings' extra seeds, else the sweep's."""
+    return settings.engine if params.seed in settings.seeds else (settings.findings_engine or settings.engine)
 
 
 def _check_cluster(executor: str) -> None:

@@ -99,6 +99,14 @@ def test_the_findings_grid_points_get_more_seeds_after_every_other_run() -> None
     assert len(plan_runs([sinkhorn(1.0, 0.1), sinkhorn(1.0, 5.0, 2)], "smoke", findings_seeds=3)) == 2
     assert [r.seed for r in plan_runs([tv(1.0)], "smoke", seeds=[7], findings_seeds=2)] == [7, 218]
     assert len(plan_runs("table1", "smoke", seeds=3, findings_seeds=2)) == 30  # already more: nothing added
+    from rlsv.study.sweeps import SweepSettings, _engine
+
+    settings = SweepSettings(profile="smoke", findings_seeds=3, findings_engine="inline")
+    engines = {(r.seed, _engine(r, settings)) for r in runs}
+    assert engines == {(218, "papermill"), (219, "inline"), (220, "inline")}  # the grid's own runs keep notebooks
+    assert {_engine(r, SweepSettings(findings_seeds=3)) for r in runs} == {"papermill"}
+    with pytest.raises(ValueError, match="Unknown engine 'fast'"):
+        SweepSettings(findings_engine="fast")
 
 
 def test_paper_profile_needs_musdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
