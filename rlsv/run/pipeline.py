@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from rlsv.atomic import write_json
-from rlsv.errors import ConfigError
+from rlsv.errors import ConfigError, UserError
 from rlsv.run.config import RunParameters
 from rlsv.run.data import dataset_root
 from rlsv.run.evaluate import (
@@ -30,7 +31,7 @@ from rlsv.run.evaluate import (
     run_test_segments,
     write_evaluation,
 )
-from rlsv.run.files import CONFIG, SEGMENTS, SUMMARY
+from rlsv.run.files import CHECKPOINT, CONFIG, SEGMENTS, SUMMARY
 from rlsv.run.runtime import Runtime, runtime
 from rlsv.run.status import read_status, record_failure, write_status
 
@@ -163,6 +164,7 @@ def train_folder(params: RunParameters, run_dir: str | os.PathLike, device: str 
         raise ConfigError(f"{run_dir} is a sweep's run (its folder is named by its run id): extending it in place "
                           f"would make it another run. Train the longer run into a new folder (rlsv train NEW "
                           f"--epochs N), or rerun the sweep with --epochs N.")
+    existed = run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(run_dir):
@@ -174,6 +176,10 @@ def train_folder(params: RunParameters, run_dir: str | os.PathLike, device: str 
     except RunBusyError as busy:
         raise ConfigError(f"{run_dir} is being trained by {busy.holder.describe()}; wait for it to finish, or "
                           "train into another folder.") from None
+    except UserError:  # refused before any training (bad data, settings): leave no folder behind
+        if not existed and not (run_dir / CHECKPOINT).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return result
 
 
