@@ -2,7 +2,7 @@
 learned representations, metrics and audio; a run that does not exist yet is trained on request.
 
 Core ipywidgets 8 only (``Dropdown``, ``SelectionSlider``, ``FloatText``, ``Checkbox``, ``Button``,
-``IntProgress``, ``Output``, ``HTML``): it works in JupyterLab 4 and Notebook 7 without any extension.
+``IntText``, ``IntProgress``, ``Output``, ``HTML``): it works in JupyterLab 4 and Notebook 7 without any extension.
 The view is plain MIME data (a PNG, HTML tables and ``<audio>`` players) assigned to ``Output.outputs``.
 
 * λ is any value in [0.05, 20] and ω any value in [0, 100] (a slider of round values, or type one), p
@@ -124,8 +124,8 @@ class RepresentationExplorer:
                                     value=first["objective"], description="objective", style=style)
         self.p = W.Dropdown(options=[("1", 1), ("2", 2)], value=int(first["p"]), description="p", style=style,
                             tooltip="norm of the Sinkhorn cost matrix", layout=W.Layout(width="14em"))
-        self.seed = W.BoundedIntText(value=int(first["seed"]), min=0, max=2 ** 31 - 1, description="seed", style=style,
-                                     tooltip="training seed (218: the published one)", layout=W.Layout(width="14em"))
+        self.seed = W.IntText(value=int(first["seed"]), description="seed", style=style,
+                              tooltip="training seed (218: the published one)", layout=W.Layout(width="14em"))
         self.omega = ValueControl("ω", _OMEGA_GRID, *OMEGA_RANGE, first["omega"], "weight of the regulariser")
         self.lam = ValueControl("λ", log_grid(*LAMBDA_RANGE), *LAMBDA_RANGE, first["lam"],
                                 "entropic weight of the Sinkhorn distance")
@@ -158,8 +158,9 @@ class RepresentationExplorer:
             control.observe(lambda _value: self._on_change(None))
             control.on_notice = self._say
         self.objective.observe(self._on_objective, names="value")
-        for widget in (self.p, self.seed, self.same_scale, self.segment):
+        for widget in (self.p, self.same_scale, self.segment):
             widget.observe(self._on_change, names="value")
+        self.seed.observe(self._on_seed, names="value")
         self.track.observe(self._on_track, names="value")
         self.runs_menu.observe(self._on_menu, names="value")
         self.train_button.on_click(self.train)
@@ -203,6 +204,21 @@ class RepresentationExplorer:
             return
         self._clear_notice()
         self.render()
+
+    def _on_seed(self, change: dict) -> None:
+        """Any seed >= 0; a negative one is refused with a notice (not clamped)."""
+        if self._updating:
+            return
+        if change["new"] is None or change["new"] < 0:
+            self._updating = True
+            try:
+                self.seed.value = change["old"]
+            finally:
+                self._updating = False
+            self._clear_notice()
+            self._say(f"seed = {change['new']} is not a seed (a whole number >= 0): kept seed {change['old']}.")
+            return
+        self._on_change(change)
 
     def _apply_objective(self, announce: bool = True) -> None:
         """L_A has no λ and no p: their controls say so and keep their values for when L_B comes back."""

@@ -11,14 +11,16 @@ records how they were made (:func:`make_shipped_runs`, ``scripts/make_shipped_ru
 size and SHA-256.
 
 Made deterministically: on the CPU, one torch thread per run (the thread count changes the order of
-float reductions), each run from scratch in a fresh folder, so retraining with the same code on the
-same CPU gives the same bytes. The test suite checks the recorded provenance against
+float reductions), every convolution as a GEMM (:data:`CONV_PLAN`; training would otherwise time the
+candidate plans, and the fastest one varies with the machine's load), each run from scratch in a fresh
+folder, so retraining with the same code on the same CPU gives the same bytes. The test suite checks the recorded provenance against
 :func:`planned_runs` and the files without retraining (``tests/ui/test_shipped_runs.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -28,7 +30,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from rlsv.atomic import atomic_path, write_json
 from rlsv.errors import RunFolderError
@@ -36,8 +38,8 @@ from rlsv.run.config import RunParameters
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, STATUS, SUMMARY
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 
-__all__ = ["SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "PROVENANCE", "SIZE_BUDGET_BYTES",
-           "SCRIPT_COMMAND", "shipped_root", "shipped_parameters", "run_calls", "planned_runs", "read_provenance",
+__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "PROVENANCE", "SIZE_BUDGET_BYTES",
+           "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters", "run_calls", "planned_runs", "read_provenance",
            "make_shipped_runs"]
 
 SHIPPED_SPECS: tuple[RunSpec, ...] = (tv(4.0), sinkhorn(1.0, 0.5), sinkhorn(4.0, 1.5), sinkhorn(1.0, 1.5),
@@ -52,6 +54,9 @@ SIZE_BUDGET_BYTES = 10 * 2 ** 20
 """What the shipped runs may cost together (package data)."""
 SCRIPT_COMMAND = "python scripts/make_shipped_runs.py"
 """The one command that regenerates every shipped run and ``provenance.json``."""
+
+CONV_PLAN: dict[str, str] = {"analysis": "gemm", "context": "gemm", "synthesis": "gemm"}
+"""The convolution plan the shipped runs train with (``rlsv.core.conv.ConvPlan``): fixed, not timed."""
 
 _DEVICE = "cpu"
 _THREADS = 1
@@ -127,28 +132,69 @@ def environment() -> dict[str, Any]:
     return {"rlsv": rlsv.__version__, "commit": _git("rev-parse", "HEAD"),
             "dirty": None if status is None else bool(status), "torch": torch.__version__,
             "numpy": numpy.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "processor": platform.processor() or None, "device": _DEVICE, "threads_per_run": _THREADS}
+            "processor": platform.processor() or None, "device": _DEVICE, "threads_per_run": _THREADS,
+            "conv_plan": CONV_PLAN}
+
+
+def _pin_conv_plan(params: RunParameters) -> None:
+    """Make training compute its convolutions with :data:`CONV_PLAN` instead of the fastest plan timed on this
+    machine (``rlsv.core.conv_tuning``): timings vary with the load, and the plans differ in float
+    round-off, so a timed plan makes retraining give other weights. Training takes no plan argument, so
+    the plan is placed in the tuning cache under the key training looks up (one thread, the run's batch).
+    A workaround: :func:`_make_run` checks the plan the run recorded and stops if it did not take."""
+    import torch
+
+    from rlsv.core import conv_tuning
+    from rlsv.core.conv import ConvPlan
+
+    torch.set_num_threads(_THREADS)
+    config = params.train_config()
+    key = conv_tuning.plan_key(config.model, config.batch_size, torch.device(_DEVICE), torch.float32)
+    getattr(conv_tuning, "_CACHE", {})[key] = ConvPlan.from_dict(CONV_PLAN)
 
 
 def _make_run(params: RunParameters, work: str) -> None:
     """Train and evaluate one run into ``work`` (a process of its own when ``jobs > 1``)."""
     from rlsv.run.pipeline import run_evaluation, run_training
 
+    _pin_conv_plan(params)
     run_training(params, work, device=_DEVICE, threads=_THREADS, progress=False)
+    recorded = json.loads((Path(work) / params.run_id / CONFIG).read_text(encoding="utf-8")).get("conv_plan")
+    if recorded != CONV_PLAN:
+        raise RunFolderError(f"{params.run_id} trained with the convolution plan {recorded}, not {CONV_PLAN}: "
+                             "rlsv.core.conv_tuning changed; update _pin_conv_plan in rlsv/ui/shipped.py.")
     run_evaluation(params, work, device=_DEVICE, threads=_THREADS, progress=False)
 
 
+def model_bytes(payload: Mapping[str, Any]) -> bytes:
+    """A ``model.pt`` payload (``rlsv.core.model.model_payload`` and its stamp) as the bytes of a torch file
+    whose records are named ``archive/``: ``torch.save`` to a path names them after the file, and the
+    run wrote its model through a randomly named temporary file, so its bytes differ from run to run
+    for the same weights; these depend on the payload only."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(dict(payload), buffer)
+    return buffer.getvalue()
+
+
 def _copy_run(source: Path, target: Path) -> dict[str, dict[str, Any]]:
-    """Copy the :data:`SHIPPED_FILES` of a finished run (``status.json`` without host and process),
-    each atomically; return each file's ``size`` and ``sha256``."""
+    """Copy the :data:`SHIPPED_FILES` of a finished run, each atomically: ``status.json`` without host and
+    process, ``model.pt`` re-saved by :func:`model_bytes` (same payload, fixed record names). Returns each
+    file's ``size`` and ``sha256``."""
+    from rlsv.run.model_file import read_torch_file
+
     target.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
-        if name == STATUS:
-            status = json.loads((source / STATUS).read_text(encoding="utf-8"))
-            write_json({k: status.get(k) for k in _STATUS_KEPT}, target / STATUS)
-            continue
         with atomic_path(target / name) as tmp:
-            shutil.copyfile(source / name, tmp)
+            if name == STATUS:
+                status = json.loads((source / STATUS).read_text(encoding="utf-8"))
+                tmp.write_text(json.dumps({k: status.get(k) for k in _STATUS_KEPT}, indent=2, sort_keys=True) + "\n",
+                               encoding="utf-8")
+            elif name == MODEL:
+                tmp.write_bytes(model_bytes(read_torch_file(source / MODEL)))
+            else:
+                shutil.copyfile(source / name, tmp)
     return {name: {"size": (target / name).stat().st_size, "sha256": _sha256(target / name)} for name in SHIPPED_FILES}
 
 

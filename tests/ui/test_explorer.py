@@ -126,6 +126,8 @@ def test_explorer_says_why_a_control_changed_and_keeps_lambda_for_later(tiny: tu
     assert explorer.state["run_id"].startswith("smoke-sinkhorn-p1-l1.5-w1-s218-")
     explorer.omega.slider.value = 1.5  # an ordinary change clears the notice
     assert explorer.notice.value == ""
+    explorer.seed.value = -3  # refused and said, not clamped
+    assert explorer.seed.value == 218 and "kept seed 218" in explorer.notice.value
 
 
 def test_one_colour_scale_for_every_run_or_each_its_own(tiny: tuple[Path, dict]) -> None:

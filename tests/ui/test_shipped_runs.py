@@ -14,9 +14,11 @@ import pytest
 
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, STATUS, SUMMARY
 from rlsv.ui.shipped import (
+    CONV_PLAN,
     SCRIPT_COMMAND,
     SHIPPED_FILES,
     SIZE_BUDGET_BYTES,
+    model_bytes,
     planned_runs,
     read_provenance,
     shipped_parameters,
@@ -67,15 +69,14 @@ def test_shipped_files_are_the_recorded_ones_and_small(provenance: dict) -> None
     assert total == provenance["total_bytes"] <= SIZE_BUDGET_BYTES
 
 
-def test_model_size_is_what_the_small_profile_gives(provenance: dict, tmp_path: Path) -> None:
-    """A trained model.pt is as large as an untrained one of the same sizes, stamp included: the size
-    the script would produce, known without training."""
-    from rlsv.core.model import DenoisingAutoencoder
-    from rlsv.run.model_file import save_model
+def test_model_size_is_what_the_small_profile_gives(provenance: dict) -> None:
+    """A trained model.pt is as large as an untrained one of the same sizes written the same way, stamp
+    included: the size the script would produce, known without training."""
+    from rlsv.core.model import DenoisingAutoencoder, model_payload
 
     for params, run in zip(shipped_parameters(), provenance["runs"]):
-        save_model(DenoisingAutoencoder(params.model_config()), tmp_path / MODEL, "0" * 6)
-        assert run["files"][MODEL]["size"] == (tmp_path / MODEL).stat().st_size
+        payload = model_payload(DenoisingAutoencoder(params.model_config())) | {"run": "0" * 6}
+        assert run["files"][MODEL]["size"] == len(model_bytes(payload))
 
 
 def test_each_shipped_run_is_its_parameters_run(provenance: dict) -> None:
@@ -92,6 +93,7 @@ def test_each_shipped_run_is_its_parameters_run(provenance: dict) -> None:
                     "profile", "variant", "run_id", "device"):
             assert config[key] == expected[key] or (key == "device" and config[key] == "cpu"), key
         assert config["evaluation"] == params.evaluation_settings().to_dict()
+        assert config["conv_plan"] == CONV_PLAN == provenance["environment"]["conv_plan"]  # fixed, not timed
         status = json.loads((folder / STATUS).read_text())
         assert set(status) == {"state", "error", "train_seconds", "evaluate_seconds"}  # no host, pid, time
         model = load_run_model(folder)  # the stamp matches config.json
