@@ -39,7 +39,7 @@ from rlsv.study.tables import OBJECTIVE_LABELS
 from rlsv.ui.display import audio_bundle, html_bundle, png_bundle
 from rlsv.ui.explorer_controls import ValueControl, log_grid
 from rlsv.ui.explorer_runs import FoundRun, RunFolders, TestSegmentsCache
-from rlsv.ui.explorer_train import TrainingTime, TrainProgress, train_and_evaluate
+from rlsv.ui.explorer_train import TRAIN_THREADS, TrainingTime, TrainProgress, train_and_evaluate
 from rlsv.ui.explorer_view import (
     ORACLE,
     SegmentTiming,
@@ -90,15 +90,17 @@ class RepresentationExplorer:
         train_overrides: ``RunParameters`` overrides for the runs trained here (e.g. ``{"epochs": 5}``); runs
             are looked up with them first, then with the profile's own settings.
         shipped: also show the runs shipped with rlsv.
-        threads: torch threads while training (None: torch's default, every core).
+        threads: torch threads while training (default 1, ``explorer_train.TRAIN_THREADS``; None: as they are).
         start: the first run shown: ``objective``, ``omega``, ``lam``, ``p``, ``seed`` (defaults: L_B, ω = 1,
             λ = 1.5, p = 1, seed 218).
+        same_scale: start with one colour scale for every run (it encodes each finished run once per track).
     """
 
     def __init__(self, runs_root: str | os.PathLike = "papermill_runs", profile: str = "small", device: str = "cpu",
                  dpi: int = 80, seconds: float = 3.0, output_root: str | os.PathLike | None = None,
-                 train_overrides: Mapping[str, Any] | None = None, shipped: bool = True, threads: int | None = None,
-                 start: Mapping[str, Any] | None = None) -> None:
+                 train_overrides: Mapping[str, Any] | None = None, shipped: bool = True,
+                 threads: int | None = TRAIN_THREADS, start: Mapping[str, Any] | None = None,
+                 same_scale: bool = True) -> None:
         import ipywidgets as W
 
         get_profile(profile)  # a clear error for an unknown profile
@@ -132,7 +134,7 @@ class RepresentationExplorer:
         self.lam_runs = W.HTML()
         self.runs_menu = W.Dropdown(options=[(_NO_RUN, "")], value="", description="finished", style=style,
                                     layout=W.Layout(width="38em"), tooltip="every finished run: choose one to show it")
-        self.same_scale = W.Checkbox(value=True, description="same colour scale for every run", indent=False)
+        self.same_scale = W.Checkbox(value=same_scale, description="same colour scale for every run", indent=False)
         self.track = W.Dropdown(options=[], description="track", style=style)
         self.segment = W.SelectionSlider(options=[("–", 0)], description="segment", continuous_update=False,
                                          style=style, layout=W.Layout(width="34em"))
@@ -183,8 +185,8 @@ class RepresentationExplorer:
         return RunSpec("sinkhorn", omega=self.omega.value, lam=self.lam.value, p=float(self.p.value))
 
     def _describe(self, spec: RunSpec, seed: int) -> str:
-        values = ", ".join(f"{name} = {value:g}" for name, value in (("ω", spec.omega), ("λ", spec.lam), ("p", spec.p))
-                           if value is not None)
+        pairs = (("ω", spec.omega), ("λ", spec.lam), ("p", spec.p))
+        values = ", ".join(f"{name} = {value:g}" for name, value in pairs if value is not None)
         return f"{OBJECTIVE_LABELS[spec.objective]}: {values}, seed {seed}"
 
     # ------------------------------------------------------------------ notices

@@ -19,7 +19,7 @@ import pandas as pd
 
 from rlsv.run.config import RunParameters
 
-__all__ = ["training_steps", "TrainProgress", "TrainingTime", "train_and_evaluate"]
+__all__ = ["TRAIN_THREADS", "training_steps", "TrainProgress", "TrainingTime", "train_and_evaluate"]
 
 
 def training_steps(params: RunParameters) -> int:
@@ -89,9 +89,16 @@ class TrainProgress:
         self.widget.layout.display = "none"
 
 
+TRAIN_THREADS = 1
+"""torch threads while the explorer trains. On 2 cores shared with other work, one thread trained a small run
+(1880 steps) in 47 s and 43 s of CPU, two threads in 418 s and 360 s of CPU (threads waiting for each other
+whenever one is descheduled)."""
+
+
 def train_and_evaluate(params: RunParameters, output_root: str | os.PathLike, progress: TrainProgress,
-                       device: str = "cpu", threads: int | None = None) -> TrainingTime:
-    """Train ``params`` into ``<output_root>/<run-id>`` and evaluate it, updating ``progress``.
+                       device: str = "cpu", threads: int | None = TRAIN_THREADS) -> TrainingTime:
+    """Train ``params`` into ``<output_root>/<run-id>`` and evaluate it, updating ``progress``; ``threads``
+    torch threads meanwhile (None: as they are), restored afterwards (``rlsv.run.runtime``).
 
     Raises:
         rlsv.run.lock.RunBusyError: another process is training the run.
@@ -99,15 +106,16 @@ def train_and_evaluate(params: RunParameters, output_root: str | os.PathLike, pr
     """
     from rlsv.run.lock import run_lock
     from rlsv.run.pipeline import run_evaluation, run_training
+    from rlsv.run.runtime import Runtime, runtime
 
     timing = TrainingTime(training_steps(params))
     progress.start(params.run_id, timing.steps, params.train_config().epochs)
-    with run_lock(Path(output_root) / params.run_id):
+    with run_lock(Path(output_root) / params.run_id), runtime(Runtime(threads=threads)):
         start = time.perf_counter()
-        run_training(params, output_root, device=device, progress=False, callback=progress.update, threads=threads)
+        run_training(params, output_root, device=device, progress=False, callback=progress.update)
         timing.train_s = time.perf_counter() - start
         progress.evaluating()
         start = time.perf_counter()
-        run_evaluation(params, output_root, device=device, progress=False, threads=threads)
+        run_evaluation(params, output_root, device=device, progress=False)
         timing.evaluate_s = time.perf_counter() - start
     return timing

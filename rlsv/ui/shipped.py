@@ -13,8 +13,10 @@ size and SHA-256.
 Made deterministically: on the CPU, one torch thread per run (the thread count changes the order of
 float reductions), every convolution as a GEMM (:data:`CONV_PLAN`; training would otherwise time the
 candidate plans, and the fastest one varies with the machine's load), each run from scratch in a fresh
-folder, so retraining with the same code on the same CPU gives the same bytes. The test suite checks the recorded provenance against
-:func:`planned_runs` and the files without retraining (``tests/ui/test_shipped_runs.py``).
+folder, ``model.pt`` written with fixed record names (:func:`model_bytes`); retraining with the same code on
+the same CPU and torch gives the same bytes (``status.json`` aside: it records the times). The test suite
+checks the recorded provenance against :func:`planned_runs` and the files without retraining
+(``tests/ui/test_shipped_runs.py``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from rlsv.run.config import RunParameters
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, STATUS, SUMMARY
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 
-__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "PROVENANCE", "SIZE_BUDGET_BYTES",
-           "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters", "run_calls", "planned_runs", "read_provenance",
-           "make_shipped_runs"]
+__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "PROVENANCE",
+           "SIZE_BUDGET_BYTES", "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters", "run_calls",
+           "planned_runs", "read_provenance", "make_shipped_runs"]
 
 SHIPPED_SPECS: tuple[RunSpec, ...] = (tv(4.0), sinkhorn(1.0, 0.5), sinkhorn(4.0, 1.5), sinkhorn(1.0, 1.5),
                                       sinkhorn(1.0, 5.0))

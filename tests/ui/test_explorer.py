@@ -154,7 +154,11 @@ def test_train_this_run_now_trains_only_on_click_into_its_own_folder(tiny: tuple
     explorer.lam.box.value = 0.7  # never trained
     assert explorer.state["run_id"] is None and explorer.train_button.layout.display == "flex"
     assert not (runs / "explorer-runs").exists()  # nothing trains unless asked
+    import torch
+
+    threads = torch.get_num_threads()
     explorer.train_button.click()
+    assert torch.get_num_threads() == threads  # trained on one thread, the kernel's count restored
     assert explorer.state["run_id"].startswith("smoke-sinkhorn-p1-l0.7-w1-s218-"), explorer.notice.value
     assert explorer.state["source"] == "explorer" and explorer.train_button.layout.display == "none"
     assert (runs / "explorer-runs" / explorer.state["run_id"] / "summary.json").is_file()
@@ -179,7 +183,8 @@ def test_runs_folder_comes_before_the_explorers_and_the_shipped_runs(tiny: tuple
                          overrides)
     assert folders.find(spec, 218).source == "explorer"
     assert folders.find(spec, 219) is None
-    assert RunFolders([("runs", root), ("explorer", tmp_path / "b")], "smoke", overrides).find(spec, 218).source == "runs"
+    in_order = RunFolders([("runs", root), ("explorer", tmp_path / "b")], "smoke", overrides)
+    assert in_order.find(spec, 218).source == "runs"
     listing = folders.listing()
     assert list(listing["run_id"]).count(name) == 1 and len(listing) == 3
     assert listing.set_index("run_id").loc[name, "source"] == "explorer"
