@@ -218,8 +218,10 @@ def test_06_explorer_notebook_builds_its_widgets(tiny_runs: tuple[Path, dict], t
     out = execute_notebook(NOTEBOOKS / "06_explorer.ipynb", tmp_path / "06.ipynb",
                            {"runs_root": str(root), "profile": "smoke", "train_overrides": overrides})
     views = _mime(_outputs(out), "application/vnd.jupyter.widget-view+json")
-    assert len(views) == 1
     state = nbformat.read(out, as_version=4).metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+    # the explorer's box last; before it, tqdm's bars (decoding the test tracks) are the only other widgets
+    assert views and state["state"][views[-1]["model_id"]]["model_name"] == "VBoxModel"
+    assert all(state["state"][v["model_id"]]["model_name"] == "HBoxModel" for v in views[:-1])
     models = {m["model_name"] for m in state["state"].values()}
     assert {"DropdownModel", "SelectionSliderModel", "FloatTextModel", "ButtonModel", "OutputModel"} <= models
     assert not models & {"FigureModel", "PlotlyModel", "BqplotModel"}  # core widgets only
