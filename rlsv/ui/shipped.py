@@ -22,6 +22,7 @@ checks the recorded provenance against :func:`planned_runs` and the files withou
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -40,9 +41,9 @@ from rlsv.run.config import RunParameters
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, STATUS, SUMMARY
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 
-__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "PROVENANCE",
-           "SIZE_BUDGET_BYTES", "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters", "run_calls",
-           "planned_runs", "read_provenance", "make_shipped_runs"]
+__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "OPTIONAL_FILES",
+           "PROVENANCE", "SIZE_BUDGET_BYTES", "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters",
+           "run_calls", "planned_runs", "read_provenance", "recorded_plan", "make_shipped_runs"]
 
 SHIPPED_SPECS: tuple[RunSpec, ...] = (tv(4.0), sinkhorn(1.0, 0.5), sinkhorn(4.0, 1.5), sinkhorn(1.0, 1.5),
                                       sinkhorn(1.0, 5.0))
@@ -52,13 +53,17 @@ SHIPPED_PROFILE = "small"
 SHIPPED_SEED = 218
 SHIPPED_FILES: tuple[str, ...] = (CONFIG, STATUS, MODEL, SUMMARY, SEGMENTS)
 PROVENANCE = "provenance.json"
+OPTIONAL_FILES: tuple[str, ...] = (PROVENANCE, "epochs.csv")
+"""Shipped too where a run has them (newer rlsv writes them): its own provenance (code, machine, threads,
+convolution plan, data) and the SHA-256 of its weights after each epoch, a few kB each."""
 SIZE_BUDGET_BYTES = 10 * 2 ** 20
 """What the shipped runs may cost together (package data)."""
 SCRIPT_COMMAND = "python scripts/make_shipped_runs.py"
 """The one command that regenerates every shipped run and ``provenance.json``."""
 
 CONV_PLAN: dict[str, str] = {"analysis": "gemm", "context": "gemm", "synthesis": "gemm"}
-"""The convolution plan the shipped runs train with (``rlsv.core.conv.ConvPlan``): fixed, not timed."""
+"""The convolution plan the shipped runs train with (``rlsv.core.conv.ConvPlan``) where ``run_training`` takes
+no plan (:func:`_pin_conv_plan`); with a ``conv_plan`` argument, rlsv's ``"fixed"`` plan (chosen without timing)."""
 
 _DEVICE = "cpu"
 _THREADS = 1
@@ -81,11 +86,35 @@ def _parameters_call(params: RunParameters) -> str:
     return "RunParameters(" + ", ".join(f"{k}={v!r}" for k, v in given.items()) + ")"
 
 
+def _options(function: Any, conv_plan: bool = False) -> dict[str, Any]:
+    """The keyword arguments a shipped run passes to ``run_training`` / ``run_evaluation``: the CPU, one thread,
+    no bars, and (``conv_plan``) rlsv's fixed convolution plan where ``function`` takes one (the run layer
+    chooses a plan without timing since it has a ``conv_plan`` argument; before, see :func:`_pin_conv_plan`)."""
+    accepted = inspect.signature(function).parameters
+    options: dict[str, Any] = {"device": _DEVICE, "threads": _THREADS, "progress": False}
+    if conv_plan and "conv_plan" in accepted:
+        options["conv_plan"] = "fixed"
+    return {k: v for k, v in options.items() if k in accepted}
+
+
+def _training_options() -> dict[str, Any]:
+    from rlsv.run.pipeline import run_training
+
+    return _options(run_training, conv_plan=True)
+
+
+def _evaluation_options() -> dict[str, Any]:
+    from rlsv.run.pipeline import run_evaluation
+
+    return _options(run_evaluation)
+
+
 def run_calls(params: RunParameters) -> list[str]:
     """The exact calls that make one shipped run in a folder ``WORK`` (Python source, in order)."""
     parameters = _parameters_call(params)
-    options = f"device={_DEVICE!r}, threads={_THREADS}, progress=False"
-    return [f"run_training({parameters}, WORK, {options})", f"run_evaluation({parameters}, WORK, {options})"]
+    train = ", ".join(f"{k}={v!r}" for k, v in _training_options().items())
+    evaluate = ", ".join(f"{k}={v!r}" for k, v in _evaluation_options().items())
+    return [f"run_training({parameters}, WORK, {train})", f"run_evaluation({parameters}, WORK, {evaluate})"]
 
 
 def planned_runs() -> list[dict[str, Any]]:
@@ -135,15 +164,16 @@ def environment() -> dict[str, Any]:
             "dirty": None if status is None else bool(status), "torch": torch.__version__,
             "numpy": numpy.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "processor": platform.processor() or None, "device": _DEVICE, "threads_per_run": _THREADS,
-            "conv_plan": CONV_PLAN}
+            "conv_plan": _training_options().get("conv_plan", CONV_PLAN)}
 
 
 def _pin_conv_plan(params: RunParameters) -> None:
     """Make training compute its convolutions with :data:`CONV_PLAN` instead of the fastest plan timed on this
     machine (``rlsv.core.conv_tuning``): timings vary with the load, and the plans differ in float
-    round-off, so a timed plan makes retraining give other weights. Training takes no plan argument, so
-    the plan is placed in the tuning cache under the key training looks up (one thread, the run's batch).
-    A workaround: :func:`_make_run` checks the plan the run recorded and stops if it did not take."""
+    round-off, so a timed plan makes retraining give other weights. Training takes no plan argument there,
+    so the plan is placed in the tuning cache under the key training looks up (one thread, the run's batch).
+    A workaround for an rlsv whose ``run_training`` has no ``conv_plan`` argument (with one, the run layer's
+    fixed plan is asked for instead); :func:`_make_run` checks the plan the run recorded."""
     import torch
 
     from rlsv.core import conv_tuning
@@ -159,13 +189,28 @@ def _make_run(params: RunParameters, work: str) -> None:
     """Train and evaluate one run into ``work`` (a process of its own when ``jobs > 1``)."""
     from rlsv.run.pipeline import run_evaluation, run_training
 
-    _pin_conv_plan(params)
-    run_training(params, work, device=_DEVICE, threads=_THREADS, progress=False)
-    recorded = json.loads((Path(work) / params.run_id / CONFIG).read_text(encoding="utf-8")).get("conv_plan")
-    if recorded != CONV_PLAN:
-        raise RunFolderError(f"{params.run_id} trained with the convolution plan {recorded}, not {CONV_PLAN}: "
-                             "rlsv.core.conv_tuning changed; update _pin_conv_plan in rlsv/ui/shipped.py.")
-    run_evaluation(params, work, device=_DEVICE, threads=_THREADS, progress=False)
+    options = _training_options()
+    pinned = "conv_plan" not in options
+    if pinned:
+        _pin_conv_plan(params)
+    run_training(params, work, **options)
+    if pinned and recorded_plan(Path(work) / params.run_id) != CONV_PLAN:
+        raise RunFolderError(f"{params.run_id} trained with the convolution plan "
+                             f"{recorded_plan(Path(work) / params.run_id)}, not {CONV_PLAN}: update _pin_conv_plan "
+                             "in rlsv/ui/shipped.py.")
+    run_evaluation(params, work, **_evaluation_options())
+
+
+def recorded_plan(run_dir: Path) -> Any:
+    """The convolution plan a run used: the last training session's in the run's own ``provenance.json`` (newer
+    rlsv: the plan and how it was chosen), else ``config.json``'s ``conv_plan``; None when neither says."""
+    try:
+        sessions = json.loads((run_dir / PROVENANCE).read_text(encoding="utf-8")).get("sessions") or [{}]
+        if sessions[-1].get("conv_plan") is not None:
+            return sessions[-1]["conv_plan"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return json.loads((run_dir / CONFIG).read_text(encoding="utf-8")).get("conv_plan")
 
 
 def model_bytes(payload: Mapping[str, Any]) -> bytes:
@@ -187,7 +232,8 @@ def _copy_run(source: Path, target: Path) -> dict[str, dict[str, Any]]:
     from rlsv.run.model_file import read_torch_file
 
     target.mkdir(parents=True, exist_ok=True)
-    for name in SHIPPED_FILES:
+    names = [*SHIPPED_FILES, *(name for name in OPTIONAL_FILES if (source / name).is_file())]
+    for name in names:
         with atomic_path(target / name) as tmp:
             if name == STATUS:
                 status = json.loads((source / STATUS).read_text(encoding="utf-8"))
@@ -197,7 +243,7 @@ def _copy_run(source: Path, target: Path) -> dict[str, dict[str, Any]]:
                 tmp.write_bytes(model_bytes(read_torch_file(source / MODEL)))
             else:
                 shutil.copyfile(source / name, tmp)
-    return {name: {"size": (target / name).stat().st_size, "sha256": _sha256(target / name)} for name in SHIPPED_FILES}
+    return {name: {"size": (target / name).stat().st_size, "sha256": _sha256(target / name)} for name in names}
 
 
 def _train_all(parameters: Iterable[RunParameters], work: Path, jobs: int, progress: bool) -> None:
@@ -232,7 +278,8 @@ def make_shipped_runs(out: str | os.PathLike | None = None, jobs: int = 1, progr
     plan = planned_runs()
     with tempfile.TemporaryDirectory(prefix="rlsv-shipped-") as work:
         _train_all(shipped_parameters(), Path(work), jobs, progress)
-        runs = [{**entry, "files": _copy_run(Path(work) / entry["run_id"], out / entry["run_id"])} for entry in plan]
+        runs = [{**entry, "conv_plan": recorded_plan(Path(work) / entry["run_id"]),
+                 "files": _copy_run(Path(work) / entry["run_id"], out / entry["run_id"])} for entry in plan]
     keep = {entry["run_id"] for entry in plan}
     for folder in out.iterdir():
         if folder.is_dir() and folder.name not in keep and (folder / CONFIG).is_file():
