@@ -167,22 +167,32 @@ def environment() -> dict[str, Any]:
             "conv_plan": _training_options().get("conv_plan", CONV_PLAN)}
 
 
-def _pin_conv_plan(params: RunParameters) -> None:
-    """Make training compute its convolutions with :data:`CONV_PLAN` instead of the fastest plan timed on this
-    machine (``rlsv.core.conv_tuning``): timings vary with the load, and the plans differ in float
-    round-off, so a timed plan makes retraining give other weights. Training takes no plan argument there,
-    so the plan is placed in the tuning cache under the key training looks up (one thread, the run's batch).
-    A workaround for an rlsv whose ``run_training`` has no ``conv_plan`` argument (with one, the run layer's
-    fixed plan is asked for instead); :func:`_make_run` checks the plan the run recorded."""
-    import torch
+class _EveryKey(dict):
+    """A plan cache that holds one plan under every key."""
 
+    def __init__(self, plan: Any) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.plan
+
+
+def _pin_conv_plan() -> None:
+    """Make this process compute every convolution with :data:`CONV_PLAN` instead of the fastest plan timed on
+    this machine (``rlsv.core.conv_tuning``), in training and in evaluation: timings vary with the load, and
+    the plans differ in float round-off, so a timed plan makes retraining give other weights and other
+    metrics. Neither step takes a plan there, so the tuning cache is replaced by one that answers every key
+    with :data:`CONV_PLAN`. A workaround, for this script's processes only, for an rlsv whose ``run_training``
+    has no ``conv_plan`` argument (with one, the run layer's fixed plan is asked for instead, and a model's
+    plan is fixed without timing); :func:`_make_run` checks the plan the run recorded."""
     from rlsv.core import conv_tuning
     from rlsv.core.conv import ConvPlan
 
-    torch.set_num_threads(_THREADS)
-    config = params.train_config()
-    key = conv_tuning.plan_key(config.model, config.batch_size, torch.device(_DEVICE), torch.float32)
-    getattr(conv_tuning, "_CACHE", {})[key] = ConvPlan.from_dict(CONV_PLAN)
+    conv_tuning._CACHE = _EveryKey(ConvPlan.from_dict(CONV_PLAN))
 
 
 def _make_run(params: RunParameters, work: str) -> None:
@@ -192,7 +202,7 @@ def _make_run(params: RunParameters, work: str) -> None:
     options = _training_options()
     pinned = "conv_plan" not in options
     if pinned:
-        _pin_conv_plan(params)
+        _pin_conv_plan()
     run_training(params, work, **options)
     if pinned and recorded_plan(Path(work) / params.run_id) != CONV_PLAN:
         raise RunFolderError(f"{params.run_id} trained with the convolution plan "
@@ -275,7 +285,7 @@ def make_shipped_runs(out: str | os.PathLike | None = None, jobs: int = 1, progr
     """
     out = Path(out) if out is not None else shipped_root()
     out.mkdir(parents=True, exist_ok=True)
-    plan = planned_runs()
+    plan, made_by = planned_runs(), environment()  # before anything is written: the checkout's state
     with tempfile.TemporaryDirectory(prefix="rlsv-shipped-") as work:
         _train_all(shipped_parameters(), Path(work), jobs, progress)
         runs = [{**entry, "conv_plan": recorded_plan(Path(work) / entry["run_id"]),
@@ -285,7 +295,7 @@ def make_shipped_runs(out: str | os.PathLike | None = None, jobs: int = 1, progr
         if folder.is_dir() and folder.name not in keep and (folder / CONFIG).is_file():
             shutil.rmtree(folder)
     provenance = {"command": SCRIPT_COMMAND, "made": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "environment": environment(), "runs": runs,
+                  "environment": made_by, "runs": runs,
                   "total_bytes": sum(f["size"] for run in runs for f in run["files"].values())}
     write_json(provenance, out / PROVENANCE)
     return provenance
