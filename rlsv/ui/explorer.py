@@ -1,15 +1,23 @@
-"""The λ explorer of notebook 06: pick a trained run (objective, ω, λ, p) and a test segment, see
-its representations, metrics and audio.
+"""The λ explorer of notebook 06: choose any run (objective, ω, λ, p, seed) and a test segment, see its
+learned representations, metrics and audio; a run that does not exist yet is trained on request.
 
-Core ipywidgets 8 only (``Dropdown``, ``SelectionSlider``, ``Output``, ``HTML``): it works in
-JupyterLab 4 and Notebook 7 without installing any extension. The output is rendered as plain
-MIME data (a PNG, HTML tables and ``<audio>`` players) assigned to ``Output.outputs``, so it also
-renders outside a live kernel (tests, static viewers keep the last view).
+Core ipywidgets 8 only (``Dropdown``, ``SelectionSlider``, ``FloatText``, ``Checkbox``, ``Button``,
+``IntText``, ``IntProgress``, ``Output``, ``HTML``): it works in JupyterLab 4 and Notebook 7 without any extension.
+The view is plain MIME data (a PNG, HTML tables and ``<audio>`` players) assigned to ``Output.outputs``.
 
->>> explorer = RepresentationExplorer("papermill_runs", profile="small")   # doctest: +SKIP
+* λ is any value in [0.05, 20] and ω any value in [0, 100] (a slider of round values, or type one), p
+  1 or 2, any seed. Runs are found by run id (``rlsv.ui.explorer_runs``): the runs folder first, then the
+  explorer's own folder, then the runs shipped with rlsv (``rlsv.ui.shipped``).
+* A choice without a finished run offers "train this run now" (``rlsv.ui.explorer_train``): nothing
+  trains unless it is clicked; the run goes to the explorer's folder, never into a sweep's.
+* "same colour scale for every run": the images of every run share one scale, stated in the figure.
+* A change that forces another (L_A has no λ, a track without the chosen segment) says so in the notice
+  line; a control that does not apply says so in its readout.
+
+>>> explorer = RepresentationExplorer("papermill_runs")                 # doctest: +SKIP
 >>> explorer            # in a notebook: shows the widgets              # doctest: +SKIP
->>> explorer.lam.value = 0.5; explorer.state["run_id"]                     # doctest: +SKIP
-'small-sinkhorn-p1-l0.5-w1-s218-219a5a'
+>>> explorer.lam.set_value(0.5); explorer.render(); explorer.state["run_id"]   # doctest: +SKIP
+'small-sinkhorn-p1-l0.5-w1-s218-fe9e0d'
 """
 
 from __future__ import annotations
@@ -17,132 +25,150 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections import Counter
-from contextlib import contextmanager
+import traceback
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
-from rlsv.errors import ConfigError
-from rlsv.run.files import MODEL, SUMMARY
-from rlsv.run.spec import RunSpec, run_id
+from rlsv.errors import UserError
+from rlsv.run.files import MODEL
+from rlsv.run.profiles import get_profile
+from rlsv.run.spec import RunSpec
 from rlsv.study.tables import OBJECTIVE_LABELS
 from rlsv.ui.display import audio_bundle, html_bundle, png_bundle
+from rlsv.ui.explorer_controls import ValueControl, log_grid
+from rlsv.ui.explorer_runs import FoundRun, RunFolders, TestSegmentsCache
+from rlsv.ui.explorer_train import TRAIN_THREADS, TrainingTime, TrainProgress, train_and_evaluate
+from rlsv.ui.explorer_view import (
+    ORACLE,
+    SegmentTiming,
+    activation_peak,
+    apply_colour_scale,
+    metrics_html,
+    summary_of,
+    window_metrics,
+)
+from rlsv.ui.shipped import shipped_root
 
-__all__ = ["trained_runs", "RepresentationExplorer"]
+__all__ = ["RepresentationExplorer", "LAMBDA_RANGE", "OMEGA_RANGE", "EXPLORER_RUNS"]
 
-_OBJECTIVE_NAMES = {"tv": "L_A (total variation)", "sinkhorn": "L_B (Sinkhorn)"}
-
-
-def trained_runs(root: str | os.PathLike = "papermill_runs", profile: str | None = None,
-                 variant: str | None = None) -> pd.DataFrame:
-    """Runs under ``root`` with a trained ``model.pt`` (STFT excluded), one row each, of one run set.
-
-    Columns ``CONFIG_COLUMNS`` (``run_id, profile, variant, objective, omega, lam, p, seed``), ``state``,
-    ``path``. With ``profile=None`` the profile with the most trained runs is used; with
-    ``variant=None`` its settings with the most trained runs.
-    """
-    from rlsv.study.results import CONFIG_COLUMNS, Run, config_columns, scan_runs
-
-    rows = []
-    for run in scan_runs(root):
-        if not isinstance(run, Run) or not run.spec.is_trained or not (run.path / MODEL).is_file():
-            continue
-        rows.append({**config_columns(run.config), "state": run.state, "path": run.path})
-    runs = pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, "state", "path"])
-    if profile is None and len(runs):
-        profile = Counter(runs["profile"]).most_common(1)[0][0]
-    if profile is not None:
-        runs = runs[runs["profile"] == profile]
-    if variant is None and len(runs):
-        variant = Counter(runs["variant"]).most_common(1)[0][0]
-    if variant is not None:
-        runs = runs[runs["variant"] == variant]
-    return runs.reset_index(drop=True)
+_OBJECTIVE_NAMES = {"sinkhorn": "L_B (Sinkhorn)", "tv": "L_A (total variation)"}
+LAMBDA_RANGE = (0.05, 20.0)
+OMEGA_RANGE = (0.0, 100.0)
+EXPLORER_RUNS = "explorer-runs"
+"""The explorer's own runs folder inside the runs folder (default ``output_root``)."""
+_OMEGA_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+_NO_RUN = "– none: choose a finished run to show it –"
+_SOURCES = {"runs": "runs folder", "explorer": "trained in the explorer", "shipped": "shipped with rlsv"}
 
 
-def _options(values) -> list[tuple[str, float]]:
-    return [(f"{v:g}", float(v)) for v in sorted({float(v) for v in values if pd.notna(v)})]
-
-
-def _pick(options: list[tuple[str, float]], preferred: float) -> float:
-    """``preferred`` when it is an option, else the option nearest to it."""
-    values = [v for _, v in options]
-    return preferred if preferred in values else min(values, key=lambda v: abs(v - preferred))
-
-
-ORACLE = "oracle binary mask (needs the true vocals)"
+def _color(text: str, colour: str) -> str:
+    return f"<span style='color:{colour}'>{text}</span>"
 
 
 class RepresentationExplorer:
-    """Widgets to browse the learned representations of the runs under ``runs_root``.
+    """Widgets to see and hear the learned representations of any run.
 
-    Attributes (widgets): ``objective``, ``omega``, ``lam``, ``p``, ``seed`` (choose the run; each lists
-    only the values that have a trained run for the choices above it), ``track``, ``segment`` (choose the
-    test segment), ``out`` (``ipywidgets.Output`` with the view), ``widget`` (the whole box; displaying
-    the explorer displays it).
-    ``state``: what is shown (``run_id``, ``track``, ``segment``, ``window`` (first and last segment heard),
-    ``additivity``, ``si_sdr_mask``, ``si_sdr``; or ``run_id=None`` and a ``message``); ``renders``
-    counts re-renders.
-
-    The image and the players cover about ``seconds`` of consecutive test segments around the chosen
-    one (marked in the image), each segment encoded, masked and decoded as the evaluation does; the
-    metrics are the chosen segment's and the run's.
+    Attributes (widgets): ``objective``, ``omega`` and ``lam`` (:class:`ValueControl`: ``.value``,
+    ``.set_value``, ``.slider``, ``.box``), ``p``, ``seed`` (the run), ``runs_menu`` (the finished runs; shows
+    the current one), ``same_scale`` (one colour scale for every run), ``track``, ``segment``, ``train_button``,
+    ``progress`` (:class:`TrainProgress`), ``notice`` (what changed and why), ``out`` (the view), ``widget``
+    (everything; displaying the explorer displays it).
+    ``state``: what is shown (``run_id``, ``source``, ``track``, ``segment``, ``window``, ``segment_s``,
+    ``window_s``, the segment's ``additivity``, ``si_sdr_mask``, ``si_sdr``, the window's ``window_metrics``,
+    ``colour_scale``, ``shared_scale``; or ``run_id=None``, ``missing`` (the run id "train this run now"
+    makes) and a ``message``); ``renders`` counts renders; ``last_training``: the last training's times.
 
     Args:
-        runs_root: the runs folder (``papermill_runs``).
-        profile: which profile's runs (None: the one with most trained runs).
-        device: where the encoders run (``"cpu"`` is fast enough).
+        runs_root: the sweeps' runs folder (``papermill_runs``; need not exist).
+        profile: the runs' profile (the shipped runs are ``small``).
+        device: where the encoders run and runs train (``"cpu"``).
         dpi: resolution of the representation image.
-        seconds: how much audio the players play.
+        seconds: how much audio the players play (consecutive segments around the chosen one).
+        output_root: where "train this run now" puts runs (None: ``<runs_root>/explorer-runs``).
+        train_overrides: ``RunParameters`` overrides for the runs trained here (e.g. ``{"epochs": 5}``); runs
+            are looked up with them first, then with the profile's own settings.
+        shipped: also show the runs shipped with rlsv.
+        threads: torch threads while training (default 1, ``explorer_train.TRAIN_THREADS``; None: as they are).
+        start: the first run shown: ``objective``, ``omega``, ``lam``, ``p``, ``seed`` (defaults: L_B, ω = 1,
+            λ = 1.5, p = 1, seed 218).
+        same_scale: start with one colour scale for every run (it encodes each finished run once per track).
     """
 
-    def __init__(self, runs_root: str | os.PathLike = "papermill_runs", profile: str | None = None,
-                 device: str = "cpu", dpi: int = 80, seconds: float = 3.0) -> None:
+    def __init__(self, runs_root: str | os.PathLike = "papermill_runs", profile: str = "small", device: str = "cpu",
+                 dpi: int = 80, seconds: float = 3.0, output_root: str | os.PathLike | None = None,
+                 train_overrides: Mapping[str, Any] | None = None, shipped: bool = True,
+                 threads: int | None = TRAIN_THREADS, start: Mapping[str, Any] | None = None,
+                 same_scale: bool = True) -> None:
         import ipywidgets as W
 
+        get_profile(profile)  # a clear error for an unknown profile
         self.root = Path(runs_root)
-        self.runs = trained_runs(self.root, profile)
-        if self.runs.empty:
-            raise ConfigError(f"No trained run with a model.pt under {self.root}"
-                             f"{f' for profile {profile!r}' if profile else ''}; run a sweep first "
-                             "(rlsv sweep figure5, or make reproduce) or train a run with 02_train.ipynb.")
-        self.profile = str(self.runs["profile"].iloc[0])
-        self.device, self.dpi, self.seconds = device, dpi, seconds
+        self.output_root = Path(output_root) if output_root is not None else self.root / EXPLORER_RUNS
+        folders = [("runs", self.root), ("explorer", self.output_root)] + ([("shipped", shipped_root())] if shipped
+                                                                           else [])
+        self.runs = RunFolders(folders, profile, train_overrides)
+        self.runs.parameters(RunSpec("tv", omega=1.0), 218)  # the overrides checked now, not at the first click
+        self.profile, self.device, self.dpi, self.seconds, self.threads = profile, device, dpi, seconds, threads
+        self.segments = TestSegmentsCache(progress=True)
         self._models: dict[str, Any] = {}
-        self._tracks: dict[str, list] = {}
+        self._peaks: dict[tuple[str, str, str], float] = {}
         self._updating = False
-        self._track_names: list[str] = []
+        self._test_set: str | None = None
         self.state: dict[str, Any] = {}
         self.renders = 0
+        self.last_training: TrainingTime | None = None
+        first = {"objective": "sinkhorn", "omega": 1.0, "lam": 1.5, "p": 1, "seed": 218, **(start or {})}
 
-        objectives = [o for o in ("sinkhorn", "tv") if (self.runs["objective"] == o).any()]
         style = {"description_width": "5em"}
-        self.objective = W.Dropdown(options=[(_OBJECTIVE_NAMES[o], o) for o in objectives], value=objectives[0],
-                                    description="objective", style=style)
-        self.omega = W.SelectionSlider(options=[("–", 0.0)], description="ω", continuous_update=False, style=style)
-        self.lam = W.SelectionSlider(options=[("–", 0.0)], description="λ", continuous_update=False, style=style)
-        self.p = W.Dropdown(options=[("–", 0.0)], description="p", style=style)
-        self.seed = W.Dropdown(options=[("–", 0)], description="seed", style=style)
+        self.objective = W.Dropdown(options=[(name, key) for key, name in _OBJECTIVE_NAMES.items()],
+                                    value=first["objective"], description="objective", style=style)
+        self.p = W.Dropdown(options=[("1", 1), ("2", 2)], value=int(first["p"]), description="p", style=style,
+                            tooltip="norm of the Sinkhorn cost matrix", layout=W.Layout(width="14em"))
+        self.seed = W.IntText(value=int(first["seed"]), description="seed", style=style,
+                              tooltip="training seed (218: the published one)", layout=W.Layout(width="14em"))
+        self.omega = ValueControl("ω", _OMEGA_GRID, *OMEGA_RANGE, first["omega"], "weight of the regulariser")
+        self.lam = ValueControl("λ", log_grid(*LAMBDA_RANGE), *LAMBDA_RANGE, first["lam"],
+                                "entropic weight of the Sinkhorn distance")
+        self.lam_runs = W.HTML()
+        self.runs_menu = W.Dropdown(options=[(_NO_RUN, "")], value="", description="finished", style=style,
+                                    layout=W.Layout(width="38em"), tooltip="every finished run: choose one to show it")
+        self.same_scale = W.Checkbox(value=same_scale, description="same colour scale for every run", indent=False)
         self.track = W.Dropdown(options=[], description="track", style=style)
         self.segment = W.SelectionSlider(options=[("–", 0)], description="segment", continuous_update=False,
-                                         style=style)
+                                         style=style, layout=W.Layout(width="34em"))
+        self.notice = W.HTML()
+        self.train_button = W.Button(description="train this run now", button_style="primary",
+                                     layout=W.Layout(width="16em", display="none"))
+        self.progress = TrainProgress()
         self.out = W.Output()
         self.widget = W.VBox([
-            W.HTML(f"<b>Learned representations</b> of the <code>{html.escape(self.profile)}</code> runs in "
-                   f"<code>{html.escape(str(self.root))}</code>: choose a run (only values with a trained run "
-                   "are offered) and a test segment. Separation here is by the <b>oracle</b> binary mask: it "
-                   "needs the true vocals, as in the paper's evaluation."),
-            W.HBox([self.objective, self.p, self.seed]), self.omega, self.lam, W.HBox([self.track, self.segment]),
-            self.out])
+            W.HTML(f"<b>Learned representations</b> of the <code>{html.escape(profile)}</code> runs: any objective, "
+                   f"ω, λ and p. Runs come from <code>{html.escape(str(self.root))}</code>, then "
+                   f"<code>{html.escape(str(self.output_root))}</code> (runs trained here), then the runs shipped "
+                   "with rlsv. Separation here is by the <b>oracle</b> binary mask: it needs the true vocals, as in "
+                   "the paper's evaluation."),
+            W.HBox([self.objective, self.p, self.seed]), self.omega.widget, self.lam.widget, self.lam_runs,
+            W.HBox([self.runs_menu, self.same_scale]), W.HBox([self.track, self.segment]), self.notice,
+            W.HBox([self.train_button, self.progress.widget]), self.out])
+        self.widget.add_class("rlsv-explorer")
+        self.out.add_class("rlsv-view")
+        self.train_button.add_class("rlsv-train")
 
-        self._sync_run_options(preferred=(1.0, 1.5, 1.0))
-        first = self._selected_run() or Path(self.runs["path"].iloc[0])
-        self._sync_track_options(first)
-        for widget in (self.objective, self.omega, self.lam, self.p, self.seed, self.track, self.segment):
+        for control in (self.omega, self.lam):
+            control.observe(lambda _value: self._on_change(None))
+            control.on_notice = self._say
+        self.objective.observe(self._on_objective, names="value")
+        for widget in (self.p, self.same_scale, self.segment):
             widget.observe(self._on_change, names="value")
+        self.seed.observe(self._on_seed, names="value")
+        self.track.observe(self._on_track, names="value")
+        self.runs_menu.observe(self._on_menu, names="value")
+        self.train_button.on_click(self.train)
+        if self.objective.value == "tv":
+            self._apply_objective(announce=False)
+        self._refresh_runs()
         self.render()
 
     # ------------------------------------------------------------------ notebook display
@@ -150,195 +176,322 @@ class RepresentationExplorer:
     def _repr_mimebundle_(self, **kwargs: Any):
         return self.widget._repr_mimebundle_(**kwargs)
 
-    # ------------------------------------------------------------------ options
+    # ------------------------------------------------------------------ what is chosen
 
-    @contextmanager
-    def _updating_widgets(self) -> Iterator[None]:
-        """Widget changes made inside this block do not re-render (:meth:`_on_change` ignores them)."""
+    def spec(self) -> RunSpec:
+        """The grid point the controls select."""
+        if self.objective.value == "tv":
+            return RunSpec("tv", omega=self.omega.value)
+        return RunSpec("sinkhorn", omega=self.omega.value, lam=self.lam.value, p=float(self.p.value))
+
+    def _describe(self, spec: RunSpec, seed: int) -> str:
+        pairs = (("ω", spec.omega), ("λ", spec.lam), ("p", spec.p))
+        values = ", ".join(f"{name} = {value:g}" for name, value in pairs if value is not None)
+        return f"{OBJECTIVE_LABELS[spec.objective]}: {values}, seed {seed}"
+
+    # ------------------------------------------------------------------ notices
+
+    def _say(self, message: str, colour: str = "#8a5a00") -> None:
+        """Add a line to the notice (what changed and why)."""
+        line = f"<div>{_color(html.escape(message), colour)}</div>"
+        self.notice.value = (self.notice.value or "") + line
+
+    def _clear_notice(self) -> None:
+        self.notice.value = ""
+
+    # ------------------------------------------------------------------ events
+
+    def _on_change(self, change: dict | None) -> None:
+        if self._updating:
+            return
+        self._clear_notice()
+        self.render()
+
+    def _on_seed(self, change: dict) -> None:
+        """Any seed >= 0; a negative one is refused with a notice (not clamped)."""
+        if self._updating:
+            return
+        if change["new"] is None or change["new"] < 0:
+            self._updating = True
+            try:
+                self.seed.value = change["old"]
+            finally:
+                self._updating = False
+            self._clear_notice()
+            self._say(f"seed = {change['new']} is not a seed (a whole number >= 0): kept seed {change['old']}.")
+            return
+        self._on_change(change)
+
+    def _apply_objective(self, announce: bool = True) -> None:
+        """L_A has no λ and no p: their controls say so and keep their values for when L_B comes back."""
+        tv = self.objective.value == "tv"
+        self.lam.set_not_used("not used by L_A" if tv else None)
+        p_value = int(self.p.value)
         self._updating = True
         try:
-            yield
+            self.p.options = [("not used by L_A", p_value)] if tv else [("1", 1), ("2", 2)]
+            self.p.value = p_value
+            self.p.disabled = tv
+        finally:
+            self._updating = False
+        if announce:
+            self._say(f"L_A (total variation) has no λ and no p: they are set aside (λ = {self.lam.value:g}, p = "
+                      f"{p_value} come back with L_B)." if tv else
+                      f"L_B (Sinkhorn) uses λ and p again: λ = {self.lam.value:g}, p = {p_value}, as before.")
+
+    def _on_objective(self, change: dict) -> None:
+        if self._updating:
+            return
+        self._clear_notice()
+        self._apply_objective()
+        self._refresh_lambda_hint()
+        self.render()
+
+    def _on_track(self, change: dict) -> None:
+        if self._updating:
+            return
+        self._clear_notice()
+        self.render()
+
+    def _on_menu(self, change: dict) -> None:
+        """A finished run chosen from the menu: every control set to its values, and said so."""
+        if self._updating or not change["new"]:
+            return
+        rows = self.runs.listing()
+        row = rows[rows["run_id"] == change["new"]].iloc[0]
+        self._clear_notice()
+        self._updating = True
+        try:
+            self.objective.value = row["objective"]
+            self.omega.set_value(row["omega"])
+            if row["objective"] == "sinkhorn":
+                self.lam.set_value(row["lam"])
+                self.p.value = int(row["p"])
+            self.seed.value = int(row["seed"])
+        finally:
+            self._updating = False
+        self._apply_objective(announce=False)
+        self._refresh_lambda_hint()
+        self._say(f"Showing the finished run {row['run_id']}: objective, ω, λ, p and seed set to its values.",
+                  "#555")
+        self.render()
+
+    # ------------------------------------------------------------------ runs
+
+    def _refresh_runs(self) -> None:
+        """Re-read the finished runs: the menu, the slider stops at their λ and ω, the λ hint."""
+        rows = self.runs.listing()
+        self.lam.add_to_grid(rows["lam"].dropna())
+        self.omega.add_to_grid(rows["omega"].dropna())
+        options = [(_NO_RUN, "")]
+        for row in rows.itertuples():
+            spec = RunSpec.from_config(row._asdict())
+            options.append((f"{self._describe(spec, row.seed)} ({_SOURCES.get(row.source, row.source)})", row.run_id))
+        self._updating = True
+        try:
+            self.runs_menu.options = options
+        finally:
+            self._updating = False
+        self._refresh_lambda_hint()
+
+    def _refresh_lambda_hint(self) -> None:
+        """Which λ have a finished run at the chosen ω, p and seed (the slider reaches any λ)."""
+        if self.objective.value == "tv":
+            self.lam_runs.value = _color("λ: not used by L_A.", "#666")
+            return
+        rows = self.runs.listing()
+        rows = rows[(rows["objective"] == "sinkhorn") & np.isclose(rows["omega"], self.omega.value)
+                    & np.isclose(rows["p"], self.p.value) & (rows["seed"] == self.seed.value)]
+        lams = ", ".join(f"{v:g}" for v in sorted(set(rows["lam"])))
+        self.lam_runs.value = _color(
+            f"Finished runs at ω = {self.omega.value:g}, p = {self.p.value}, seed {self.seed.value}: λ = {lams}. "
+            "Any other λ can be trained here." if lams else
+            f"No finished run at ω = {self.omega.value:g}, p = {self.p.value}, seed {self.seed.value} yet: "
+            "any λ can be trained here.", "#666")
+
+    def _sync_menu(self, found: FoundRun | None) -> None:
+        value = found.run_id if found is not None else ""
+        if value not in [v for _, v in self.runs_menu.options]:
+            value = ""
+        self._updating = True
+        try:
+            self.runs_menu.value = value
         finally:
             self._updating = False
 
-    def _runs_of(self, **chosen: float) -> pd.DataFrame:
-        """The trained runs of the chosen objective with the given ω / λ / p values."""
-        runs = self.runs[self.runs["objective"] == self.objective.value]
-        for column, value in chosen.items():
-            runs = runs[np.isclose(runs[column].astype(float), value)]
-        return runs
-
-    @staticmethod
-    def _set(widget, options: list, preferred) -> None:
-        widget.options = options or [("–", 0.0)]
-        widget.value = _pick(widget.options, preferred) if options else 0.0
-
-    def _sync_run_options(self, preferred: tuple[float, float, float] | None = None) -> None:
-        """Cascade ω -> λ -> p -> seed from the runs that exist: each lists only the values with a trained
-        run for the choices above it, keeping the current value when it is still offered (else the
-        nearest). λ and p are disabled for L_A."""
-        keep = preferred or (self.omega.value, self.lam.value, self.p.value)
-        sinkhorn = self.objective.value == "sinkhorn"
-        with self._updating_widgets():
-            self._set(self.omega, _options(self._runs_of()["omega"]), keep[0])
-            if sinkhorn:
-                self._set(self.lam, _options(self._runs_of(omega=self.omega.value)["lam"]), keep[1])
-                self._set(self.p, _options(self._runs_of(omega=self.omega.value, lam=self.lam.value)["p"]), keep[2])
-            self.lam.disabled = self.p.disabled = not sinkhorn
-            self._sync_seed_options()
-
-    def _sync_seed_options(self) -> None:
-        seeds = sorted({int(s) for s in self._selected_runs()["seed"].dropna()})
-        current = self.seed.value
-        self.seed.options = [(str(s), s) for s in seeds] or [("–", 0)]
-        if seeds:
-            self.seed.value = current if current in seeds else (218 if 218 in seeds else seeds[0])
-
-    def _sync_track_options(self, run_dir: Path) -> None:
-        """Track and segment options from the test set of ``run_dir`` (kept segments only)."""
-        tracks = self._test_tracks(run_dir)
-        names = [ts.track for ts in tracks]
-        with self._updating_widgets():
-            if names != self._track_names:
-                self._track_names = names
-                self.track.options = [(name, i) for i, name in enumerate(names)]
-                self.track.value = 0
-            self._sync_segment_options(tracks)
-
-    def _sync_segment_options(self, tracks: list) -> None:
-        """Segment options: the kept segments of the chosen track (the loudest-vocals one by default)."""
-        from rlsv.run.segment_view import pick_segment
-
-        ts = tracks[self.track.value]
-        kept = [int(k) for k in range(len(ts)) if ts.active[k]]
-        if not kept:
-            self.segment.options = [("0 (silent)", 0)]
-            self.segment.value = 0
-            return
-        current = self.segment.value
-        self.segment.options = [(str(k), k) for k in kept]
-        self.segment.value = current if current in kept else pick_segment(tracks, self.track.value)[1]
-
-    # ------------------------------------------------------------------ data
-
-    def spec(self) -> RunSpec:
-        """The grid point the widgets select."""
-        if self.objective.value == "tv":
-            return RunSpec("tv", omega=self.omega.value)
-        return RunSpec("sinkhorn", omega=self.omega.value, lam=self.lam.value, p=self.p.value)
-
-    def _selected_runs(self) -> pd.DataFrame:
-        from rlsv.study.results import select_specs
-
-        return select_specs(self.runs, [self.spec()])
-
-    def _selected_run(self) -> Path | None:
-        """The trained run of the selected grid point and seed (the published seed 218 when there)."""
-        from rlsv.study.results import DEFAULT_SEED
-
-        runs = self._selected_runs()
-        if runs.empty:
-            return None
-        chosen = runs[runs["seed"] == self.seed.value]
-        if chosen.empty:
-            preferred = runs[runs["seed"] == DEFAULT_SEED]
-            chosen = preferred if len(preferred) else runs.sort_values("seed")
-        return Path(chosen["path"].iloc[0])
-
-    def _model(self, run_dir: Path):
+    def _model(self, run: FoundRun):
+        """The run's model (loaded once), computing with the convolution plan the run trained with: a model
+        left on ``"auto"`` would time the candidate plans for every new batch size (~2 s each)."""
+        from rlsv.core.conv import ConvPlan
+        from rlsv.run.evaluate import load_run_config
         from rlsv.run.model_file import load_run_model
 
-        key = str(run_dir)
+        key = str(run.path)
         if key not in self._models:
-            self._models[key] = load_run_model(run_dir, MODEL, map_location=self.device)
+            model = load_run_model(run.path, MODEL, map_location=self.device)
+            try:
+                model.conv_plan = ConvPlan.from_dict(load_run_config(run.path).get("conv_plan") or {})
+            except (TypeError, ValueError, AttributeError):  # another format: every convolution as a GEMM
+                model.conv_plan = ConvPlan()
+            self._models[key] = model
         return self._models[key]
 
-    def _test_tracks(self, run_dir: Path) -> list:
-        """The test segments ``run_dir`` was evaluated on, read once per test set
-        (``rlsv.run.evaluate.cached_test_segments``)."""
-        from rlsv.run.evaluate import cached_test_segments
+    # ------------------------------------------------------------------ track and segment
 
-        return cached_test_segments(run_dir, self._tracks)
+    def _sync_tracks(self, params, tracks: list) -> None:
+        """Track and segment options of the test set ``tracks`` (of run set ``params``); a change forced by a
+        new test set, or a segment the track does not have, is said."""
+        from rlsv.run.segment_view import pick_segment
+
+        key = self.segments.key_of(params)
+        names = [ts.track for ts in tracks]
+        self._updating = True
+        try:
+            if key != self._test_set:
+                had = self._test_set is not None
+                previous = self.track.label
+                self._test_set = key
+                self.track.options = [(name, i) for i, name in enumerate(names)]
+                self.track.value = names.index(previous) if previous in names else 0
+                if had:
+                    self._say("This run was evaluated on other test segments: the track and segment lists changed.")
+            ts = tracks[self.track.value]
+            kept = [int(k) for k in range(len(ts)) if ts.active[k]]
+            current = self.segment.value
+            options = [(str(k), k) for k in kept] or [("0 (silent)", 0)]
+            if [v for _, v in self.segment.options] != [v for _, v in options]:
+                self.segment.options = options
+            if kept and current not in kept:
+                chosen = pick_segment(tracks, self.track.value)[1]
+                if self.renders > 1:
+                    self._say(f"Track {ts.track} has no segment {current} with audible vocals: segment set to "
+                              f"{chosen}, its loudest vocals.")
+                self.segment.value = chosen
+            elif not kept:
+                self.segment.value = 0
+        finally:
+            self._updating = False
 
     # ------------------------------------------------------------------ rendering
 
-    def _on_change(self, change: dict) -> None:
-        if self._updating:
-            return
-        owner = change["owner"]
-        if owner in (self.objective, self.omega, self.lam, self.p):
-            self._sync_run_options()
-        elif owner is self.track:
-            run_dir = self._selected_run()
-            if run_dir is not None:
-                with self._updating_widgets():
-                    self._sync_segment_options(self._test_tracks(run_dir))
-        self.render()
+    def _colour_scale(self, run: FoundRun, track: str, own_peak: float) -> tuple[float, str]:
+        """The top of the colour scale and the sentence that states it."""
+        if not self.same_scale.value:
+            return own_peak, (f"colour: this run's own scale, 0–{own_peak:.3g} (brightness is not comparable "
+                              "across runs; tick 'same colour scale' to compare)")
+        key = self.segments.key_of(run.params)
+        rows = self.runs.listing()
+        peaks = []
+        for row in rows.itertuples():
+            other = self.runs.found(row._asdict())
+            if self.segments.key_of(other.params) != key:
+                continue
+            cache_key = (other.run_id, key, track)
+            if cache_key not in self._peaks:
+                ts = next(t for t in self.segments.get(other.params) if t.track == track)
+                self._peaks[cache_key] = activation_peak(self._model(other), ts)
+            peaks.append(self._peaks[cache_key])
+        top = max([own_peak, *peaks])
+        return top, (f"colour: one scale for every run, 0–{top:.3g} = the largest activation of the {len(peaks)} "
+                     f"finished runs on track {track}")
 
-    def _missing_message(self) -> str:
-        return (f"No trained run {run_id(self.spec(), self.profile)}-* in {self.root} (not in the sweeps run "
-                "so far, or not finished).")
+    def _show_missing(self, spec: RunSpec, seed: int) -> None:
+        params = self.runs.parameters(spec, seed)
+        config = params.train_config()
+        where = self.output_root / params.run_id
+        epochs = f"{config.epochs} epoch{'s' if config.epochs > 1 else ''}"
+        message = (f"No finished run of {self._describe(spec, seed)} yet (run id {params.run_id}). 'train this run "
+                   f"now' trains it ({params.profile} profile, {epochs}"
+                   f"{', with ' + json.dumps(self.runs.train_overrides) if self.runs.train_overrides else ''}) into "
+                   f"{where}, evaluates it on the test tracks and shows it. Nothing trains until you click.")
+        self.state = {"run_id": None, "missing": params.run_id, "message": message}
+        self.train_button.layout.display = "flex"
+        self.out.outputs = (html_bundle(f"<p class='rlsv-missing' style='color:#7a4a00'>{html.escape(message)}</p>",
+                                        message),)
 
     def render(self) -> None:
-        """Show the selected run on the selected segment and its neighbours (called on every widget change)."""
+        """Show the chosen run on the chosen segment and its neighbours (called on every change)."""
         from rlsv.run.segment_view import represent_window
         from rlsv.study.representation_plots import plot_representations
 
         self.renders += 1
-        run_dir = self._selected_run()
-        if run_dir is None:
-            message = self._missing_message()
-            self.state = {"run_id": None, "message": message}
-            self.out.outputs = (html_bundle(f"<p style='color:#a33'>{html.escape(message)}</p>", message),)
+        self._refresh_lambda_hint()
+        spec, seed = self.spec(), int(self.seed.value)
+        found = self.runs.find(spec, seed)
+        self._sync_menu(found)
+        params = found.params if found is not None else self.runs.parameters(spec, seed)
+        tracks = self.segments.get(params)
+        self._sync_tracks(params, tracks)
+        if found is None:
+            self._show_missing(spec, seed)
             return
-        tracks = self._test_tracks(run_dir)
-        if self.track.value is None or self.track.value >= len(tracks):
-            self._sync_track_options(run_dir)
-        ts = tracks[self.track.value]
-        k = self.segment.value
-        if k >= len(ts):
-            with self._updating_widgets():
-                self._sync_segment_options(tracks)
-            k = self.segment.value
-        model = self._model(run_dir)
+        self.train_button.layout.display = "none"
+        ts, k = tracks[self.track.value], int(self.segment.value)
+        model = self._model(found)
         view = represent_window(model, ts, k, self.seconds, label=f"{ts.track}, segment {k}")
-        segment_s = model.config.segment_length / model.config.sample_rate
-        spec = self.spec()
-        title = (f"{OBJECTIVE_LABELS[spec.objective]}: " + ", ".join(
-            f"{name} = {value:g}" for name, value in (("ω", spec.omega), ("λ", spec.lam), ("p", spec.p))
-            if value is not None) + f", seed {self.seed.value} — {ts.track}, segments {view.start}–{view.stop - 1}"
-            f" (segment {k} between the lines)")
+        timing = SegmentTiming(model.config.segment_length, model.config.sample_rate, view.start, view.stop, k)
+        window = window_metrics(found.path, ts.track, view.start, view.stop)
+        own_peak = max(float(np.max(rep)) for rep in view.reps.values())
+        top, scale_text = self._colour_scale(found, ts.track, own_peak)
+        title = (f"{self._describe(spec, seed)} — {ts.track}, segments {view.start}–{view.stop - 1} "
+                 f"({timing.window_s:g} s), segment {k} ({timing.segment_s:g} s) between the cyan lines\n{scale_text}")
         fig = plot_representations(view.reps, view.carrier_hz, title=title, frame_rate_hz=view.frame_rate_hz,
-                                   marks=(view.offset_s, view.offset_s + segment_s))
+                                   marks=(view.offset_s, view.offset_s + timing.segment_s))
+        apply_colour_scale(fig, top)
         seg = view.segment
-        self.state = {"run_id": run_dir.name, "track": ts.track, "segment": k, "window": (view.start, view.stop - 1),
-                      "additivity": seg.additivity, "si_sdr_mask": seg.si_sdr_mask, "si_sdr": seg.si_sdr}
-        seconds = f"{len(view.signals['mixture']) / view.sample_rate:.1f} s"
+        self.state = {"run_id": found.run_id, "source": found.source, "track": ts.track, "segment": k,
+                      "window": (view.start, view.stop - 1), "segment_s": timing.segment_s,
+                      "window_s": timing.window_s, "additivity": seg.additivity, "si_sdr_mask": seg.si_sdr_mask,
+                      "si_sdr": seg.si_sdr, "window_metrics": window, "colour_scale": (0.0, top),
+                      "shared_scale": bool(self.same_scale.value)}
+        segment_metrics = {"additivity": seg.additivity, "si_sdr_mask": seg.si_sdr_mask, "si_sdr": seg.si_sdr}
+        heard = f"{timing.window_s:g} s"
         self.out.outputs = (
-            html_bundle(self._metrics_html(run_dir, seg), json.dumps(self.state, default=str)),
+            html_bundle(metrics_html(found.run_id, _SOURCES.get(found.source, found.source), segment_metrics, window,
+                                     summary_of(found.path), timing), json.dumps(self.state, default=str)),
             png_bundle(fig, self.dpi, title),
-            audio_bundle(view.signals["mixture"], view.sample_rate, f"mixture ({seconds})"),
-            audio_bundle(view.signals["vocals"], view.sample_rate, "vocals (the reference)"),
-            audio_bundle(view.signals["estimate"], view.sample_rate, f"vocals estimated by the {ORACLE}"),
+            audio_bundle(view.signals["mixture"], view.sample_rate, f"mixture ({heard})"),
+            audio_bundle(view.signals["vocals"], view.sample_rate, f"vocals, the reference ({heard})"),
+            audio_bundle(view.signals["estimate"], view.sample_rate, f"vocals by the {ORACLE} ({heard})"),
         )
 
-    def _metrics_html(self, run_dir: Path, view) -> str:
-        summary = {}
+    # ------------------------------------------------------------------ train this run now
+
+    def _freeze(self, frozen: bool) -> None:
+        for widget in (self.objective, self.seed, self.runs_menu, self.same_scale, self.track, self.segment,
+                       self.train_button):
+            widget.disabled = frozen
+        self.p.disabled = frozen or self.objective.value == "tv"
+        self.omega.set_disabled(frozen)
+        self.lam.set_disabled(frozen)
+
+    def train(self, _button: Any = None) -> None:
+        """Train and evaluate the chosen run into the explorer's folder, with a progress bar, then show it."""
+        from rlsv.run.lock import RunBusyError
+
+        spec, seed = self.spec(), int(self.seed.value)
+        if self.runs.find(spec, seed) is not None:
+            self.render()
+            return
+        params = self.runs.parameters(spec, seed)
+        self._clear_notice()
+        self._freeze(True)
         try:
-            summary = json.loads((run_dir / SUMMARY).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-
-        def run_mean(metric: str, unit: str) -> str:
-            stats = summary.get(metric) or {}
-            if stats.get("mean") is None:
-                return "–"
-            return f"{stats['mean']:.2f} ± {stats['std']:.2f}{unit} (median {stats['median']:.2f})"
-
-        rows = [("additivity A(·)", f"{view.additivity:.3f}", run_mean("additivity", "")),
-                (f"SI-SDR, {ORACLE}", f"{view.si_sdr_mask:.2f} dB", run_mean("si_sdr_mask", " dB")),
-                ("SI-SDR reconstruction", f"{view.si_sdr:.2f} dB", run_mean("si_sdr", " dB"))]
-        body = "".join(f"<tr><td>{a}</td><td style='text-align:right'>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
-        return (f"<p><code>{html.escape(run_dir.name)}</code></p><table><thead><tr><th>metric</th>"
-                "<th>the marked segment</th><th>run (all test segments)</th></tr></thead>"
-                f"<tbody>{body}</tbody></table>")
+            self.last_training = train_and_evaluate(params, self.output_root, self.progress, self.device, self.threads)
+        except RunBusyError as error:
+            self._say(f"Not trained: {error}", "#a33")
+        except UserError as error:
+            self._say(f"Not trained: {error}", "#a33")
+        except Exception as error:  # shown in the notice: a widget callback's traceback would go to the log only
+            self._say(f"Training {params.run_id} failed ({type(error).__name__}: {error}); its status.json keeps the "
+                      f"error.\n{traceback.format_exc(limit=6)}", "#a33")
+        else:
+            t = self.last_training
+            self._say(f"Trained {params.run_id} ({t.steps} Adam steps) in {t.train_s:.0f} s and evaluated it in "
+                      f"{t.evaluate_s:.0f} s; it is in {self.output_root}.", "#2a6a2a")
+        finally:
+            self.progress.finish()
+            self._freeze(False)
+            self.runs.invalidate()
+            self._refresh_runs()
+        self.render()

@@ -1,16 +1,21 @@
 """End to end in a browser: notebook 06 (the λ explorer) in JupyterLab, driven by headless Chromium
-through Playwright. The notebook is opened and run, the view (representation PNG, three players)
-renders, λ is moved with the keyboard on its slider, and the view changes and its players load again,
-with no error in the browser console. (Runs this tiny are too small for λ to change what they learn,
-``rlsv.run.profiles``: the two images differ in their title and the view in its run; the test checks the
-round trip browser -> kernel -> browser, ``tests/test_notebooks.py`` checks the explorer itself.)
+through Playwright, in a fresh clone's state: no ``papermill_runs/``, no synthetic corpus, no trained run.
+
+The notebook is opened and run; the explorer opens on the runs shipped with rlsv (``rlsv/shipped_runs``,
+L_B ω = 1 λ = 1.5) with its image and three players. λ is moved with the keyboard on its slider to 1.7,
+which was never trained: the view says so and offers "train this run now"; the click trains the run with
+a progress bar and shows it. To keep the test under two minutes the notebook's ``train_overrides``
+parameter is set to ``{"epochs": 1, "max_train_tracks": 1}`` (one epoch on one of the 8 training tracks:
+about a dozen Adam steps instead of 1880; the run id's variant says so), the one change made to the
+stored notebook. Moving λ back shows the shipped run again. No error may
+reach the browser console, and no traceback an output.
 
 Needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it when run as root)
 and the ``playwright`` Python package (dev extras); skipped with the reason when either is missing.
 Never run ``playwright install``: the test launches ``/usr/bin/chromium``.
 
-The before/after screenshots go to the test's temporary folder; with ``RLSV_UPDATE_SCREENSHOTS=1``
-they are also copied to ``docs/img/explorer_before.png`` and ``docs/img/explorer_after.png``.
+The screenshots and the measured times (``timings.json``) go to the test's temporary folder; with
+``RLSV_UPDATE_SCREENSHOTS=1`` the screenshots are also copied to ``docs/img/explorer_*.png``.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from rlsv.run.spec import RunSpec
-from rlsv.study.sweeps import run_sweep
+from rlsv.ui.shipped import shipped_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,9 +43,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 # background connections (updates, sync, field trials) that would only be refused.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-TINY_MODEL = {"channels": 16, "kernel_size": 128, "stride": 64, "segment_length": 4410}
-LAMS = (1.3, 1.5, 2.0)  # three λ of Figure 5 (ω = 1, p = 1); the explorer opens at λ = 1.5
+TRAIN_OVERRIDES = {"epochs": 1, "max_train_tracks": 1}
 TOKEN = "rlsv-browser-test"
+SCREENSHOTS = ("explorer_shipped.png", "explorer_untrained.png", "explorer_trained.png")
 
 pytestmark = pytest.mark.slow
 
@@ -56,18 +61,15 @@ def _require_browser() -> None:
                     "do not run `playwright install`, the test uses /usr/bin/chromium")
 
 
-@pytest.fixture
-def explorer_runs(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
-    """``<folder>/papermill_runs``: three trained L_B runs (λ = 1.3, 1.5, 2 at ω = 1, p = 1) at a tiny size
-    (about 15 s); ``<folder>`` is laid out as the repository for notebook 06 (``../papermill_runs``)."""
-    _require_browser()  # before the sweep: a skip costs nothing
-    overrides = {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "model": TINY_MODEL}
-    root = tmp_path_factory.mktemp("browser_lab") / "papermill_runs"
-    grid = [RunSpec("sinkhorn", omega=1.0, lam=lam, p=1.0) for lam in LAMS]
-    report = run_sweep(grid, "smoke", root, jobs=2, engine="inline", overrides=overrides, progress=False,
-                       run_progress=False)
-    assert report.ok and report.counts()["done"] == len(LAMS), report.text()
-    return root
+def _notebook_with_tiny_training(target: Path) -> None:
+    """The stored notebook 06 with ``train_overrides = TRAIN_OVERRIDES`` in its parameters cell, nothing else."""
+    book = nbformat.read(ROOT / "notebooks" / "06_explorer.ipynb", as_version=4)
+    cell = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    source = re.sub(r"^train_overrides = \{\}", f"train_overrides = {TRAIN_OVERRIDES!r}", cell.source, flags=re.M)
+    assert source != cell.source, "notebook 06 has no `train_overrides = {}` line"
+    cell.source = source
+    target.parent.mkdir(parents=True)
+    nbformat.write(book, target)
 
 
 def _free_port() -> int:
@@ -77,21 +79,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, explorer_runs: Path) -> Iterator[str]:
-    """JupyterLab on a free localhost port, its root a temporary folder laid out as the repository: the
-    stored notebook 06, unchanged, in ``notebooks/`` (its ``runs_root`` is ``../papermill_runs``) next to
-    the runs. Yields the notebook's URL (with the token). Stopped (kernels included) at teardown, even on
-    failure."""
-    root = explorer_runs.parent
-    (root / "notebooks").mkdir()
-    shutil.copyfile(ROOT / "notebooks" / "06_explorer.ipynb", root / "notebooks" / "06_explorer.ipynb")
+def lab(tmp_path: Path) -> Iterator[str]:
+    """JupyterLab on a free localhost port, its root a temporary folder laid out as a fresh clone: notebook
+    06 in ``notebooks/`` (:func:`_notebook_with_tiny_training`), no ``papermill_runs/`` (the notebook's
+    ``runs_root``), and empty data and decode-cache folders of its own (``RLSV_DATA``, ``RLSV_CACHE``), so
+    the synthetic corpus is written as on a new machine. Yields the notebook's URL (with the token).
+    Stopped (kernels included) at teardown, even on failure."""
+    _require_browser()
+    root = tmp_path / "clone"
+    _notebook_with_tiny_training(root / "notebooks" / "06_explorer.ipynb")
     # No toast (news, updates) over the view: lab settings of this server only.
     notification = tmp_path / "lab_settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter_data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter_runtime"), "IPYTHONDIR": str(tmp_path / "ipython")}
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter_runtime"), "IPYTHONDIR": str(tmp_path / "ipython"),
+           "RLSV_DATA": str(tmp_path / "rlsv_data"), "RLSV_CACHE": str(tmp_path / "rlsv_cache")}
     port = _free_port()
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
@@ -128,12 +132,13 @@ def lab(tmp_path: Path, explorer_runs: Path) -> Iterator[str]:
             server.wait()
 
 
-# In the page: the explorer's widget box, its view (the Output widget) and the λ slider.
+# In the page: the explorer (widget box), its view (the Output widget), its λ slider and its train button.
 _KERNEL_IDLE = """() => {
     const context = window.jupyterapp?.shell.currentWidget?.sessionContext;
     return context?.isReady && context.session?.kernel?.status === 'idle';
 }"""
-_VIEW = ".widget-vbox:has(> .widget-output) > .widget-output"
+_EXPLORER = ".rlsv-explorer"
+_VIEW = ".rlsv-view"
 _VIEW_LOADED = """([selector, before]) => {
     const view = document.querySelector(selector);
     const img = view?.querySelector('img');
@@ -141,25 +146,40 @@ _VIEW_LOADED = """([selector, before]) => {
     return img !== null && img !== undefined && img.complete && img.naturalWidth > 0 && img.src !== before
         && players.length === 3 && players.every(a => a.readyState >= 1 && a.duration > 0);
 }"""
+_MISSING_SHOWN = """(selector) => {
+    const view = document.querySelector(selector);
+    const button = document.querySelector('button.rlsv-train');
+    return view?.querySelector('.rlsv-missing') !== null && view?.querySelector('img') === null
+        && button !== null && button.offsetParent !== null;
+}"""
 
 
 def _view(page) -> dict:
     return page.evaluate("""(selector) => {
         const view = document.querySelector(selector);
         return {src: view.querySelector('img').src, run: view.querySelector('code').textContent,
+                text: view.innerText,
                 players: [...view.querySelectorAll('audio')].map(a => ({ready: a.readyState, duration: a.duration,
                                                                          error: a.error && a.error.code}))};
     }""", _VIEW)
 
 
-def test_explorer_in_jupyterlab_changes_its_view_when_lambda_moves(lab: str, tmp_path: Path) -> None:
+def _wait(page, script: str, arg, timeout_s: float, since: float) -> float:
+    """Wait until ``script(arg)`` holds in the page; the seconds from ``since`` (``time.monotonic``)."""
+    page.wait_for_function(script, arg=arg, timeout=timeout_s * 1000, polling=100)
+    return time.monotonic() - since
+
+
+def test_explorer_opens_on_shipped_runs_and_trains_an_untrained_lambda(lab: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    shipped = shipped_parameters()[3].run_id  # L_B ω = 1 λ = 1.5, where the explorer opens
     errors: list[str] = []
+    timings: dict[str, float] = {}
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium_profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1600})
+            viewport={"width": 1280, "height": 1800})
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(60_000)
@@ -171,35 +191,56 @@ def test_explorer_in_jupyterlab_changes_its_view_when_lambda_moves(lab: str, tmp
             page.goto(lab)
             page.wait_for_function(_KERNEL_IDLE, timeout=90_000)
             page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function(_VIEW_LOADED, arg=[_VIEW, ""], timeout=180_000)  # imports torch, encodes
-            before = _view(page)
-            assert before["src"].startswith("data:image/png;base64,iVBORw0KGgo"), before["src"][:40]
-            assert re.match(r"smoke-sinkhorn-p1-l1\.5-w1-s218-", before["run"]), before["run"]
-
-            explorer = page.locator(".widget-vbox:has(> .widget-output)")
-            explorer.screenshot(path=str(tmp_path / "explorer_before.png"))
+            start = time.monotonic()
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # no await
+            # imports torch, writes the synthetic corpus (a fresh clone has none), encodes
+            timings["first_view_s"] = _wait(page, _VIEW_LOADED, [_VIEW, ""], 240, start)
+            first = _view(page)
+            assert first["src"].startswith("data:image/png;base64,iVBORw0KGgo"), first["src"][:40]
+            assert first["run"] == shipped and "shipped with rlsv" in first["text"], first["run"]
+            assert "0.25 s" in first["text"] and "the 3 s you hear" in first["text"]
+            page.wait_for_function(_KERNEL_IDLE)
+            explorer = page.locator(_EXPLORER)
+            explorer.screenshot(path=str(tmp_path / SCREENSHOTS[0]))
 
             lam_label = page.locator("label.widget-label", has_text=re.compile("^λ$"))
             lam = page.locator(".widget-slider").filter(has=lam_label)
             expect(lam.locator(".widget-readout")).to_have_text("1.5")
             lam.locator(".noUi-handle").focus()
-            page.keyboard.press("ArrowRight")  # the next trained λ: 2
-            expect(lam.locator(".widget-readout")).to_have_text("2")
-            page.wait_for_function(_VIEW_LOADED, arg=[_VIEW, before["src"]], timeout=120_000)
-            after = _view(page)
-            assert re.match(r"smoke-sinkhorn-p1-l2-w1-s218-", after["run"]), after["run"]
-            assert after["src"] != before["src"] and after["src"].startswith("data:image/png;base64,iVBORw0KGgo")
-            assert all(p["ready"] >= 1 and p["duration"] > 0 and p["error"] is None for p in after["players"])
+            start = time.monotonic()
+            page.keyboard.press("ArrowRight")  # the next stop: 1.7, never trained
+            expect(lam.locator(".widget-readout")).to_have_text("1.7")
+            timings["untrained_view_s"] = _wait(page, _MISSING_SHOWN, _VIEW, 60, start)
+            missing = page.locator(f"{_VIEW} .rlsv-missing").inner_text()
+            assert "small-sinkhorn-p1-l1.7-w1-s218-" in missing and "Nothing trains until you click" in missing
+            explorer.screenshot(path=str(tmp_path / SCREENSHOTS[1]))
+
+            start = time.monotonic()
+            page.locator("button.rlsv-train").click()
+            expect(page.locator(f"{_EXPLORER} .rlsv-progress .widget-hprogress")).to_be_visible(timeout=30_000)
+            timings["train_and_show_s"] = _wait(page, _VIEW_LOADED, [_VIEW, first["src"]], 300, start)
+            trained = _view(page)
+            assert re.fullmatch(r"small-sinkhorn-p1-l1\.7-w1-s218-[0-9a-f]{6}", trained["run"]), trained["run"]
+            assert trained["run"] != shipped and "trained in the explorer" in trained["text"]
+            assert all(p["ready"] >= 1 and p["duration"] > 0 and p["error"] is None for p in trained["players"])
+            expect(page.locator(f"{_EXPLORER} .widget-html", has_text="Trained small-sinkhorn-p1-l1.7")).to_be_visible()
             page.wait_for_function(_KERNEL_IDLE)
-            explorer.screenshot(path=str(tmp_path / "explorer_after.png"))
+            explorer.screenshot(path=str(tmp_path / SCREENSHOTS[2]))
+
+            lam.locator(".noUi-handle").focus()
+            start = time.monotonic()
+            page.keyboard.press("ArrowLeft")  # back to the shipped λ = 1.5: a redraw
+            timings["redraw_s"] = _wait(page, _VIEW_LOADED, [_VIEW, trained["src"]], 60, start)
+            assert _view(page)["run"] == shipped
             # No Python error in any output (JupyterLab renders a traceback as stderr).
             stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             assert stderr.filter(has_text="Traceback").count() == 0, stderr.all_inner_texts()
         finally:
             context.close()
+    (tmp_path / "timings.json").write_text(json.dumps(timings, indent=2))
+    print("explorer timings (s):", json.dumps({k: round(v, 1) for k, v in timings.items()}))
     assert errors == [], errors
 
     if os.environ.get("RLSV_UPDATE_SCREENSHOTS") == "1":
-        for name in ("explorer_before.png", "explorer_after.png"):
+        for name in SCREENSHOTS:
             shutil.copyfile(tmp_path / name, ROOT / "docs" / "img" / name)
