@@ -322,18 +322,11 @@ class RepresentationExplorer:
     def _model(self, run: FoundRun):
         """The run's model (loaded once), computing with the convolution plan the run trained with: a model
         left on ``"auto"`` would time the candidate plans for every new batch size (~2 s each)."""
-        from rlsv.core.conv import ConvPlan
-        from rlsv.run.evaluate import load_run_config
         from rlsv.run.model_file import load_run_model
 
         key = str(run.path)
-        if key not in self._models:
-            model = load_run_model(run.path, MODEL, map_location=self.device)
-            try:
-                model.conv_plan = ConvPlan.from_dict(load_run_config(run.path).get("conv_plan") or {})
-            except (TypeError, ValueError, AttributeError):  # another format: every convolution as a GEMM
-                model.conv_plan = ConvPlan()
-            self._models[key] = model
+        if key not in self._models:  # the model's fixed plan: the one the evaluation computed the run's metrics with
+            self._models[key] = load_run_model(run.path, MODEL, map_location=self.device)
         return self._models[key]
 
     # ------------------------------------------------------------------ track and segment

@@ -11,10 +11,10 @@ records how they were made (:func:`make_shipped_runs`, ``scripts/make_shipped_ru
 size and SHA-256.
 
 Made deterministically: on the CPU, one torch thread per run (the thread count changes the order of
-float reductions), every convolution as a GEMM (:data:`CONV_PLAN`; training would otherwise time the
-candidate plans, and the fastest one varies with the machine's load), each run from scratch in a fresh
-folder, ``model.pt`` written with fixed record names (:func:`model_bytes`); retraining with the same code on
-the same CPU and torch gives the same bytes (``status.json`` aside: it records the times). The test suite
+float reductions), rlsv's fixed convolution plan (``rlsv.run.conv_plan``: chosen without timing), each run
+from scratch in a fresh folder, ``model.pt`` written with fixed record names (:func:`model_bytes`); retraining
+with the same code on the same CPU and torch gives the same bytes (``status.json`` aside: it records the
+times), and ``rlsv verify`` re-derives each run bit for bit. The test suite
 checks the recorded provenance against :func:`planned_runs` and the files without retraining
 (``tests/ui/test_shipped_runs.py``).
 """
@@ -41,7 +41,7 @@ from rlsv.run.config import RunParameters
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, STATUS, SUMMARY
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 
-__all__ = ["CONV_PLAN", "SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "OPTIONAL_FILES",
+__all__ = ["SHIPPED_SPECS", "SHIPPED_PROFILE", "SHIPPED_SEED", "SHIPPED_FILES", "OPTIONAL_FILES",
            "PROVENANCE", "SIZE_BUDGET_BYTES", "SCRIPT_COMMAND", "model_bytes", "shipped_root", "shipped_parameters",
            "run_calls", "planned_runs", "read_provenance", "recorded_plan", "make_shipped_runs"]
 
@@ -60,10 +60,6 @@ SIZE_BUDGET_BYTES = 10 * 2 ** 20
 """What the shipped runs may cost together (package data)."""
 SCRIPT_COMMAND = "python scripts/make_shipped_runs.py"
 """The one command that regenerates every shipped run and ``provenance.json``."""
-
-CONV_PLAN: dict[str, str] = {"analysis": "gemm", "context": "gemm", "synthesis": "gemm"}
-"""The convolution plan the shipped runs train with (``rlsv.core.conv.ConvPlan``) where ``run_training`` takes
-no plan (:func:`_pin_conv_plan`); with a ``conv_plan`` argument, rlsv's ``"fixed"`` plan (chosen without timing)."""
 
 _DEVICE = "cpu"
 _THREADS = 1
@@ -88,11 +84,10 @@ def _parameters_call(params: RunParameters) -> str:
 
 def _options(function: Any, conv_plan: bool = False) -> dict[str, Any]:
     """The keyword arguments a shipped run passes to ``run_training`` / ``run_evaluation``: the CPU, one thread,
-    no bars, and (``conv_plan``) rlsv's fixed convolution plan where ``function`` takes one (the run layer
-    chooses a plan without timing since it has a ``conv_plan`` argument; before, see :func:`_pin_conv_plan`)."""
+    no bars, and (``conv_plan``) rlsv's fixed convolution plan."""
     accepted = inspect.signature(function).parameters
     options: dict[str, Any] = {"device": _DEVICE, "threads": _THREADS, "progress": False}
-    if conv_plan and "conv_plan" in accepted:
+    if conv_plan:
         options["conv_plan"] = "fixed"
     return {k: v for k, v in options.items() if k in accepted}
 
@@ -164,50 +159,14 @@ def environment() -> dict[str, Any]:
             "dirty": None if status is None else bool(status), "torch": torch.__version__,
             "numpy": numpy.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "processor": platform.processor() or None, "device": _DEVICE, "threads_per_run": _THREADS,
-            "conv_plan": _training_options().get("conv_plan", CONV_PLAN)}
-
-
-class _EveryKey(dict):
-    """A plan cache that holds one plan under every key."""
-
-    def __init__(self, plan: Any) -> None:
-        super().__init__()
-        self.plan = plan
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.plan
-
-
-def _pin_conv_plan() -> None:
-    """Make this process compute every convolution with :data:`CONV_PLAN` instead of the fastest plan timed on
-    this machine (``rlsv.core.conv_tuning``), in training and in evaluation: timings vary with the load, and
-    the plans differ in float round-off, so a timed plan makes retraining give other weights and other
-    metrics. Neither step takes a plan there, so the tuning cache is replaced by one that answers every key
-    with :data:`CONV_PLAN`. A workaround, for this script's processes only, for an rlsv whose ``run_training``
-    has no ``conv_plan`` argument (with one, the run layer's fixed plan is asked for instead, and a model's
-    plan is fixed without timing); :func:`_make_run` checks the plan the run recorded."""
-    from rlsv.core import conv_tuning
-    from rlsv.core.conv import ConvPlan
-
-    conv_tuning._CACHE = _EveryKey(ConvPlan.from_dict(CONV_PLAN))
+            "conv_plan": _training_options().get("conv_plan")}
 
 
 def _make_run(params: RunParameters, work: str) -> None:
     """Train and evaluate one run into ``work`` (a process of its own when ``jobs > 1``)."""
     from rlsv.run.pipeline import run_evaluation, run_training
 
-    options = _training_options()
-    pinned = "conv_plan" not in options
-    if pinned:
-        _pin_conv_plan()
-    run_training(params, work, **options)
-    if pinned and recorded_plan(Path(work) / params.run_id) != CONV_PLAN:
-        raise RunFolderError(f"{params.run_id} trained with the convolution plan "
-                             f"{recorded_plan(Path(work) / params.run_id)}, not {CONV_PLAN}: update _pin_conv_plan "
-                             "in rlsv/ui/shipped.py.")
+    run_training(params, work, **_training_options())
     run_evaluation(params, work, **_evaluation_options())
 
 
