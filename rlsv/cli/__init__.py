@@ -90,7 +90,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from rlsv.run.verify import verify_run
 
     report = verify_run(args.run, from_epoch=args.from_epoch, evaluate=not args.no_evaluation, device=args.device,
-                        progress=not args.quiet, keep_work=args.keep)
+                        progress=not args.quiet, keep_work=args.keep, dataset=args.dataset)
     print(report.text())
     return 0 if report.identical else 1
 
@@ -336,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="where to re-derive (default: where the run trained)")
     p.add_argument("--keep", type=path_arg, default=None, help="re-derive into this folder and keep it "
                    "(default: a temporary folder, removed afterwards)")
+    p.add_argument("--dataset", type=path_arg, default=None, help="the run's training data on this machine (default: "
+                   "the recorded folder, or the profile's synthetic corpus when its content is the same)")
     _add_quiet(p)
     p.set_defaults(func=_cmd_verify)
 

@@ -205,10 +205,41 @@ def _check_run(run_dir: Path) -> tuple[dict, TrainConfig]:
     if stored.get("objective") not in ("tv", "sinkhorn"):
         raise ConfigError(f"{run_dir / CONFIG}: objective {stored.get('objective')!r} trains nothing; rlsv verify "
                           "re-derives trained runs (an STFT row is re-derived by evaluating it again).")
-    if not (run_dir / MODEL).is_file() or not (run_dir / CHECKPOINT).is_file():
-        raise RunFolderError(f"{run_dir} is not a finished run (no {MODEL} or {CHECKPOINT}); finish it first "
-                             "(rerun its training), then verify it.")
+    if not (run_dir / MODEL).is_file():
+        raise RunFolderError(f"{run_dir} is not a finished run (no {MODEL}); finish it first (rerun its training), "
+                             "then verify it.")
     return stored, TrainConfig.from_json(stored)
+
+
+def _training_data(run_dir: Path, config: TrainConfig, dataset: str | None) -> tuple[TrainConfig, list[str]]:
+    """The configuration to re-derive with, its data where it lies here, and notes. The recorded dataset folder
+    when it is here; else, for a profile with a synthetic corpus, that corpus on this machine (written if needed)
+    once its content hash is the one the run recorded; ``dataset`` (``--dataset``) overrides."""
+    from rlsv.run.data import dataset_root
+    from rlsv.run.profiles import PROFILES
+
+    if dataset is not None:
+        return replace(config, dataset=str(Path(dataset).expanduser().resolve())), [f"data from {dataset}"]
+    if config.dataset is None or Path(config.dataset).is_dir():
+        return config, []
+    profile = PROFILES.get(config.profile)
+    if profile is None or profile.data != "synthetic":
+        raise RunFolderError(f"{run_dir} trained on {config.dataset}, which is not on this machine; pass the same "
+                             "data with --dataset.")
+    root = dataset_root(profile, None, progress=False)
+    recorded = (((read_provenance(run_dir) or {}).get("data") or {}).get("fingerprint") or {}).get("sha256")
+    if recorded is not None:
+        from rlsv.audio.fingerprint import dataset_fingerprint
+        from rlsv.audio.musdb import resolve_dataset
+
+        here = resolve_dataset(root, subsets=("train",), segment_length=config.model.segment_length,
+                               sample_rate=config.model.sample_rate, progress=False)
+        here = here.with_first_tracks("train", config.max_train_tracks)
+        if dataset_fingerprint(here, ("train",))["sha256"] != recorded:
+            raise RunFolderError(f"{run_dir} trained on {config.dataset}, not on this machine, and the {config.profile} "
+                                 f"profile's corpus here ({root}) has other content; pass the run's data with --dataset.")
+    return replace(config, dataset=str(root)), [f"the recorded data folder is not here: the {config.profile} "
+                                                f"profile's corpus at {root}, the same content, is used"]
 
 
 def _start(run_dir: Path, work: Path, from_epoch: int, config: TrainConfig) -> None:
@@ -254,7 +285,7 @@ def _machine_notes(run_dir: Path, device: str) -> list[str]:
 
 
 def verify_run(run_dir: str | Path, from_epoch: int | None = None, evaluate: bool = True, device: str | None = None,
-               progress: bool = True, keep_work: str | Path | None = None) -> VerifyReport:
+               progress: bool = True, keep_work: str | Path | None = None, dataset: str | None = None) -> VerifyReport:
     """Re-derive the finished run in ``run_dir`` and compare it bit for bit (module docstring).
 
     Args:
@@ -264,6 +295,7 @@ def verify_run(run_dir: str | Path, from_epoch: int | None = None, evaluate: boo
         device: where to re-derive (default: where each session ran).
         progress: tqdm bars.
         keep_work: a folder to re-derive into and keep (default: a temporary folder, removed afterwards).
+        dataset: the run's data on this machine (default: where it was recorded, or the profile's corpus).
     """
     started = time.perf_counter()
     run_dir = Path(run_dir).expanduser().resolve()
@@ -272,6 +304,8 @@ def verify_run(run_dir: str | Path, from_epoch: int | None = None, evaluate: boo
     if not 0 <= from_epoch <= config.epochs:
         raise ConfigError(f"--from-epoch must be between 0 and the run's {config.epochs} epochs, got {from_epoch}.")
     report = VerifyReport(run_dir, from_epoch, config.epochs)
+    config, notes = _training_data(run_dir, config, dataset)
+    report.notes += notes
     sessions = recorded_sessions(run_dir, config, device)
     report.notes += _machine_notes(run_dir, sessions[-1].device)
     work = Path(keep_work).expanduser().resolve() if keep_work else Path(tempfile.mkdtemp(prefix="rlsv-verify-"))
@@ -281,10 +315,9 @@ def verify_run(run_dir: str | Path, from_epoch: int | None = None, evaluate: boo
         _compare_training(run_dir, work, from_epoch, report)
         if evaluate and (run_dir / SEGMENTS).is_file():
             settings = EvaluationSettings.from_config(stored)
-            shutil.copyfile(run_dir / CONFIG, work / CONFIG)  # the recorded evaluation settings and data
-            evaluate_run(work, dataset=settings.dataset, device=sessions[-1].device,
-                         max_tracks=settings.max_test_tracks, mask_inclusive=settings.mask_inclusive,
-                         progress=progress)
+            evaluate_run(work, dataset=settings.dataset if settings.dataset and Path(settings.dataset).is_dir()
+                         else None, device=sessions[-1].device, max_tracks=settings.max_test_tracks,
+                         mask_inclusive=settings.mask_inclusive, progress=progress)
             _record(report, f"evaluation ({len(_csv(run_dir / SEGMENTS))} segments)",
                     _compare_frames(_csv(work / SEGMENTS), _csv(run_dir / SEGMENTS), SEGMENTS, "segment"))
     finally:
@@ -314,10 +347,14 @@ def _compare_training(run_dir: Path, work: Path, from_epoch: int, report: Verify
     model_ours, model_theirs = read_torch_file(work / MODEL), read_torch_file(run_dir / MODEL)
     _record(report, "weights (model.pt)",
             compare_tensors(model_ours.get("state_dict", {}), model_theirs.get("state_dict", {}), "model.pt"))
-    ckpt_ours, ckpt_theirs = read_checkpoint(work / CHECKPOINT), read_checkpoint(run_dir / CHECKPOINT)
-    _record(report, "optimiser and random states (checkpoint.pt)",
-            compare_tensors({"optimizer": ckpt_ours["optimizer"], "rng": ckpt_ours["rng"]},
-                            {"optimizer": ckpt_theirs["optimizer"], "rng": ckpt_theirs["rng"]}, "checkpoint.pt"))
+    if (run_dir / CHECKPOINT).is_file():
+        ckpt_ours, ckpt_theirs = read_checkpoint(work / CHECKPOINT), read_checkpoint(run_dir / CHECKPOINT)
+        _record(report, "optimiser and random states (checkpoint.pt)",
+                compare_tensors({"optimizer": ckpt_ours["optimizer"], "rng": ckpt_ours["rng"]},
+                                {"optimizer": ckpt_theirs["optimizer"], "rng": ckpt_theirs["rng"]}, "checkpoint.pt"))
+    else:
+        report.notes.append(f"{run_dir} holds no {CHECKPOINT} (a shipped run): the optimiser state is compared "
+                            f"through the epoch digests")
     losses_theirs = _csv(run_dir / LOSSES)
     _record(report, f"losses ({len(losses_theirs)} steps)",
             _compare_frames(_csv(work / LOSSES), losses_theirs, LOSSES, "step"))

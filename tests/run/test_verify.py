@@ -107,3 +107,17 @@ def test_compare_tensors_reports_the_first_difference_in_order() -> None:
     assert difference.what == "s/y" and "max |Δ| 0.5" in difference.detail and "in 1 of 2 values" in difference.detail
     # -0.0 and 0.0 compare equal as numbers but not as bits: verify is about bits
     assert compare_tensors({"z": torch.tensor([0.0])}, {"z": torch.tensor([-0.0])}, "s") is not None
+
+
+def test_a_run_whose_data_lies_elsewhere_is_verified_with_dataset(finished: Path, tmp_path: Path,
+                                                                  tiny_corpus: Path) -> None:
+    run = _copy(finished, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"dataset": str(tmp_path / "moved")}))
+    with pytest.raises(ValueError, match=r"which is not on this machine; pass the same data with --dataset"):
+        verify_run(run, evaluate=False, progress=False)
+    (run / "checkpoint.pt").unlink()  # as the shipped runs: the epoch digests stand for the optimiser state
+    report = verify_run(run, evaluate=False, progress=False, dataset=str(tiny_corpus))
+    assert report.identical, report.text()
+    assert "optimiser and random states (checkpoint.pt)" not in report.compared
+    assert any("holds no checkpoint.pt" in note for note in report.notes)
