@@ -3,7 +3,7 @@ Jupyter Book, then opened from ``file://`` in headless Chromium.
 
 The pipeline, once per module (about a minute on 2 cores): L_A ω=4 through the papermill engine (so that the
 report renders a run's real executed notebooks 02 and 03, widgets included), L_B ω=1 λ=0.5 and 1.5, L_B ω=4
-λ=1.5 and the STFT inline; Tables 1-2 and Figures 2-6 from them; a stand-in ``provenance.json`` and
+λ=1.5 and the STFT inline; Tables 1-2 and Figures 2-6 from them (the figures' ``provenance.json`` removed) and
 ``results.md`` beside the tables, none beside the figures (the report must say so). Notebooks 04 and 05 are
 not executed: the report must list them as missing.
 
@@ -17,6 +17,7 @@ The index page's screenshot goes to the test's temporary folder; with ``RLSV_UPD
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -27,7 +28,8 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pytest
-from test_explorer_browser import CHROMIUM, CHROMIUM_ARGS, TINY_MODEL, _require_browser  # beside this file
+from test_explorer import TINY_MODEL  # beside this file
+from test_explorer_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
 
 from rlsv.run.spec import STFT, sinkhorn, tv
 from rlsv.study.report import ReportResult, build_report
@@ -37,7 +39,6 @@ from rlsv.study.results import load_run_set
 from rlsv.study.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-PROVENANCE_SHORT = "rlsv 0.1.0 (stand-in) at 0123abc on test-host: 2 threads, direct convolution"
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
     """A folder laid out as a checkout after ``rlsv reproduce --profile smoke`` at a tiny size: ``papermill_runs/``
-    (five runs, the tables, stand-in provenance) and ``figures/smoke/``."""
+    (five runs, the tables and their provenance, a stand-in results.md) and ``figures/smoke/``."""
     folder = tmp_path_factory.mktemp("report_pipeline")
     root = folder / "papermill_runs"
     overrides = {"dataset": str(tiny_corpus), "epochs": 1, "max_train_tracks": 1, "model": TINY_MODEL}
@@ -61,9 +62,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Pat
         tables = make_tables(root, "smoke")
         make_figures(root, "smoke", out_dir=folder / "figures" / "smoke")
     out = tables.paths[0].parent
-    (out / "provenance.json").write_text(json.dumps({
-        "short": PROVENANCE_SHORT, "versions": {"rlsv": "0.1.0", "torch": "stand-in"}, "seeds": [218],
-        "machine": {"cpu": "test CPU", "threads": 2}, "runs": [p.name for p in sorted(root.glob("smoke-*"))]}))
+    assert (out / "provenance.json").is_file()  # written by make_tables, as beside the figures
+    (folder / "figures" / "smoke" / "provenance.json").unlink()  # an absent one is said, not invented
     (out / "results.md").write_text("# Results (stand-in)\n\nA | B\n--|--\n1 | 2\n")
     return folder
 
@@ -93,10 +93,11 @@ def test_the_report_holds_every_part_and_says_what_is_missing(built: ReportResul
     assert 0 < built.audio_bytes < 300_000 and built.bytes < 30_000_000 and built.warnings == 0
 
     index = (report / "index.html").read_text(encoding="utf-8")
-    assert PROVENANCE_SHORT in index and "arxiv.org/abs/2007.02780" in index
+    short = json.loads((pipeline / "papermill_runs" / "tables" / "smoke" / "provenance.json").read_text())["short"]
+    assert html.escape(short).replace("@", "&#64;") in index and "arxiv.org/abs/2007.02780" in index
     assert index.count("Rule:") == 3 and "figures/smoke/provenance.json</span></code> is absent" in index
     provenance = (report / "provenance.html").read_text(encoding="utf-8")
-    assert "versions.torch" in provenance and "Results (stand-in)" in provenance and "test CPU" in provenance
+    assert "Results (stand-in)" in provenance and "conv_plan" in provenance and "seeds" in provenance
 
 
 def test_listening_scores_are_the_evaluations(pipeline: Path, tmp_path: Path) -> None:
