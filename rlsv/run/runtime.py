@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Mapping
 
 from rlsv.errors import ConfigError
 
-__all__ = ["Runtime", "runtime", "current_threads"]
+__all__ = ["Runtime", "runtime", "current_threads", "seeded"]
 
 # glibc <malloc.h> parameter numbers and their documented defaults (mallopt(3)); glibc has no getter, so
 # leaving the context restores the defaults.
@@ -142,3 +142,14 @@ def runtime(settings: Runtime | None = None) -> Iterator[Runtime]:
         if settings.retain_freed_memory:
             _retain_freed_memory(stack)
         yield settings
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's CPU random generator seeded with ``seed`` inside (a model's initial weights drawn from a run's seed),
+    and put back as it was on exit: a run never moves the global random state of the process it runs in."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -50,7 +50,7 @@ from rlsv.run.resumable import (
     run_epochs,
     write_history,
 )
-from rlsv.run.runtime import Runtime, runtime
+from rlsv.run.runtime import Runtime, runtime, seeded
 from rlsv.run.train_config import EXTENDABLE_FIELDS, TrainConfig, config_differences
 
 __all__ = ["FitResult", "fit", "start_from_shorter_run", "HISTORY_COLUMNS", "CONVERGENCE_COLUMNS", "history_columns",
@@ -188,8 +188,7 @@ def _plan_choice(ckpt: dict | None, config: TrainConfig, device: torch.device) -
 
 def _new_model(config: TrainConfig, plan: ConvPlan, device: torch.device) -> DenoisingAutoencoder:
     """The run's initial model, drawn from ``config.seed`` without touching the global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         model = DenoisingAutoencoder(config.model, conv_plan=plan)
     return model.to(device)
 

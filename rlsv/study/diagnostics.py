@@ -32,6 +32,7 @@ from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_plan, time_normalise
 from rlsv.core.step import remove_batch_mean, step_forward
 from rlsv.errors import ConfigError
+from rlsv.run.runtime import seeded
 
 __all__ = ["DiagnosticBatch", "gradient_terms", "cost_statistics", "plan_statistics", "envelope_cosine", "diagnose",
            "cost_scale_at_init", "test_batch"]
@@ -158,8 +159,8 @@ def cost_scale_at_init(batch: Mapping[str, torch.Tensor], sizes: Mapping[str, Ma
     rows = []
     for name, fields in sizes.items():
         for seed in seeds:
-            torch.manual_seed(seed)
-            model = DenoisingAutoencoder(ModelConfig(**fields)).eval()
+            with seeded(seed):
+                model = DenoisingAutoencoder(ModelConfig(**fields)).eval()
             for gain in gains:
                 scaled = {key: value * gain for key, value in batch.items()}
                 row = {"size": name, "gain": gain, "seed": seed, **cost_statistics(model, scaled)}

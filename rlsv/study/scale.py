@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from rlsv.run.config import RunParameters
+from rlsv.run.runtime import seeded
 from rlsv.run.spec import RunSpec, sinkhorn, tv
 from rlsv.study.intervals import difference_interval, interval_by_seed
 from rlsv.study.results import load_runs, select_specs
@@ -255,7 +256,6 @@ def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: S
     each size's initialisation (the weights ``fit`` starts from, ``epochs = 0``), one row: ``size,
     learning_rate, epochs, run, seed`` and the diagnostics on ``batch`` (``diagnostics.test_batch``).
     """
-    import torch
 
     from rlsv.core.model import DenoisingAutoencoder, ModelConfig
     from rlsv.run.files import MODEL
@@ -272,8 +272,8 @@ def diagnose_study(root: str | os.PathLike, batch: Mapping[str, Any], budgets: S
             models = []
             if key not in initialised:
                 initialised.add(key)
-                torch.manual_seed(seed)
-                models.append((0, DenoisingAutoencoder(ModelConfig(**budget.model))))
+                with seeded(seed):
+                    models.append((0, DenoisingAutoencoder(ModelConfig(**budget.model))))
             path = Path(root) / params.run_id / MODEL
             if path.is_file():
                 models.append((budget.epochs, load_run_model(path.parent)))

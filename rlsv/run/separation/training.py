@@ -52,6 +52,7 @@ from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.device import resolve_device
 from rlsv.run.files import MODEL
 from rlsv.run.resumable import Loop, TrainingState, history_frame, read_checkpoint, restore_state, run_epochs
+from rlsv.run.runtime import seeded
 from rlsv.run.separation.files import (
     SEPARATOR_CHECKPOINT,
     SEPARATOR_CONFIG,
@@ -258,8 +259,7 @@ def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConf
         raise ConfigError(f"The training tracks of {data_run} give fewer segments than one batch ({data.batch_size}).")
     fill_cache(dataset, ("train",), progress=progress)
 
-    with torch.random.fork_rng(devices=[]):  # the estimator's initial weights, the global random state untouched
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):  # the estimator's initial weights, the global random state untouched
         estimator = MaskEstimator(estimator_cfg)
     separator = Separator(front_end, estimator.to(device), data.sample_rate)
     state = TrainingState.seeded(separator.estimator, torch.optim.Adam(separator.estimator.parameters(),
