@@ -354,7 +354,10 @@ def _compare_training(run_dir: Path, work: Path, from_epoch: int, report: Verify
                                 {"optimizer": ckpt_theirs["optimizer"], "rng": ckpt_theirs["rng"]}, "checkpoint.pt"))
     else:
         report.notes.append(f"{run_dir} holds no {CHECKPOINT} (a shipped run): the optimiser state is compared "
-                            f"through the epoch digests")
-    losses_theirs = _csv(run_dir / LOSSES)
-    _record(report, f"losses ({len(losses_theirs)} steps)",
-            _compare_frames(_csv(work / LOSSES), losses_theirs, LOSSES, "step"))
+                            "through the epoch digests")
+    if (run_dir / LOSSES).is_file():
+        losses_theirs = _csv(run_dir / LOSSES)
+        _record(report, f"losses ({len(losses_theirs)} steps)",
+                _compare_frames(_csv(work / LOSSES), losses_theirs, LOSSES, "step"))
+    else:
+        report.notes.append(f"{run_dir} holds no {LOSSES}: the losses are compared through the epoch digests")

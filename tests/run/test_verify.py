@@ -121,3 +121,21 @@ def test_a_run_whose_data_lies_elsewhere_is_verified_with_dataset(finished: Path
     assert report.identical, report.text()
     assert "optimiser and random states (checkpoint.pt)" not in report.compared
     assert any("holds no checkpoint.pt" in note for note in report.notes)
+
+
+@pytest.mark.slow
+def test_a_shipped_run_is_re_derived_bit_for_bit() -> None:
+    """A run shipped with rlsv, retrained from what it recorded on this machine's copy of the profile's corpus
+    (its recorded data folder is the machine that made it): bit-identical weights, epoch digests and evaluation
+    (on a CPU of the kind that made it; another CPU model is reported as drift, not a fault)."""
+    from rlsv.run.machine import cpu_model
+    from rlsv.ui.shipped import shipped_root
+
+    run = shipped_root() / "small-sinkhorn-p1-l0.5-w1-s218-10bb2c"
+    recorded = json.loads((run / PROVENANCE).read_text())["sessions"][-1]["machine"]
+    report = verify_run(run, progress=False)
+    if recorded["cpu_model"] != cpu_model() or recorded["torch"] != torch.__version__:
+        assert any("another machine" in note for note in report.notes)
+        pytest.skip(f"made on {recorded['cpu_model']}, torch {recorded['torch']}: drift is measured, not asserted")
+    assert report.identical, report.text()
+    assert report.compared == ["epoch digests (12 epochs)", "weights (model.pt)", "evaluation (107 segments)"]
