@@ -64,8 +64,9 @@ def step_forward(model: DenoisingAutoencoder, objective: Objective, vocals: Tens
     return StepOutput(terms, a_mixture, reconstruction)
 
 
-def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
-    """The published optimiser: Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay).
+def make_optimizer(model: torch.nn.Module, learning_rate: float, **adam: Any) -> torch.optim.Adam:
+    """The published optimiser: Adam with PyTorch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay);
+    ``adam`` overrides any other of ``torch.optim.Adam``'s settings.
 
     Uses the fused (single-kernel) Adam where this PyTorch has one for the parameters' device: the
     same update rule, about half the time of the per-parameter loop on CPU (one pass over the
@@ -73,9 +74,9 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.
     """
     params = list(model.parameters())
     try:
-        return torch.optim.Adam(params, lr=learning_rate, fused=True)
+        return torch.optim.Adam(params, lr=learning_rate, fused=True, **adam)
     except (RuntimeError, TypeError, ValueError):  # older PyTorch or a device without fused Adam
-        return torch.optim.Adam(params, lr=learning_rate)
+        return torch.optim.Adam(params, lr=learning_rate, **adam)
 
 
 def train_step(model: DenoisingAutoencoder, optimizer: torch.optim.Optimizer, objective: Objective,

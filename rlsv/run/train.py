@@ -218,6 +218,12 @@ def _autoencoder_loop(model: DenoisingAutoencoder, config: TrainConfig, dataset:
                 batches_per_epoch, describe, finite_check=HISTORY_COLUMNS.index("loss"))
 
 
+def _training_state(model: DenoisingAutoencoder, config: TrainConfig) -> TrainingState:
+    """A fresh training state: the model, its optimiser (``rlsv.core.step.make_optimizer`` with the run's
+    settings) and the run's own generators, seeded by ``config.seed``."""
+    return TrainingState.seeded(model, make_optimizer(model, config.learning_rate), config.seed)
+
+
 def _runtime(config: TrainConfig, device: torch.device) -> Runtime:
     """The process settings of the run: its threads, CUDA's TF32 and deterministic cuDNN, glibc's allocator."""
     cuda = device.type == "cuda"
@@ -263,7 +269,7 @@ def fit(config: TrainConfig, output_dir: str | Path, progress: bool = True,
     with runtime(_runtime(config, device)):
         choice = _plan_choice(ckpt, config, device)
         model = _new_model(config, choice.plan, device)
-        state = TrainingState.seeded(model, make_optimizer(model, config.learning_rate), config.seed)
+        state = _training_state(model, config)
         if ckpt is not None:
             restore_state(state, ckpt)
         resumed_from = state.epoch
@@ -303,7 +309,7 @@ def _finished_run(ckpt: dict, config: TrainConfig, output_dir: Path, device: tor
     model = DenoisingAutoencoder(config.model, conv_plan=plan)
     model.load_state_dict(ckpt["module"])
     model = model.to(device).eval()
-    state = TrainingState.seeded(model, make_optimizer(model, config.learning_rate), config.seed)
+    state = _training_state(model, config)
     state.history, state.epochs, state.epoch = ckpt["history"], ckpt.get("epochs", []), ckpt["epoch"]
     if _losses_rows(output_dir / LOSSES) != len(ckpt["history"]) or _losses_rows(output_dir / EPOCHS) != ckpt["epoch"]:
         write_history(state, history_columns(config), output_dir, LOSSES)
