@@ -13,7 +13,7 @@ import os
 from dataclasses import MISSING, Field
 from typing import Any, Callable, Iterable
 
-from rlsv.run.train_config import training_fields
+from rlsv.run.train_config import number_bound, training_fields
 
 __all__ = ["path_arg", "number", "positive_int", "non_negative_int", "positive_float", "non_negative_float", "int_list",
            "add_declared_options", "declared_values"]
@@ -80,23 +80,19 @@ def _checked_text(parse: Callable[[str], Any]) -> Callable[[str], str]:
 def _value_type(field: Field) -> Callable[[str], Any] | None:
     """The argparse type of a declared field, from its annotation and lower bound (None: a flag)."""
     annotation = str(field.type)
-    low = field.metadata.get("low")
     if field.metadata.get("parse") is not None:
         return _checked_text(field.metadata["parse"])
     if annotation.startswith("bool"):
         return None
     if annotation.startswith("tuple[int"):
         return int_list
-    if annotation.startswith("int"):
-        lowest, inclusive = low if low is not None else (1, True)
-        what = f"a whole number {'>=' if inclusive else '>'} {lowest:g}"
-        return lambda text: int(number(text, int, lowest, inclusive, what))
+    bound = number_bound(field)
+    if bound is not None:
+        lowest, inclusive, whole = bound
+        what = f"{'a whole number' if whole else 'a finite number'} {'>=' if inclusive else '>'} {lowest:g}"
+        return lambda text: (int if whole else float)(number(text, int if whole else float, lowest, inclusive, what))
     if annotation.startswith("float"):
-        if low is None:
-            return lambda text: number(text, float, None, True, "a finite number")
-        lowest, inclusive = low
-        what = f"a finite number {'>=' if inclusive else '>'} {lowest:g}"
-        return lambda text: number(text, float, lowest, inclusive, what)
+        return lambda text: number(text, float, None, True, "a finite number")
     return str
 
 

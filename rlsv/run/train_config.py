@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # torch-free to import: `rlsv --help` builds its options from
 
 __all__ = ["TRAINING", "RUNTIME", "LABEL", "ROLES", "setting", "TrainConfig", "fields_of_role", "TRAINING_FIELDS",
            "RUNTIME_FIELDS", "LABEL_FIELDS", "EXTENDABLE_FIELDS", "RECORDS", "RESUMABLE_FIELDS",
-           "OVERRIDABLE_FIELDS", "config_differences", "training_fields"]
+           "OVERRIDABLE_FIELDS", "config_differences", "training_fields", "number_bound"]
 
 TRAINING, RUNTIME, LABEL = "training", "runtime", "label"
 ROLES: tuple[str, ...] = (TRAINING, RUNTIME, LABEL)
@@ -71,6 +71,28 @@ def setting(default: Any = MISSING, *, role: str, help: str, default_factory: An
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def number_bound(declared: Field) -> tuple[float, bool, bool] | None:
+    """``(lowest, inclusive, whole)`` of a numeric :class:`TrainConfig` field: its declared ``low`` (whole
+    numbers default to ``>= 1``); None for a field that is not a number (or a float without a bound). The one
+    rule behind both the command line's option types and :meth:`TrainConfig.__post_init__`."""
+    annotation, low = str(declared.type), declared.metadata.get("low")
+    if declared.metadata.get("parse") is not None or annotation.startswith("bool"):
+        return None
+    if annotation.startswith(("int", "tuple[int")):
+        return (*(low if low is not None else (1, True)), True)
+    if annotation.startswith("float") and low is not None:
+        return (*low, False)
+    return None
+
+
+def _check_number(name: str, value: Any, lowest: float, inclusive: bool, whole: bool) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a whole (or finite) number at least (or above) ``lowest``."""
+    kind_ok = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(value, bool) or not kind_ok or value < lowest or (value == lowest and not inclusive):
+        raise ConfigError(f"{name} must be {'an integer' if whole else 'a finite number'} "
+                          f"{'>=' if inclusive else '>'} {lowest:g}, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -137,32 +159,22 @@ class TrainConfig:
             object.__setattr__(self, name, getattr(grid, name))
         if isinstance(self.model, Mapping):
             object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
-        for name in ("epochs", "batch_size", "set_size", "sinkhorn_max_iter"):
-            _check_count(name, getattr(self, name))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}.")
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and 0 < self.learning_rate <= 1):
-            raise ConfigError(f"learning_rate must be in (0, 1] (Adam moves each weight by about the learning rate "
-                              f"per step; the paper uses 1e-4), got {self.learning_rate!r}.")
-        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
-            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std!r}.")
-        if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
-            raise ConfigError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
-        if self.max_train_tracks is not None:
-            _check_count("max_train_tracks", self.max_train_tracks)
-        if self.threads is not None:
-            _check_count("threads", self.threads)
         if self.keep_epochs is not None:
             object.__setattr__(self, "keep_epochs", tuple(self.keep_epochs))
-            for epoch in self.keep_epochs:
-                _check_count("keep_epochs", epoch)
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 1):  # NaN fails too
+            raise ConfigError(f"learning_rate must be in (0, 1] (Adam moves each weight by about the learning rate "
+                              f"per step; the paper uses 1e-4), got {self.learning_rate!r}.")
+        for declared in fields(self):  # every declared lower bound (``setting(low=...)``)
+            bound, value = number_bound(declared), getattr(self, declared.name)
+            for one in (() if bound is None or value is None else value if isinstance(value, tuple) else (value,)):
+                _check_number(declared.name, one, *bound)
+        if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
+            raise ConfigError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
         parse_conv_plan(self.conv_plan)  # a ConfigError names the option
-        for name, allowed in (("tv_form", TV_FORMS), ("sinkhorn_grad", SINKHORN_GRADIENTS)):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
-        if self.sinkhorn_tol < 0:
-            raise ConfigError(f"sinkhorn_tol must be >= 0, got {self.sinkhorn_tol!r}.")
+        for declared in fields(self):  # every declared set of allowed values (``setting(choices=...)``)
+            allowed, value = declared.metadata.get("choices"), getattr(self, declared.name)
+            if allowed is not None and value is not None and value not in allowed:
+                raise ConfigError(f"{declared.name} must be one of {allowed}, got {value!r}.")
 
     def loss_objective(self) -> "Objective":
         """The ``rlsv.core.losses.Objective`` of this run."""
@@ -193,11 +205,6 @@ class TrainConfig:
         a field an older rlsv did not write takes its default."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _check_count(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
 def fields_of_role(role: str) -> tuple[str, ...]:

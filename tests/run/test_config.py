@@ -101,6 +101,14 @@ def test_bad_values_are_refused_naming_the_setting() -> None:
         RunParameters(train={"epochs": 0})
     with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]"):
         RunParameters(train={"learning_rate": 0.0})
+    with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]"):
+        RunParameters(train={"learning_rate": 3.0})
+    with pytest.raises(ValueError, match="noise_std must be a finite number >= 0, got nan"):
+        RunParameters(train={"noise_std": float("nan")})
+    with pytest.raises(ValueError, match="keep_epochs must be an integer >= 1, got 0"):
+        tc.TrainConfig(keep_epochs=(2, 0))
+    with pytest.raises(ValueError, match=r"tv_form must be one of \('published', 'paper'\), got 'pape'"):
+        tc.TrainConfig(tv_form="pape")
     with pytest.raises(ValueError, match="Unknown profile"):
         RunParameters(profile="huge")
     with pytest.raises(ValueError, match="Unknown ModelConfig fields"):

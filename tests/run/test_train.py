@@ -113,6 +113,8 @@ def test_resume_refuses_a_different_configuration(tiny_corpus: Path, tmp_path: P
     (dict(batch_size=0), "batch_size must be an integer >= 1"),
     (dict(epochs=0), "epochs must be an integer >= 1"),
     (dict(learning_rate=0.0), r"learning_rate must be in \(0, 1\]"),
+    (dict(learning_rate=2.0), r"learning_rate must be in \(0, 1\]"),
+    (dict(sinkhorn_tol=-1e-3), "sinkhorn_tol must be a finite number >= 0"),
     (dict(omega=-1.0), "omega"),
 ])
 def test_impossible_hyper_parameters_are_rejected(tmp_path: Path, overrides: dict, match: str) -> None:
