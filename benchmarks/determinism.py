@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from rlsv.atomic import write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ["--profile", "small", "--epochs", "1", "--objective", "sinkhorn", "--lam", "1.5", "--quiet"]
 
@@ -89,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        write_text(text, args.out)
     return 0 if identical else 1
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rlsv.atomic import write_text
 from rlsv.study.results_snippet import trend_gaps
 
 ROWS = [("L_A", "tv", None, None), ("L_B λ=0.5", "sinkhorn", 1.0, 0.5), ("L_B λ=1.5", "sinkhorn", 1.0, 1.5),
@@ -87,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(args.a, args.b, tuple(args.names))
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        write_text(text, args.out)
     return 0
 
 

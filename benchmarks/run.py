@@ -62,10 +62,10 @@ from rlsv.core.losses import Objective
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
 from rlsv.core.sinkhorn import cost_matrix, sinkhorn_loss, time_normalise
 from rlsv.core.step import make_optimizer, remove_batch_mean, sample_input_noise, train_step
+from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.device import resolve_device
 from rlsv.run.evaluate import evaluate_model, iter_test_segments
 from rlsv.run.profiles import get_profile
-from rlsv.run.conv_plan import resolve_conv_plan
 from rlsv.run.runtime import Runtime, runtime
 from rlsv.run.train_config import TrainConfig
 from rlsv.study.grids import get_grid

@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from rlsv.core.losses import sinkhorn_distance
-from rlsv.core.sinkhorn import (cost_matrix, implicit_gradient, sinkhorn_loss, sinkhorn_loss_and_convergence,
-                                sinkhorn_plan, time_normalise)
+from rlsv.core.sinkhorn import (
+    cost_matrix,
+    implicit_gradient,
+    sinkhorn_loss,
+    sinkhorn_loss_and_convergence,
+    sinkhorn_plan,
+    time_normalise,
+)
 
 LAMBDAS = [0.05, 0.1, 0.5, 1.0, 1.3, 5.0, 20.0]
 

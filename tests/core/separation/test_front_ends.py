@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from rlsv.core.separation.front_ends import LearnedFrontEnd, StftFrontEnd
 from rlsv.core.metrics import StftBaseline, oracle_binary_mask_estimate, si_sdr
 from rlsv.core.model import DenoisingAutoencoder, ModelConfig
+from rlsv.core.separation.front_ends import LearnedFrontEnd, StftFrontEnd
 
 TINY = ModelConfig(channels=8, kernel_size=64, stride=16, segment_length=600)
 

@@ -6,13 +6,7 @@ import numpy as np
 
 from rlsv.audio.musdb import TrackAudio
 from rlsv.core.separation.front_ends import StftFrontEnd
-from rlsv.run.separation.evaluation import (
-    RESULT_COLUMNS,
-    bss_sdr,
-    oracle_track_estimate,
-    score_track,
-    segment_si_sdr,
-)
+from rlsv.run.separation.evaluation import RESULT_COLUMNS, bss_sdr, oracle_track_estimate, score_track, segment_si_sdr
 
 RATE = 8000
 
