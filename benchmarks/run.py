@@ -248,7 +248,8 @@ def loader_batches(dataset: MusdbDataset, sizes: Sizes, count: int, model: Model
 
 
 def seeded_model(cfg: ModelConfig, device: torch.device) -> DenoisingAutoencoder:
-    """A model of size ``cfg`` on ``device`` with the initial weights of seed ``SEED`` (the global torch seed is set)."""
+    """A model of size ``cfg`` on ``device`` with the initial weights of seed ``SEED`` (the global torch seed is
+    set)."""
     torch.manual_seed(SEED)
     return DenoisingAutoencoder(cfg).to(device)
 
@@ -508,7 +509,8 @@ def grid_estimate(step_s: dict[str, float], eval_rate: float, sizes: Sizes) -> d
     gpu = {name: len(specs) * PAPER_EPOCHS * steps_per_epoch * flops / (peak * 1e12 * GPU_ASSUMED_EFFICIENCY)
            for name, peak in GPU_FP32_PEAKS.items()}
     return {"runs": len(specs), "epochs": PAPER_EPOCHS, "steps_per_epoch": steps_per_epoch, "steps_how": how,
-            "train_hours": train_s / 3600, "eval_hours": eval_s / 3600, "gpu_hours": {k: v / 3600 for k, v in gpu.items()}}
+            "train_hours": train_s / 3600, "eval_hours": eval_s / 3600,
+            "gpu_hours": {k: v / 3600 for k, v in gpu.items()}}
 
 
 # --------------------------------------------------------------------------- report
@@ -558,7 +560,8 @@ def _step_rows(size: str, steps: dict[str, Any], peak: float, smoke: bool) -> li
     plans = steps["plans"]
     fastest = min(plans, key=lambda name: statistics.median(plans[name]))
     lag = paired_ratio(plans[steps["plan"]], plans[fastest])
-    rows.append((f"{head} L_A step, fastest of the 8 plans", f"{fastest}: {statistics.median(plans[fastest]) * 1e3:.1f} ms",
+    rows.append((f"{head} L_A step, fastest of the 8 plans",
+                 f"{fastest}: {statistics.median(plans[fastest]) * 1e3:.1f} ms",
                  f"fixed {steps['plan']}: {statistics.median(plans[steps['plan']]) * 1e3:.1f} ms",
                  f"fixed / fastest {lag:.3f}", "<= 1.05", _verdict(lag <= 1.05, smoke)))
     ratio = paired_ratio(t["rlsv L_B"], t["rlsv L_A"])
@@ -627,13 +630,16 @@ def report(results: dict[str, Any], smoke: bool) -> str:
             f"{m['device']}{' (' + m['gpu'] + ', TF32 ' + ('on' if m['tf32'] else 'off') + ')' if 'gpu' in m else ''}; "
             f"{m['date']}; load average at start {m['load_average']}, at end {r['load_end']}",
             "step FLOPs: " + "; ".join(f"{size} {v['flops']['total'] / 1e9:.1f} G (forward "
-                                       f"{v['flops']['forward'] / 1e9:.1f} G, backward {v['flops']['backward'] / 1e9:.1f} G)"
+                                       f"{v['flops']['forward'] / 1e9:.1f} G, "
+                                       f"backward {v['flops']['backward'] / 1e9:.1f} G)"
                                        for size, v in r["steps"].items()), ""]
     g = r["grid"]
     notes = ["",
              f"matmul peak: {r['peak_gflops']:.1f} GFLOP/s at the start, {r['peak_end']:.1f} at the end; the "
-             "larger is the ceiling "
-             f"({'stable' if abs(r['peak_end'] / r['peak_gflops'] - 1) < 0.1 else 'they differ by > 10 %: the machine was busy, fractions of peak are unreliable'}).",
+             "larger is the ceiling ("
+             + ("stable" if abs(r['peak_end'] / r['peak_gflops'] - 1) < 0.1
+                else "they differ by > 10 %: the machine was busy, fractions of peak are unreliable")
+             + ").",
              f"steps: medians of {len(main_steps['times']['rlsv L_A'])} interleaved repeats after warm-up (the "
              f"published L_B step: {len(main_steps['published']['published L_B'])}, interleaved with rlsv's); ratios "
              "are medians of the per-round ratios. plain = the published layers (nn.Conv1d encoder, dilated "
@@ -655,7 +661,8 @@ def report(results: dict[str, Any], smoke: bool) -> str:
              f"({MUSDB_TEST_HOURS:.1f} h of test audio per run).",
              "ESTIMATE, GPU (FLOP-based, not measured): the same training at "
              f"{GPU_ASSUMED_EFFICIENCY:.0%} of float32 peak: "
-             + ", ".join(f"{name} ({peak} TFLOP/s) {g['gpu_hours'][name]:.1f} h" for name, peak in GPU_FP32_PEAKS.items())
+             + ", ".join(f"{name} ({peak} TFLOP/s) {g['gpu_hours'][name]:.1f} h"
+                         for name, peak in GPU_FP32_PEAKS.items())
              + "."]
     return "\n".join(head + lines + notes)
 
@@ -682,7 +689,8 @@ def _run(args: argparse.Namespace, sizes: Any, device: torch.device, threads: in
                                "sizes": asdict(sizes) | {"model": None, "step_models": None}}
     matmul_sizes = sizes.matmul_sizes if device.type == "cpu" or args.smoke else (4096, 8192)
     results["peak_gflops"], results["peak_n"] = matmul_peak(clock, matmul_sizes, sizes.matmul_repeats)
-    progress = (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True)) if not args.quiet else (lambda msg: None)
+    progress = ((lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True)) if not args.quiet
+                else (lambda msg: None))
     progress(f"matmul peak {results['peak_gflops']:.1f} GFLOP/s; writing the synthetic corpus")
     with tempfile.TemporaryDirectory(prefix="rlsv-bench-") as tmp:
         workdir = Path(tmp)

@@ -60,7 +60,8 @@ def _authors_files(folder: Path) -> None:
     folder.mkdir()
     torch.save({"conv_a1.weight": torch.randn(c, 1, l) * 0.1, "conv_a2.weight": torch.randn(c, c, 5) * 0.1},
                folder / "analysis_demo.pytorch")
-    torch.save({"norm_factor": torch.full((c, 1, l), 1 / (c + l)), "freq_mat": torch.linspace(0.05, 0.7, c).reshape(c, 1, 1),
+    torch.save({"norm_factor": torch.full((c, 1, l), 1 / (c + l)),
+                "freq_mat": torch.linspace(0.05, 0.7, c).reshape(c, 1, 1),
                 "phi": torch.zeros(c, 1, 1)}, folder / "synthesis_demo.pytorch")
 
 

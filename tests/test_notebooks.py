@@ -77,7 +77,8 @@ def test_stored_without_outputs_and_parameterised(name: str) -> None:
 
 def test_nbstripout_verify_passes_and_filter_is_configured() -> None:
     notebooks = map(str, sorted(NOTEBOOKS.glob("*.ipynb")))
-    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *notebooks], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *notebooks],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notebooks/*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
 

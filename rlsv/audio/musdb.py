@@ -79,7 +79,8 @@ _HOW_TO_GET_MUSDB = (
     "Get MUSDB18 from https://sigsep.github.io/datasets/musdb.html (Zenodo: MUSDB18 "
     "https://doi.org/10.5281/zenodo.1117372 or MUSDB18-HQ https://doi.org/10.5281/zenodo.3338373), "
     "unpack it and pass the folder holding train/ and test/ (or set MUSDB_PATH to it); "
-    "or give no root (and no MUSDB_PATH) to use the default synthetic corpus (rlsv.audio.synth.default_synthetic_root(), "
+    "or give no root (and no MUSDB_PATH) to use the default synthetic corpus "
+    "(rlsv.audio.synth.default_synthetic_root(), "
     "written on first use or by `rlsv synth`)."
 )
 _FORMATS = {"wav": "MUSDB18-HQ wav track folders", "stem": "MUSDB18 .stem.mp4 files"}

@@ -162,7 +162,8 @@ def _cmd_tables(args: argparse.Namespace) -> int:
         if path.suffix == ".md":
             print(f"## {path.stem} ({path})\n\n{path.read_text(encoding='utf-8')}")
     counts = result.status["state"].value_counts().to_dict()
-    print(f"Made by: {result.provenance.get('short', 'unknown')}\n(details: {result.paths[0].parent / 'provenance.json'})")
+    print(f"Made by: {result.provenance.get('short', 'unknown')}\n"
+          f"(details: {result.paths[0].parent / 'provenance.json'})")
     print(f"rlsv: runs of profile {args.profile!r} in {args.runs_root}: {counts or 'none'}; "
           f"{len(result.paths)} files in {result.paths[0].parent}")
     return 0
@@ -390,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The whole reproduction: the `all` sweep, then notebooks 04 (tables) and 05 "
                        "(figures) executed with papermill; prints where every result is.")
     _add_run_options(p, findings_seeds=3, findings_engine="inline")
-    p.add_argument("--figures-root", default="figures", type=path_arg, help="figures go to FIGURES_ROOT/PROFILE (default figures)")
+    p.add_argument("--figures-root", default="figures", type=path_arg,
+                   help="figures go to FIGURES_ROOT/PROFILE (default figures)")
     p.set_defaults(func=_cmd_reproduce)
 
     for module in COMMAND_MODULES:

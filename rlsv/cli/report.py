@@ -38,11 +38,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default=None, help="settings hash of the runs (default: the only one, else the "
                    "profile's own)")
     p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
-    p.add_argument("--figures-root", default="figures", type=path_arg, help="figures folder (default figures; the profile's "
-                   "figures are in FIGURES_ROOT/PROFILE)")
-    p.add_argument("--out", default=None, type=path_arg, help="report folder (default RUNS_ROOT/report; replaced when done)")
-    p.add_argument("--docs", default=None, type=path_arg, help="docs folder whose scale_study.md and separation.md to include "
-                   "(default: the checkout's docs/)")
+    p.add_argument("--figures-root", default="figures", type=path_arg,
+                   help="figures folder (default figures; the profile's figures are in FIGURES_ROOT/PROFILE)")
+    p.add_argument("--out", default=None, type=path_arg,
+                   help="report folder (default RUNS_ROOT/report; replaced when done)")
+    p.add_argument("--docs", default=None, type=path_arg,
+                   help="docs folder whose scale_study.md and separation.md to include (default: the checkout's docs/)")
     p.add_argument("--excerpts", type=_positive_int, default=3, help="listening excerpts (default 3)")
     p.add_argument("--seconds", type=_positive_float, default=3.0, help="length of each excerpt in seconds (default 3)")
     p.add_argument("--no-run-notebooks", action="store_true",

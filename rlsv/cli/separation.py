@@ -154,13 +154,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-separator", help="train a blind vocal-mask estimator on a trained run (resumable)",
                        description="Train a mask estimator (open-unmix-like BLSTM) on the run's frozen representation "
                        "(or on the STFT, --front-end stft) with the run's training data; files in "
-                       "RUN/separator-s<seed>/ (docs/run_layout.md). Rerunning resumes; a finished one returns at once.")
+                       "RUN/separator-s<seed>/ (docs/run_layout.md). Rerunning resumes; a finished one returns at "
+                       "once.")
     p.add_argument("run", help="run folder holding model.pt and config.json (or the run set's STFT run folder)")
     p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
                    help="learned (the run's autoencoder, frozen) or stft (Hann, n_fft 2048, hop 256); default: the "
                         "run's own (stft for an STFT run folder, else learned)")
-    p.add_argument("--epochs", type=_positive_int, default=20, help="passes over the run's training tracks (default 20)")
-    p.add_argument("--seed", type=int, default=218, help="estimator seed: initial weights and batch order (default 218)")
+    p.add_argument("--epochs", type=_positive_int, default=20,
+                   help="passes over the run's training tracks (default 20)")
+    p.add_argument("--seed", type=int, default=218,
+                   help="estimator seed: initial weights and batch order (default 218)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
                    help=f"parameter budget of the estimator, the same for every front end (default {DEFAULT_BUDGET:,})")

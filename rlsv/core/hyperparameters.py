@@ -24,7 +24,8 @@ from typing import Any, Mapping
 from rlsv.errors import ConfigError
 
 __all__ = ["OBJECTIVE_PARAMETERS", "OBJECTIVE_NAMES", "TRAINED_OBJECTIVES", "GRID_PARAMETERS", "DEFAULTS",
-           "COST_NORMS", "TV_FORMS", "SINKHORN_GRADIENTS", "ObjectiveParameters", "objective_parameters", "check_objective"]
+           "COST_NORMS", "TV_FORMS", "SINKHORN_GRADIENTS", "ObjectiveParameters", "objective_parameters",
+           "check_objective"]
 
 OBJECTIVE_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "tv": ("omega",),
@@ -93,7 +94,8 @@ def objective_parameters(kind: str, omega: Any = None, lam: Any = None, p: Any =
     if "lam" in values and values["lam"] is None:
         raise ConfigError("The Sinkhorn objective (L_B) needs lam, its entropic regularisation (e.g. lam=1.5).")
     if "lam" in values and not (_finite_number(values["lam"]) and values["lam"] > 0):
-        raise ConfigError(f"lambda (lam) must be a finite number > 0 for the Sinkhorn objective, got {values['lam']!r}.")
+        raise ConfigError(f"lambda (lam) must be a finite number > 0 for the Sinkhorn objective, "
+                          f"got {values['lam']!r}.")
     return ObjectiveParameters(kind, None if "omega" not in values else float(values["omega"]),
                                None if "lam" not in values else float(values["lam"]),
                                None if "p" not in values else _as_cost_norm(values["p"]))

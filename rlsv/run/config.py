@@ -149,7 +149,8 @@ class RunParameters:
             else:
                 unknown.append(key)
         if unknown:
-            raise ConfigError(f"Unknown run settings {sorted(unknown)}; a run takes {sorted(own - {'train', 'model'})}, "
+            raise ConfigError(f"Unknown run settings {sorted(unknown)}; "
+                              f"a run takes {sorted(own - {'train', 'model'})}, "
                               f"the training settings {list(OVERRIDABLE_FIELDS)} and the model sizes "
                               f"{sorted(_MODEL_FIELDS)}.")
         return cls(**values, train=_plain(train) or None, model=_plain(model) or None)

@@ -10,8 +10,8 @@ request (``TrainConfig.conv_plan``, ``--conv-plan``) is therefore resolved witho
   (``docs/benchmarks.md``). Nothing is timed: the same command gives the same plan on every
   machine, idle or busy.
 * ``"auto"``: timed once per machine and kept. The first run on a machine times the candidates
-  (``rlsv.run.conv_tuning.tune_conv_plan``) and stores the winner in a small JSON file (:func:`plan_cache_path`) keyed by
-  :func:`machine_key` (CPU or GPU model, torch version, threads, shapes, dtype); every later run on that
+  (``rlsv.run.conv_tuning.tune_conv_plan``) and stores the winner in a small JSON file (:func:`plan_cache_path`)
+  keyed by :func:`machine_key` (CPU or GPU model, torch version, threads, shapes, dtype); every later run on that
   machine reads it. A sweep resolves it before it launches its runs and passes the plan to them.
 * an explicit plan: ``"gemm"``, ``"direct"`` or three methods ``"analysis,context,synthesis"``.
 

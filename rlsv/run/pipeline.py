@@ -83,7 +83,8 @@ def stft_config(params: RunParameters, root: str | os.PathLike) -> dict[str, Any
 
     baseline = StftBaseline()
     return {"run_id": params.run_id, "profile": params.profile, "variant": params.variant, "objective": "stft",
-            "omega": None, "lam": None, "p": None, "epochs": None, "seed": None, "model": params.model_config().to_dict(),
+            "omega": None, "lam": None, "p": None, "epochs": None, "seed": None,
+            "model": params.model_config().to_dict(),
             "dataset": str(root), EVALUATION: params.evaluation_settings().to_dict(),
             "stft": {"n_fft": baseline.n_fft, "hop": baseline.hop, "window": baseline.window}}
 

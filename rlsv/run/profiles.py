@@ -103,7 +103,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-PROFILE_DEFAULTS: tuple[str, ...] = tuple(name for name in OVERRIDABLE_FIELDS if name in {f.name for f in fields(Profile)})
+PROFILE_DEFAULTS: tuple[str, ...] = tuple(name for name in OVERRIDABLE_FIELDS
+                                          if name in {f.name for f in fields(Profile)})
 """The training settings whose default is the profile's (epochs, batch size, learning rate, training tracks);
 the others default to ``TrainConfig``'s declaration."""
 

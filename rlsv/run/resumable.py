@@ -159,8 +159,9 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
                              "an older rlsv, or hold objects a checkpoint never holds. Delete it (or move it away) and "
                              "rerun: training starts again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise RunFolderError(f"{path} is not an rlsv training checkpoint of format {CHECKPOINT_FORMAT!r} (made by an older "
-                             "rlsv, or not a checkpoint); move it away or choose another output folder.")
+        raise RunFolderError(f"{path} is not an rlsv training checkpoint of format {CHECKPOINT_FORMAT!r} "
+                             "(made by an older rlsv, or not a checkpoint); move it away or choose another output "
+                             "folder.")
     return ckpt
 
 

@@ -236,8 +236,9 @@ def _training_data(run_dir: Path, config: TrainConfig, dataset: str | None) -> t
                                sample_rate=config.model.sample_rate, progress=False)
         here = here.with_first_tracks("train", config.max_train_tracks)
         if dataset_fingerprint(here, ("train",))["sha256"] != recorded:
-            raise RunFolderError(f"{run_dir} trained on {config.dataset}, not on this machine, and the {config.profile} "
-                                 f"profile's corpus here ({root}) has other content; pass the run's data with --dataset.")
+            raise RunFolderError(f"{run_dir} trained on {config.dataset}, not on this machine, and the "
+                                 f"{config.profile} profile's corpus here ({root}) has other content; pass the "
+                                 "run's data with --dataset.")
     return replace(config, dataset=str(root)), [f"the recorded data folder is not here: the {config.profile} "
                                                 f"profile's corpus at {root}, the same content, is used"]
 

@@ -10,8 +10,9 @@ scheduler_job)`` instead; with ``rlsv.study.claims`` (``claim_and_run`` as the w
 Kinds (:data:`EXECUTORS`, :func:`make_executor`):
 
 * ``"local"`` (:class:`LocalExecutor`): one worker process per slot (``rlsv.study.worker_pool``: a
-  worker that dies costs only its own job), or this process for a single slot. With GPUs each slot gets one (``CUDA_VISIBLE_DEVICES``, round-robin when there
-  are more slots than GPUs); on CPU each gets ``cores // slots`` threads (``OMP_NUM_THREADS``); the
+  worker that dies costs only its own job), or this process for a single slot. With GPUs each slot gets one
+  (``CUDA_VISIBLE_DEVICES``, round-robin when there are more slots than GPUs); on CPU each gets
+  ``cores // slots`` threads (``OMP_NUM_THREADS``); the
   slot's variables are set around each call with ``rlsv.run.runtime.runtime``, so a process that
   runs the work starts its kernels with them.
 * ``"submitit-local"`` (:class:`SubmititLocalExecutor`): submitit's local jobs on this machine, at

@@ -104,7 +104,8 @@ def _read_figure3(numbers: pd.DataFrame) -> str:
         return "no L_A run has finished."
     widest = interval_gap(a.loc[a["mean"].idxmax()], a.loc[a["mean"].idxmin()])
     return (f"ours: A {a['mean'].min():.2f}–{a['mean'].max():.2f} over ω (paper {a['paper'].min():.2f}–"
-            f"{a['paper'].max():.2f}), the spread {_beyond(widest)}; BM {bm['mean'].min():.2f}–{bm['mean'].max():.2f} dB "
+            f"{a['paper'].max():.2f}), the spread {_beyond(widest)}; "
+            f"BM {bm['mean'].min():.2f}–{bm['mean'].max():.2f} dB "
             f"(paper {bm['paper'].min():.2f}–{bm['paper'].max():.2f}).")
 
 
@@ -113,7 +114,8 @@ def _read_figure5(numbers: pd.DataFrame) -> str:
     b05, b15 = _point(numbers, "si_sdr_mask", 0.5, 1.0), _point(numbers, "si_sdr_mask", 1.5, 1.0)
     if a05 is None or a15 is None or b05 is None or b15 is None:
         return "the runs at λ = 0.5 and 1.5 (p = 1) have not all finished."
-    collapsed = f", {int(b15['collapsed'])} collapsed segments, median {b15['median']:.2f} dB" if b15["collapsed"] else ""
+    collapsed = (f", {int(b15['collapsed'])} collapsed segments, median {b15['median']:.2f} dB"
+                 if b15["collapsed"] else "")
     return (f"ours (p = 1): A {a05['mean']:.2f} → {a15['mean']:.2f} from λ = 0.5 to 1.5 (paper {a05['paper']:.2f} → "
             f"{a15['paper']:.2f}), {_beyond(interval_gap(a15, a05))}; BM {b05['mean']:.2f} → {b15['mean']:.2f} dB "
             f"(paper {b05['paper']:.2f} → {b15['paper']:.2f}{collapsed}), {_beyond(interval_gap(b05, b15))}.")

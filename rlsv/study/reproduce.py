@@ -219,7 +219,8 @@ def make_figures(root: str | os.PathLike = "papermill_runs", profile: str = DEFA
 
     kwargs = {"profile": run_set.profile, "variant": run_set.variant, "label": label}
     builders = {"figure2": figure2, "figure3": lambda: plot_figure3(segments, **kwargs), "figure4": figure4,
-                "figure5": lambda: plot_figure5(segments, **kwargs), "figure6": lambda: plot_figure6(segments, **kwargs)}
+                "figure5": lambda: plot_figure5(segments, **kwargs),
+                "figure6": lambda: plot_figure6(segments, **kwargs)}
     for name in FIGURE_NAMES:
         try:
             fig = builders[name]()
@@ -310,8 +311,8 @@ def reproduce(settings: SweepSettings | None = None, figures_root: str | os.Path
     """The ``all`` sweep (30 runs + STFT per seed), then Tables 1-2 and Figures 2-6 of its runs.
 
     ``settings``: how the sweep runs (:class:`rlsv.study.sweeps.SweepSettings`; default: its defaults with
-    2 jobs and 3 seeds for the grid points that carry the findings, ``findings_seeds=3``, run inline); ``options``: fields of
-    it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too. After the tables it writes the results
+    2 jobs and 3 seeds for the grid points that carry the findings, ``findings_seeds=3``, run inline); ``options``:
+    fields of it to replace, so ``reproduce(profile="smoke", jobs=1)`` works too. After the tables it writes the results
     snippet the README quotes (``results.md`` beside them, ``rlsv.study.results_snippet``).
     With ``engine="papermill"`` the tables and figures come from executing ``04_tables.ipynb``
     and ``05_figures.ipynb`` (kept in ``<root>/reports/<profile>/``); with ``"inline"`` from

@@ -98,9 +98,11 @@ def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapp
     ours = " / ".join(f"{a:.3f}" for a in over_omega["additivity_mean"])
     paper = " / ".join(f"{a:.2f}" for a in over_omega["additivity_paper_mean"])
     omegas = ", ".join(f"{w:g}" for w in over_omega["omega"])
-    lines += ["", "The paper's trends, as the gap between 95 % intervals (positive: beyond the seed and segment noise):",
+    lines += ["",
+              "The paper's trends, as the gap between 95 % intervals (positive: beyond the seed and segment noise):",
               f"- **additivity**: L_B at λ = 1.5 and 2 above every L_A row, {_verdict(gaps['additivity'])};",
-              f"- **masking**: the binary-mask SI-SDR at λ = 0.5 above λ = 1.5 and 2, {_verdict(gaps['masking'], ' dB')};",
+              f"- **masking**: the binary-mask SI-SDR at λ = 0.5 above λ = 1.5 and 2, "
+              f"{_verdict(gaps['masking'], ' dB')};",
               f"- **Table 2**: A at λ = 1.5 over ω = {omegas}: {ours} (paper {paper}); ω = 4 above ω = 1, "
               f"{_verdict(gaps['omega'])}.", "",
               "Collapsed: segments whose oracle mask kept nothing (an all-zero estimate scores the SI-SDR floor, "

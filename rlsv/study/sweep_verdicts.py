@@ -139,7 +139,8 @@ def settled_outcome(job: SweepJob, decided: str, differences: Sequence[str] = ()
         return RunOutcome(job.run_id, "skipped", None, 0.0, str(job.run_dir))
     if decided == "conflict":
         message = (f"{job.run_dir} holds a finished run with another configuration (differs in: "
-                   f"{', '.join(differences)}); left as it is. Delete that folder to redo it, or use another runs root.")
+                   f"{', '.join(differences)}); left as it is. Delete that folder to redo it, "
+                   "or use another runs root.")
         return RunOutcome(job.run_id, "conflict", message, 0.0, str(job.run_dir))
     # status.json first: under the sweep's own claim (rlsv.study.sweep_run) the lock is the sweep's
     status = read_status(job.run_dir) or {}

@@ -90,4 +90,5 @@ def test_machine_key_names_what_the_float_order_depends_on() -> None:
 
     assert key[:4] == ["cpu", cpu_model(), torch.__version__, 2]
     assert key[4] == [5, 24, 6, 55, 5, 10] and key[5] == 8 and key[6] == "torch.float32"
-    assert plans.machine_key(CONFIG, 8, "cpu", torch.float32, 1) != plans.machine_key(CONFIG, 8, "cpu", torch.float32, 2)
+    assert (plans.machine_key(CONFIG, 8, "cpu", torch.float32, 1)
+            != plans.machine_key(CONFIG, 8, "cpu", torch.float32, 2))

@@ -75,7 +75,8 @@ def test_batched_evaluation_equals_a_segment_by_segment_loop(trained_run: Path, 
             for k, seg in enumerate(segs):
                 if not seg.active:
                     continue
-                m, v, a = (torch.from_numpy(np.ascontiguousarray(x))[None] for x in (seg.mixture, seg.vocals, seg.accompaniment))
+                m, v, a = (torch.from_numpy(np.ascontiguousarray(x))[None]
+                           for x in (seg.mixture, seg.vocals, seg.accompaniment))
                 a_m, a_v, a_a = model.encode(m), model.encode(v), model.encode(a)
                 rows.append({
                     "si_sdr": float(si_sdr(v.double(), model.decode(a_v).double())),

@@ -30,7 +30,8 @@ def _authors_files(folder: Path, exp_id: str, shared_envelope: bool = False) -> 
             model.decoder.envelopes.copy_(envelope.expand(c, l))
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"conv_a1.weight": model.encoder.analysis_kernels.detach().clone(),
-                "conv_a2.weight": model.encoder.context_kernels.detach().clone()}, folder / f"analysis_{exp_id}.pytorch")
+                "conv_a2.weight": model.encoder.context_kernels.detach().clone()},
+               folder / f"analysis_{exp_id}.pytorch")
     torch.save({"norm_factor": envelope.reshape(-1, 1, l).clone(),
                 "freq_mat": model.decoder.carriers.detach().reshape(c, 1, 1).clone(),
                 "phi": model.decoder.phases.detach().reshape(c, 1, 1).clone()}, folder / f"synthesis_{exp_id}.pytorch")

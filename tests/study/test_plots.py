@@ -107,7 +107,8 @@ def test_carrier_ticks_group_the_low_carriers_and_label_round_frequencies() -> N
     assert rows[1] == pytest.approx(3 + np.log(50 / 40) / np.log(150 / 40))
     assert rows[2] == pytest.approx(4 + np.log(200 / 150) / np.log(400 / 150))
     assert rows[0] == 1.0 and np.all(np.diff(rows[1:]) >= 1)
-    assert carrier_ticks(np.array([100.0, 200.0, 1000.0]))[1] == ["100 Hz", "200 Hz", "1 kHz"]  # nothing below 20 Hz: no group
+    # nothing below 20 Hz: no group
+    assert carrier_ticks(np.array([100.0, 200.0, 1000.0]))[1] == ["100 Hz", "200 Hz", "1 kHz"]
     assert [format_hz(h) for h in (0.021, 3.25, 440.0, 2500.0)] == ["0.021 Hz", "3.25 Hz", "440 Hz", "2.5 kHz"]
 
 

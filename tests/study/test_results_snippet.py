@@ -47,7 +47,8 @@ def test_gaps_are_the_distances_between_the_intervals(tables) -> None:
 def test_the_snippet_quotes_the_rows_the_trends_and_what_made_them(tables) -> None:
     text = rs.results_snippet(*tables, {"short": "rlsv 0.1 @ abc; 1 thread"}, "small profile, 3 seeds")
     assert "| L_A ω=4 (its most additive row) | 3 | 0.68 [0.66, 0.70] | 0.80 |" in text
-    assert "| L_B λ=1.5 | 3 | 0.92 [0.90, 0.94] | 0.80 | -1.00 [-2.50, 0.40] | -0.50 | 1 of 107 | 3.00 | 14.00 |" in text
+    assert ("| L_B λ=1.5 | 3 | 0.92 [0.90, 0.94] | 0.80 | -1.00 [-2.50, 0.40] | -0.50 | 1 of 107 | 3.00 | 14.00 |"
+            in text)
     assert "gap +0.180: holds beyond the noise" in text and "gap +3.300 dB: holds beyond the noise" in text
     assert "0.920 / 0.930 / 0.940 / 0.950" in text and "Made by: rlsv 0.1 @ abc; 1 thread." in text
     worse = tables[0].copy()

@@ -407,7 +407,8 @@ def test_write_paper_tables_writes_csv_md_tex(segments: pd.DataFrame, tmp_path: 
     # one narrow table per metric (the wide form is the CSV): ours, its interval and the paper's value
     assert [line for line in markdown.splitlines() if line.startswith("**")] == [
         "**SI-SDR (dB)**", "**SI-SDR-BM (dB)**", "**A(·)**"]
-    long = [line for line in markdown.splitlines()[1:] if len(line) > 125]  # 110 before the median and collapsed columns
+    # 110 before the median and collapsed columns
+    long = [line for line in markdown.splitlines()[1:] if len(line) > 125]
     assert not long, long
     wide = pd.read_csv(tmp_path / "tables" / "table1.csv", dtype=str)
     mean, interval = wide["A(·)"][0].split(" [")

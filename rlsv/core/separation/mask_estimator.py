@@ -111,7 +111,8 @@ def input_statistics(magnitudes: Tensor) -> dict[str, Tensor]:
     reference = x.mean().clamp_min(torch.finfo(torch.float32).tiny)
     compressed = torch.log1p(x / reference).transpose(0, 1).reshape(x.shape[1], -1)  # (F, batch * T)
     std = compressed.std(dim=1, correction=0).clamp_min(_MIN_SCALE_STD)
-    return {"reference": reference.float(), "input_mean": compressed.mean(dim=1).float(), "input_scale": (1 / std).float()}
+    return {"reference": reference.float(), "input_mean": compressed.mean(dim=1).float(),
+            "input_scale": (1 / std).float()}
 
 
 class MaskEstimator(nn.Module):

@@ -135,7 +135,8 @@ def load_separator(folder: str | Path, device: torch.device | str = "cpu") -> Se
     folder = Path(folder)
     path = folder / SEPARATOR_MODEL
     if not path.is_file():
-        raise FileNotFoundError(f"No trained separator at {path}. Train one with `rlsv train-separator {folder.parent}`.")
+        raise FileNotFoundError(f"No trained separator at {path}. "
+                                f"Train one with `rlsv train-separator {folder.parent}`.")
     payload = read_torch_file(path)
     if not isinstance(payload, dict) or payload.get("format") != SEPARATOR_FORMAT:
         raise ConfigError(f"{path} is not an rlsv separator file (expected format {SEPARATOR_FORMAT!r}).")

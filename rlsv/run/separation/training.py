@@ -212,9 +212,10 @@ def _planned_config(run_dir: Path, data_run: Path, config: SeparatorConfig, data
     }
 
 
-def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConfig(), output_dir: str | Path | None = None,
-                    data_run: str | Path | None = None, progress: bool = True,
-                    callback: Callable[[pd.DataFrame], None] | None = None, callback_every: int = 25) -> SeparatorResult:
+def train_separator(run_dir: str | Path, config: SeparatorConfig = SeparatorConfig(),
+                    output_dir: str | Path | None = None, data_run: str | Path | None = None, progress: bool = True,
+                    callback: Callable[[pd.DataFrame], None] | None = None,
+                    callback_every: int = 25) -> SeparatorResult:
     """Train (or resume, or return a finished) mask estimator on the run in ``run_dir``.
 
     Args:

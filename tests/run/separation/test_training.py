@@ -55,7 +55,8 @@ def _train_config(config: dict) -> TrainConfig:
     from dataclasses import fields
 
     names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in config.items() if k in names} | {"model": ModelConfig.from_dict(config["model"])})
+    return TrainConfig(**{k: v for k, v in config.items() if k in names}
+                       | {"model": ModelConfig.from_dict(config["model"])})
 
 
 def test_a_separator_is_trained_and_written(tiny_run: Path) -> None:

@@ -91,7 +91,8 @@ def test_scores_table_and_numbers(run_set_root: Path, tmp_path: Path) -> None:
                                   "and metric == 'si_sdr'").iloc[0]
     per_seed = rows.groupby("seed")["value"].mean()
     assert np.isclose(number["mean"], per_seed.mean()) and np.isclose(number["seed_std"], per_seed.std(ddof=1))
-    assert np.isclose(number["std"], rows["value"].std(ddof=0)) and number["ci_low"] <= number["mean"] <= number["ci_high"]
+    assert (np.isclose(number["std"], rows["value"].std(ddof=0))
+            and number["ci_low"] <= number["mean"] <= number["ci_high"])
     assert number["n_seeds"] == 2
     table = pd.read_csv(tmp_path / "tables" / "separation.csv", dtype=str)
     assert len(table) == 8 and list(table["representation"][:4]) == [representation_label(s) for s in
