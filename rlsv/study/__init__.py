@@ -6,7 +6,8 @@
   papermill), ``claims`` (locks, status and outcomes for any study), ``executors``, ``worker_pool`` and
   ``slurm_jobs`` (local processes, submitit, SLURM);
 * reading them: ``results`` (run folders into frames, run sets), ``run_overview`` (``rlsv status``),
-  ``intervals`` (seeds and segments bootstrap), ``provenance`` (what made a table or figure);
+  ``intervals`` (seeds and segments bootstrap), ``trends`` (the paper's three trends as differences with
+  intervals), ``provenance`` (what made a table or figure);
 * Tables 1-2 and Figures 2-6: ``paper_values`` (the published numbers), ``tables``, ``plots`` (Figures 3, 5, 6),
   ``representation_plots`` (Figures 2, 4), ``readings`` (each figure's claim, numbers and reading),
   ``results_snippet`` (the numbers the README quotes), ``reproduce`` (the whole reproduction), ``report`` (the

@@ -4,7 +4,9 @@ For every figure, :func:`figure_section` returns a :class:`FigureSection`: the p
 (:data:`FIGURE_CLAIMS`, with the paper's own numbers from ``rlsv.study.paper_values``), the numbers the figure
 draws (per grid point: mean, 95 % interval, median, collapsed segments, seeds, the paper's mean), and a reading
 computed from those numbers -- never typed -- that says where ours stand against the paper's and whether a
-difference between rows lies beyond the 95 % intervals. Notebook 05 shows one section per figure; the results
+difference between rows lies beyond the noise: the difference's own 95 % interval above 0
+(``rlsv.study.trends.compare``, as in the results snippet), with the gap between the two rows' intervals
+beside it. Notebook 05 shows one section per figure; the results
 snippet (``rlsv.study.results_snippet``) quotes the readings.
 """
 
@@ -19,6 +21,8 @@ from rlsv.run.spec import RunSpec, sinkhorn, tv
 from rlsv.study.grids import get_grid
 from rlsv.study.paper_values import FIGURE4_PANELS, paper_value
 from rlsv.study.plots import metric_points
+from rlsv.study.results import run_set_rows
+from rlsv.study.trends import TrendTest, compare
 
 __all__ = ["FIGURE_CLAIMS", "FigureSection", "figure_numbers", "figure_reading", "figure_section",
            "interval_gap"]
@@ -93,23 +97,36 @@ def _point(numbers: pd.DataFrame, metric: str, x: float, hue: float | None = Non
     return None if rows.empty else rows.iloc[0]
 
 
-def _beyond(gap: float) -> str:
-    return f"beyond the 95 % intervals (gap {gap:+.2f})" if gap > 0 else f"within the noise (gap {gap:+.2f})"
+Compare = Callable[[str, RunSpec, RunSpec], "TrendTest | None"]
+"""``compare(metric, higher, lower)``: the difference test of two grid points of the figure's run set."""
 
 
-def _read_figure3(numbers: pd.DataFrame) -> str:
+def _beyond(gap: float, test: TrendTest | None = None) -> str:
+    if test is None:
+        return f"beyond the 95 % intervals (gap {gap:+.2f})" if gap > 0 else f"within the noise (gap {gap:+.2f})"
+    apart = "apart" if gap > 0 else "overlapping"
+    return (f"{'beyond the noise' if test.holds else 'within the noise'}: difference {test.difference:+.3f} "
+            f"[{test.low:+.3f}, {test.high:+.3f}] (the two intervals {apart}, gap {gap:+.3f})")
+
+
+def _no_test(metric: str, higher: RunSpec, lower: RunSpec) -> None:
+    return None
+
+
+def _read_figure3(numbers: pd.DataFrame, test: Compare = _no_test) -> str:
     a = numbers[numbers["metric"] == "additivity"].dropna(subset=["mean"])
     bm = numbers[numbers["metric"] == "si_sdr_mask"].dropna(subset=["mean"])
     if a.empty:
         return "no L_A run has finished."
-    widest = interval_gap(a.loc[a["mean"].idxmax()], a.loc[a["mean"].idxmin()])
+    top, bottom = a.loc[a["mean"].idxmax()], a.loc[a["mean"].idxmin()]
+    spread = test("additivity", tv(float(top["x"])), tv(float(bottom["x"])))
     return (f"ours: A {a['mean'].min():.2f}–{a['mean'].max():.2f} over ω (paper {a['paper'].min():.2f}–"
-            f"{a['paper'].max():.2f}), the spread {_beyond(widest)}; "
+            f"{a['paper'].max():.2f}), the spread {_beyond(interval_gap(top, bottom), spread)}; "
             f"BM {bm['mean'].min():.2f}–{bm['mean'].max():.2f} dB "
             f"(paper {bm['paper'].min():.2f}–{bm['paper'].max():.2f}).")
 
 
-def _read_figure5(numbers: pd.DataFrame) -> str:
+def _read_figure5(numbers: pd.DataFrame, test: Compare = _no_test) -> str:
     a05, a15 = _point(numbers, "additivity", 0.5, 1.0), _point(numbers, "additivity", 1.5, 1.0)
     b05, b15 = _point(numbers, "si_sdr_mask", 0.5, 1.0), _point(numbers, "si_sdr_mask", 1.5, 1.0)
     if a05 is None or a15 is None or b05 is None or b15 is None:
@@ -117,19 +134,22 @@ def _read_figure5(numbers: pd.DataFrame) -> str:
     collapsed = (f", {int(b15['collapsed'])} collapsed segments, median {b15['median']:.2f} dB"
                  if b15["collapsed"] else "")
     return (f"ours (p = 1): A {a05['mean']:.2f} → {a15['mean']:.2f} from λ = 0.5 to 1.5 (paper {a05['paper']:.2f} → "
-            f"{a15['paper']:.2f}), {_beyond(interval_gap(a15, a05))}; BM {b05['mean']:.2f} → {b15['mean']:.2f} dB "
-            f"(paper {b05['paper']:.2f} → {b15['paper']:.2f}{collapsed}), {_beyond(interval_gap(b05, b15))}.")
+            f"{a15['paper']:.2f}), "
+            f"{_beyond(interval_gap(a15, a05), test('additivity', sinkhorn(1.0, 1.5), sinkhorn(1.0, 0.5)))}; "
+            f"BM {b05['mean']:.2f} → {b15['mean']:.2f} dB (paper {b05['paper']:.2f} → {b15['paper']:.2f}{collapsed}), "
+            f"{_beyond(interval_gap(b05, b15), test('si_sdr_mask', sinkhorn(1.0, 0.5), sinkhorn(1.0, 1.5)))}.")
 
 
-def _read_figure6(numbers: pd.DataFrame) -> str:
+def _read_figure6(numbers: pd.DataFrame, test: Compare = _no_test) -> str:
     w1, w4 = _point(numbers, "additivity", 1.0, 1.5), _point(numbers, "additivity", 4.0, 1.5)
     if w1 is None or w4 is None:
         return "the runs at λ = 1.5, ω = 1 and 4 have not both finished."
     return (f"ours at λ = 1.5: A {w1['mean']:.2f} at ω = 1 → {w4['mean']:.2f} at ω = 4 (paper {w1['paper']:.2f} → "
-            f"{w4['paper']:.2f}), {_beyond(interval_gap(w4, w1))}.")
+            f"{w4['paper']:.2f}), "
+            f"{_beyond(interval_gap(w4, w1), test('additivity', sinkhorn(4.0, 1.5), sinkhorn(1.0, 1.5)))}.")
 
 
-def _read_runs(numbers: pd.DataFrame) -> str:
+def _read_runs(numbers: pd.DataFrame, test: Compare = _no_test) -> str:
     parts = []
     for run, rows in numbers.groupby("run", sort=False):
         a = rows[rows["metric"] == "additivity"].iloc[0]
@@ -137,21 +157,25 @@ def _read_runs(numbers: pd.DataFrame) -> str:
         if pd.isna(a["mean"]):
             parts.append(f"{run}: not finished")
             continue
-        paper = f" (paper {a['paper']:.2f} / {bm['paper']:.2f} dB)" if pd.notna(a["paper"]) else ""
+        paper_bm = f"{bm['paper']:.2f} dB" if pd.notna(bm["paper"]) else "no BM published"
+        paper = f" (paper {a['paper']:.2f} / {paper_bm})" if pd.notna(a["paper"]) else ""
         parts.append(f"{run}: A {a['mean']:.2f}, BM {bm['mean']:.2f} dB{paper}")
     return "ours: " + "; ".join(parts) + "."
 
 
-_READERS: Mapping[str, Callable[[pd.DataFrame], str]] = {
+_READERS: Mapping[str, Callable[[pd.DataFrame, Compare], str]] = {
     "figure2": _read_runs, "figure3": _read_figure3, "figure4": _read_runs, "figure5": _read_figure5,
     "figure6": _read_figure6,
 }
 
 
-def figure_reading(name: str, numbers: pd.DataFrame) -> str:
+def figure_reading(name: str, numbers: pd.DataFrame, segments: pd.DataFrame | None = None) -> str:
     """One line computed from :func:`figure_numbers`: ours against the paper, and whether the figure's
-    difference lies beyond the 95 % intervals."""
-    return _READERS[name](numbers)
+    difference lies beyond the noise (tested on ``segments``, the figure's run set, when given; else only the
+    gap between the two rows' intervals)."""
+    if segments is None:
+        return _READERS[name](numbers, _no_test)
+    return _READERS[name](numbers, lambda metric, higher, lower: compare(segments, metric, higher, lower))
 
 
 @dataclass(frozen=True)
@@ -169,4 +193,5 @@ def figure_section(name: str, segments: pd.DataFrame, profile: str | None = None
                    variant: str | None = None) -> FigureSection:
     """The :class:`FigureSection` of figure ``name`` from a run set's segments."""
     numbers = figure_numbers(name, segments, profile, variant)
-    return FigureSection(name, FIGURE_CLAIMS[name], numbers, figure_reading(name, numbers))
+    _, _, rows = run_set_rows(segments, profile, variant)
+    return FigureSection(name, FIGURE_CLAIMS[name], numbers, figure_reading(name, numbers, rows))

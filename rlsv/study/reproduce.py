@@ -371,9 +371,11 @@ def _write_results(root: Path, profile: str, variant: str | None, out_tables: Pa
     from rlsv.study.provenance import PROVENANCE_FILE
     from rlsv.study.results import load_run_set
     from rlsv.study.results_snippet import write_snippet
+    from rlsv.study.trends import trend_tests
 
     provenance = json.loads((out_tables / PROVENANCE_FILE).read_text(encoding="utf-8"))
-    return write_snippet(out_tables, load_run_set(root, profile, variant).label(), provenance, seconds)
+    run_set = load_run_set(root, profile, variant)
+    return write_snippet(out_tables, run_set.label(), provenance, seconds, tests=trend_tests(run_set.segments))
 
 
 def read_manifest(out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 ``make reproduce`` (``rlsv.study.reproduce.reproduce``) writes :func:`results_snippet` into
 ``papermill_runs/tables/<profile>/results.md`` from the tables' numbers (``table1_numbers.csv``,
 ``table2_numbers.csv``) and their provenance: the rows that carry the paper's findings with their seeds,
-95 % intervals, medians and collapsed segments next to the paper's values; the three trends with the gap
-between their 95 % intervals (:func:`trend_gaps`: positive means beyond the noise); and one line saying what
+95 % intervals, medians and collapsed segments next to the paper's values; the three trends, each as the
+difference of its two sides with a 95 % interval (``rlsv.study.trends``: above 0 means beyond the noise) and the
+gap between the two sides' own intervals (:func:`trend_gaps`, the stricter reading); and one line saying what
 made them. :func:`publish` copies it to ``docs/results/<profile>.md`` and into the README between the markers
 :data:`BEGIN` and :data:`END` (``make results``), so that no number in the README is typed by hand.
 """
@@ -20,6 +21,7 @@ import pandas as pd
 
 from rlsv.atomic import write_text
 from rlsv.errors import ConfigError, RunFolderError
+from rlsv.study.trends import TrendTest
 
 __all__ = ["SNIPPET", "BEGIN", "END", "trend_gaps", "results_snippet", "write_snippet", "publish"]
 
@@ -68,9 +70,23 @@ def _verdict(gap: float, unit: str = "") -> str:
     return f"gap {gap:+.3f}{unit}: {'holds beyond the noise' if gap > 0 else 'NOT beyond the noise'}"
 
 
+def _tested(test: TrendTest | None, gap: float, unit: str = "") -> str:
+    """A trend's difference with its interval and verdict, then the gap between the two sides' intervals."""
+    if test is None:
+        return "not measured (rows missing)"
+    verdict = "holds beyond the noise" if test.holds else "NOT beyond the noise"
+    apart = "not measured" if math.isnan(gap) else (f"apart by {gap:+.3f}{unit}" if gap > 0
+                                                     else f"overlapping, gap {gap:+.3f}{unit}")
+    which = f" (the weakest of {test.pairs} pairs)" if test.pairs > 1 else ""
+    return (f"{test.higher} − {test.lower}{which}: {test.difference:+.3f}{unit} [{test.low:+.3f}, "
+            f"{test.high:+.3f}]: {verdict} (the two rows' own intervals: {apart})")
+
+
 def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapping[str, Any], label: str,
-                    source: str = "", seconds: float | None = None) -> str:
-    """The Markdown snippet (module docstring) from the tables' numbers (``compare_with_paper`` frames)."""
+                    source: str = "", seconds: float | None = None,
+                    tests: Mapping[str, TrendTest | None] | None = None) -> str:
+    """The Markdown snippet (module docstring) from the tables' numbers (``compare_with_paper`` frames) and the
+    trends' tests (``rlsv.study.trends.trend_tests`` of the same runs; without them, only the interval gaps)."""
     tv_rows = table1[table1["objective"] == "tv"].dropna(subset=["additivity_mean"])
     rows: list[tuple[str, pd.Series]] = []
     if not tv_rows.empty:
@@ -98,13 +114,28 @@ def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapp
     ours = " / ".join(f"{a:.3f}" for a in over_omega["additivity_mean"])
     paper = " / ".join(f"{a:.2f}" for a in over_omega["additivity_paper_mean"])
     omegas = ", ".join(f"{w:g}" for w in over_omega["omega"])
-    lines += ["",
-              "The paper's trends, as the gap between 95 % intervals (positive: beyond the seed and segment noise):",
-              f"- **additivity**: L_B at λ = 1.5 and 2 above every L_A row, {_verdict(gaps['additivity'])};",
-              f"- **masking**: the binary-mask SI-SDR at λ = 0.5 above λ = 1.5 and 2, "
-              f"{_verdict(gaps['masking'], ' dB')};",
-              f"- **Table 2**: A at λ = 1.5 over ω = {omegas}: {ours} (paper {paper}); ω = 4 above ω = 1, "
-              f"{_verdict(gaps['omega'])}.", "",
+    if tests is None:
+        lines += ["",
+                  "The paper's trends, as the gap between 95 % intervals (positive: beyond the seed and segment "
+                  "noise):",
+                  f"- **additivity**: L_B at λ = 1.5 and 2 above every L_A row, {_verdict(gaps['additivity'])};",
+                  f"- **masking**: the binary-mask SI-SDR at λ = 0.5 above λ = 1.5 and 2, "
+                  f"{_verdict(gaps['masking'], ' dB')};",
+                  f"- **Table 2**: A at λ = 1.5 over ω = {omegas}: {ours} (paper {paper}); ω = 4 above ω = 1, "
+                  f"{_verdict(gaps['omega'])}.", ""]
+    else:
+        lines += ["",
+                  "The paper's trends, each as a difference with its 95 % interval (bootstrap over seeds and test "
+                  "segments, each row on its own; a trend with several pairs by its weakest pair; "
+                  "`rlsv.study.trends`): above 0 is beyond the seed and segment noise. Non-overlapping intervals "
+                  "of the two rows are the stricter reading, given last:",
+                  f"- **additivity**: L_B at λ = 1.5 and 2 above every L_A row; "
+                  f"{_tested(tests.get('additivity'), gaps['additivity'])};",
+                  f"- **masking**: the binary-mask SI-SDR at λ = 0.5 above λ = 1.5 and 2; "
+                  f"{_tested(tests.get('masking'), gaps['masking'], ' dB')};",
+                  f"- **Table 2**: A at λ = 1.5 over ω = {omegas}: {ours} (paper {paper}); ω = 4 above ω = 1; "
+                  f"{_tested(tests.get('omega'), gaps['omega'])}.", ""]
+    lines += [
               "Collapsed: segments whose oracle mask kept nothing (an all-zero estimate scores the SI-SDR floor, "
               "-240 dB); the mean keeps them, as the published evaluation does, and the median shows the rest.",
               "", f"Made by: {provenance.get('short', 'unknown')}."]
@@ -115,15 +146,16 @@ def results_snippet(table1: pd.DataFrame, table2: pd.DataFrame, provenance: Mapp
     return "\n".join(lines) + "\n"
 
 
-def write_snippet(tables_dir: str | Path, label: str, provenance: Mapping[str, Any], seconds: float | None = None
-                  ) -> Path:
-    """Write :func:`results_snippet` of the tables in ``tables_dir`` to ``tables_dir/results.md``; its path."""
+def write_snippet(tables_dir: str | Path, label: str, provenance: Mapping[str, Any], seconds: float | None = None,
+                  tests: Mapping[str, TrendTest | None] | None = None) -> Path:
+    """Write :func:`results_snippet` of the tables in ``tables_dir`` (and the trends' ``tests``) to
+    ``tables_dir/results.md``; its path."""
     tables_dir = Path(tables_dir)
     table1 = pd.read_csv(tables_dir / "table1_numbers.csv")
     table2 = pd.read_csv(tables_dir / "table2_numbers.csv")
     path = tables_dir / SNIPPET
     write_text(results_snippet(table1, table2, provenance, label, source=str(tables_dir / "table1_numbers.csv"),
-                               seconds=seconds), path)
+                               seconds=seconds, tests=tests), path)
     return path
 
 
