@@ -21,7 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from rlsv.atomic import write_text
+from rlsv.errors import UserError
+from rlsv.study.results import load_run_set
 from rlsv.study.results_snippet import trend_gaps
+from rlsv.study.trends import TREND_NAMES, TrendTest, trend_tests
 
 ROWS = [("L_A", "tv", None, None), ("L_B λ=0.5", "sinkhorn", 1.0, 0.5), ("L_B λ=1.5", "sinkhorn", 1.0, 1.5),
         ("L_B λ=2", "sinkhorn", 1.0, 2.0)]
@@ -45,6 +48,22 @@ def _short(tables: Path) -> str:
         return json.loads((tables / "provenance.json").read_text(encoding="utf-8"))["short"]
     except (OSError, KeyError, ValueError):
         return "no provenance.json"
+
+
+def _tests(tables: Path) -> dict[str, TrendTest | None]:
+    """The trends' difference tests of the runs behind ``tables`` (``RUNS_ROOT/tables/PROFILE``); empty when
+    the runs are not there."""
+    try:
+        return trend_tests(load_run_set(tables.parent.parent, tables.name).segments)
+    except (OSError, UserError):
+        return {}
+
+
+def _tested(test: TrendTest | None, gap: float) -> str:
+    if test is None:
+        return f"gap {gap:+.3f} (runs not found)"
+    return (f"{test.difference:+.3f} [{test.low:+.3f}, {test.high:+.3f}] "
+            f"{'holds' if test.holds else 'NOT beyond the noise'}; gap {gap:+.3f}")
 
 
 def report(a: Path, b: Path, names: tuple[str, str]) -> str:
@@ -71,10 +90,13 @@ def report(a: Path, b: Path, names: tuple[str, str]) -> str:
         lines.append(f"| L_B λ=1.5 ω={w:g} | A(·) | {_cell(x, 'additivity')} | {_cell(y, 'additivity')} | "
                      f"{y['additivity_mean'] - x['additivity_mean']:+.3f} |")
     gaps = [trend_gaps(x, y) for x, y in zip(t1, t2)]
-    lines += ["", "The trends' gaps between 95 % intervals (positive: beyond the noise):", "",
-              f"| trend | {names[0]} | {names[1]} |", "|---|---|---|"]
-    for trend in ("additivity", "masking", "omega"):
-        lines.append(f"| {trend} | {gaps[0][trend]:+.3f} | {gaps[1][trend]:+.3f} |")
+    tests = [_tests(a), _tests(b)]
+    lines += ["", "The trends (`rlsv.study.trends`): each trend's weakest difference with its 95 % interval (above 0: "
+              "beyond the noise), then the gap between the two rows' own intervals (positive: they do not overlap):",
+              "", f"| trend | {names[0]} | {names[1]} |", "|---|---|---|"]
+    for trend in TREND_NAMES:
+        lines.append(f"| {trend} | {_tested(tests[0].get(trend), gaps[0][trend])} | "
+                     f"{_tested(tests[1].get(trend), gaps[1][trend])} |")
     return "\n".join(lines) + "\n"
 
 
