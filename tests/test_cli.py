@@ -213,9 +213,15 @@ def test_a_folder_of_ones_own_is_a_run_that_status_lists_and_extend_keeps_honest
     assert config["run_id"].startswith("smoke-tv-w1-s218-") and config["variant"] and not RunFolder(folder).is_grid_run
     assert RunFolder(folder).identity_problem() is None and read_status(folder)["state"] == "pending"
     assert main(["evaluate", str(folder), "--max-tracks", "1", "--quiet"]) == 0
+    assert read_status(folder)["state"] == "done"  # trained and evaluated: status tells the truth
     assert main(["status", "--runs-root", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
-    assert config["run_id"] in out and "invalid" not in out
+    assert config["run_id"] in out and "invalid" not in out and "pending" not in out
+    # a refused command (other settings into a finished run) leaves the run and its state as they were
+    before = (folder / "status.json").read_bytes()
+    assert main(_train(folder, tiny_corpus, "--epochs", "3")) == 2
+    assert "different configuration" in capsys.readouterr().err
+    assert (folder / "status.json").read_bytes() == before and (folder / "segments.csv").is_file()
     # extended in place: it becomes the 2-epoch run, and its 1-epoch evaluation does not stay beside it
     assert main(_train(folder, tiny_corpus, "--epochs", "2", "--extend")) == 0
     extended = RunFolder(folder).config

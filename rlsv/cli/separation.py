@@ -10,22 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlsv.cli.options import path_arg
+from rlsv.cli.options import positive_int as _positive_int
+from rlsv.run.profiles import PROFILES
+
 __all__ = ["add_commands"]
 
 # rlsv.core.separation.mask_estimator.DEFAULT_BUDGET and rlsv.core.separation.front_ends.FRONT_ENDS, spelled out so
 # that building the parser does not import torch (tests/test_cli_separation.py checks that they agree).
 DEFAULT_BUDGET, FRONT_END_NAMES = 250_000, ("learned", "stft")
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
 
 
 def _training_line(result, config) -> str:
@@ -156,7 +149,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        "(or on the STFT, --front-end stft) with the run's training data; files in "
                        "RUN/separator-s<seed>/ (docs/run_layout.md). Rerunning resumes; a finished one returns at "
                        "once.")
-    p.add_argument("run", help="run folder holding model.pt and config.json (or the run set's STFT run folder)")
+    p.add_argument("run", type=path_arg,
+                   help="run folder holding model.pt and config.json (or the run set's STFT run folder)")
     p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
                    help="learned (the run's autoencoder, frozen) or stft (Hann, n_fft 2048, hop 256); default: the "
                         "run's own (stft for an STFT run folder, else learned)")
@@ -168,10 +162,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
                    help=f"parameter budget of the estimator, the same for every front end (default {DEFAULT_BUDGET:,})")
     p.add_argument("--lstm-layers", type=_positive_int, default=1, help="stacked BLSTM layers (default 1)")
-    p.add_argument("--data-run", default=None,
+    p.add_argument("--data-run", default=None, type=path_arg,
                    help="run whose training data and segmentation to use (default: RUN; for an STFT run folder, a "
                         "trained run of the same run set)")
-    p.add_argument("--out", default=None, help="separator folder (default RUN/separator-s<seed>, or "
+    p.add_argument("--out", default=None, type=path_arg, help="separator folder (default RUN/separator-s<seed>, or "
                    "RUN/separator-stft-s<seed> for the STFT on a trained run)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -185,9 +179,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        "rate and length; an output over the input file is refused. A run without a separator "
                        "trains one with --train-separator (or after a yes on a terminal). Prints the quality "
                        "measured for the separator, if any (docs/separation.md).")
-    p.add_argument("mix", help="audio file (wav, flac, ogg, mp3, mp4/m4a, or a MUSDB18 .stem.mp4's mixture)")
-    p.add_argument("--run", required=True, help="run folder whose separator to use (trained by rlsv train-separator)")
-    p.add_argument("--out", default=None, help="output folder (default separated/<name of MIX>)")
+    p.add_argument("mix", type=path_arg,
+                   help="audio file (wav, flac, ogg, mp3, mp4/m4a, or a MUSDB18 .stem.mp4's mixture)")
+    p.add_argument("--run", required=True, type=path_arg,
+                   help="run folder whose separator to use (trained by rlsv train-separator)")
+    p.add_argument("--out", default=None, type=path_arg, help="output folder (default separated/<name of MIX>)")
     p.add_argument("--seed", type=int, default=218, help="which estimator seed of the run (default 218)")
     p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
                    help="which of the run's separators (default: the run's own front end)")
@@ -204,16 +200,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        "per representation (L_A w=4, L_B lambda=0.5, L_B lambda=1.5 w=4, STFT) and seed, then write "
                        "the blind vs oracle table (separation.csv/.md/.tex, docs/separation.md). Resumable: "
                        "finished runs, estimators and scores are reused.")
-    p.add_argument("--profile", default="small", choices=("small", "smoke", "paper"),
+    p.add_argument("--profile", default="small", choices=tuple(PROFILES),
                    help="whose runs (default small)")
     p.add_argument("--variant", default=None, help="settings hash of the runs (default: the profile's own)")
-    p.add_argument("--runs-root", default="papermill_runs", help="runs folder (default papermill_runs)")
+    p.add_argument("--runs-root", default="papermill_runs", type=path_arg, help="runs folder (default papermill_runs)")
     p.add_argument("--seeds", type=_positive_int, default=3,
                    help="estimator seeds per representation: 218, 219, ... (default 3)")
     p.add_argument("--epochs", type=_positive_int, default=20, help="estimator epochs (default 20)")
     p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
                    help=f"parameter budget of every estimator (default {DEFAULT_BUDGET:,})")
-    p.add_argument("--out", default=None, help="table folder (default RUNS_ROOT/tables/PROFILE)")
+    p.add_argument("--out", default=None, type=path_arg, help="table folder (default RUNS_ROOT/tables/PROFILE)")
     p.add_argument("--no-sweep", action="store_true", help="do not train missing Figure 4 runs")
     p.add_argument("--no-bss", action="store_true", help="skip BSSEval v4 (museval; the slow part)")
     p.add_argument("--no-excerpt", action="store_true", help="skip the stempeg MUSDB18 excerpt")
@@ -225,13 +221,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        description="Import the authors' analysis_<exp_id>.pytorch and synthesis_<exp_id>.pytorch "
                        "(published with https://github.com/Js-Mim/rl_singing_voice; download them yourself) into a "
                        "run folder that rlsv evaluate, train-separator and separate accept.")
-    p.add_argument("output", help="run folder to write (model.pt, config.json)")
-    p.add_argument("results_dir", nargs="?", default=None,
+    p.add_argument("output", type=path_arg, help="run folder to write (model.pt, config.json)")
+    p.add_argument("results_dir", nargs="?", default=None, type=path_arg,
                    help="the authors' results/ folder (with --exp-id); or give --analysis and --synthesis")
     p.add_argument("--exp-id", default=None, help="experiment id of results/analysis_<exp_id>.pytorch")
-    p.add_argument("--analysis", default=None, help="encoder state dict file (analysis_<exp_id>.pytorch)")
-    p.add_argument("--synthesis", default=None, help="decoder state dict file (synthesis_<exp_id>.pytorch)")
-    p.add_argument("--dataset", default=None, help="data to evaluate on and train separators with (default: "
+    p.add_argument("--analysis", default=None, type=path_arg,
+                   help="encoder state dict file (analysis_<exp_id>.pytorch)")
+    p.add_argument("--synthesis", default=None, type=path_arg,
+                   help="decoder state dict file (synthesis_<exp_id>.pytorch)")
+    p.add_argument("--dataset", default=None, type=path_arg,
+                   help="data to evaluate on and train separators with (default: "
                    "$MUSDB_PATH, else the synthetic corpus)")
     p.add_argument("--stride", type=_positive_int, default=256, help="S, not stored in the files (default 256)")
     p.add_argument("--segment-length", type=_positive_int, default=44100, help="N in samples (default 44100)")

@@ -43,6 +43,7 @@ from rlsv.run.device import resolve_device
 from rlsv.run.files import CONFIG, MODEL, SEGMENTS, SUMMARY
 from rlsv.run.folder import RunFolder
 from rlsv.run.model_file import load_run_model
+from rlsv.run.status import read_status, write_status
 from rlsv.run.summary import METRICS, summarise, summary_to_dict
 
 __all__ = [
@@ -313,4 +314,6 @@ def evaluate_run(run_dir: str | Path, dataset: str | Path | None = None, device:
     segments = evaluate_model(model, iter_test_segments(data, n, progress), batch_size, mask_inclusive)
     result = write_evaluation(segments, run_dir)
     _record_settings(run_dir, config, settings)
+    if (read_status(run_dir) or {}).get("state") == "pending":  # trained (rlsv train), waiting for this evaluation
+        write_status(run_dir, "done")
     return result

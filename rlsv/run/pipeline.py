@@ -33,7 +33,7 @@ from rlsv.run.evaluate import (
 )
 from rlsv.run.files import CHECKPOINT, CONFIG, SEGMENTS, SUMMARY
 from rlsv.run.runtime import Runtime, runtime
-from rlsv.run.status import read_status, record_failure, write_status
+from rlsv.run.status import read_status, record_failure, restore_status, write_status
 
 __all__ = ["run_training", "train_folder", "run_evaluation", "stft_config", "planned_config", "stft_on_same_segments"]
 
@@ -67,6 +67,12 @@ def run_training(params: RunParameters, output_root: str | os.PathLike = "paperm
         config = params.train_config(dataset_root(params.profile, params.dataset, progress), device,
                                      threads=threads, conv_plan=conv_plan, **runtime)
         result = fit(config, run_dir, progress=progress, callback=callback, extend=extend)
+    except UserError as error:
+        if before.get("state") == "done":  # refused (other settings, changed data): a finished run stays as it was
+            restore_status(run_dir, before)
+        else:
+            record_failure(run_dir, error)
+        raise
     except Exception as error:
         record_failure(run_dir, error)
         raise

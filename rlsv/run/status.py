@@ -38,6 +38,7 @@ __all__ = [
     "owner_alive",
     "running_elsewhere",
     "interruption",
+    "restore_status",
     "shown_state",
 ]
 
@@ -76,6 +77,16 @@ def write_status(run_dir: str | os.PathLike, state: str, error: str | None = Non
               **kept, **extra}
     write_json(status, Path(run_dir) / STATUS)
     return status
+
+
+def restore_status(run_dir: str | os.PathLike, before: Mapping[str, Any] | None) -> None:
+    """Put back the ``status.json`` read before a command that was refused (``before``, as
+    :func:`read_status` returned it; None: remove the file), so that a refusal never changes a run's state."""
+    path = Path(run_dir) / STATUS
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_json(dict(before), path)
 
 
 def describe_error(error: BaseException) -> str:
@@ -133,7 +144,7 @@ def interruption(run_dir: str | os.PathLike) -> str | None:
         return None
     holder = read_lock(run_dir)
     if holder is not None:
-        return None if not is_stale(holder) else f"its sweep ({holder.describe()}) is gone"
+        return None if not is_stale(holder) else f"the process that held it ({holder.describe()}) is gone"
     if status.get("state") == "running" and owner_alive(status) is False:
         return f"process {status.get('pid')} on {status.get('host')} that ran it is gone"
     partial = next(run_dir.glob(PARTIAL_NOTEBOOKS), None)
@@ -144,9 +155,9 @@ def interruption(run_dir: str | os.PathLike) -> str | None:
 
 def shown_state(run_dir: str | os.PathLike, state: str, error: str | None) -> tuple[str, str]:
     """The state and error ``rlsv status`` shows for the run in ``run_dir`` whose ``status.json`` says ``state``
-    and ``error``: :data:`INTERRUPTED`, with why and that rerunning the sweep resumes it, when
+    and ``error``: :data:`INTERRUPTED`, with why and that rerunning its command resumes it, when
     :func:`interruption` finds its owner dead; else ``state`` and ``error`` (``""`` for none)."""
     why = interruption(run_dir)
     if why is not None:
-        return INTERRUPTED, f"{why}; rerunning the sweep resumes it"
+        return INTERRUPTED, f"{why}; rerunning the command that made it (the sweep, or rlsv train) resumes it"
     return state, error or ""

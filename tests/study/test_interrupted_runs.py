@@ -114,10 +114,11 @@ def test_a_sweep_stopped_by_a_signal_leaves_an_interrupted_run_that_a_rerun_resu
     overview = run_overview(root)
     assert overview["state"].tolist() == [INTERRUPTED], overview.to_string()
     error = overview["error"].iloc[0]
-    assert str(child.pid) in error and "rerunning the sweep resumes it" in error
+    assert str(child.pid) in error
+    assert "rerunning the command that made it (the sweep, or rlsv train) resumes it" in error
     assert main(["status", "--runs-root", str(root)]) == 0  # what the user reads
     out = capsys.readouterr().out
-    assert f" {INTERRUPTED} " in out and "rerunning the sweep resumes it" in out and "1 interrupted" in out
+    assert f" {INTERRUPTED} " in out and "rerunning the command that made it" in out and "1 interrupted" in out
 
     report = run_sweep([tv(1.0)], "smoke", root, engine="inline", overrides=tiny, progress=False, run_progress=False)
     assert [o.state for o in report.outcomes] == ["done"], report.text()
@@ -152,7 +153,7 @@ def test_pending_is_interrupted_by_a_stale_lock_or_a_cut_short_notebook(tmp_path
     (run_dir / ".evaluate.77-0badcafe.partial.ipynb").write_text("{}")
     assert interruption(run_dir) is None
     _lock(run_dir, sleeper.pid, "another-boot:12345")  # the sweep died and its pid was reused
-    assert interruption(run_dir).startswith(f"its sweep (process {sleeper.pid} on ")
+    assert interruption(run_dir).startswith(f"the process that held it (process {sleeper.pid} on ")
     _lock(run_dir, _dead_pid())
     assert shown_state(run_dir, "pending", None)[0] == INTERRUPTED
     (run_dir / LOCK_FILE).unlink()  # SIGINT released the lock; the notebook papermill was writing stays
