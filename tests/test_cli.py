@@ -186,7 +186,10 @@ def _train(folder: Path, corpus: Path, *extra: str) -> list[str]:
             "1", "--quiet", *extra]
 
 
-@pytest.mark.parametrize("argv", [["train", ""], ["train", " "], ["evaluate", ""], ["status", "--runs-root", ""]])
+@pytest.mark.parametrize("argv", [["train", ""], ["train", " "], ["evaluate", ""], ["status", "--runs-root", ""],
+                                  ["separate", "", "--run", "r"], ["separate", "m.wav", "--run", ""],
+                                  ["separate", "m.wav", "--run", "r", "--out", ""], ["train-separator", ""],
+                                  ["import-weights", ""]])
 def test_empty_paths_are_refused_naming_the_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -199,6 +202,26 @@ def test_tilde_is_expanded_in_every_path_option(tmp_path: Path, monkeypatch: pyt
     assert (args.output, args.dataset, args.cache_dir) == (f"{tmp_path}/runs/t", f"{tmp_path}/data",
                                                            f"{tmp_path}/cache")
     assert build_parser().parse_args(["tables", "--runs-root", "~/r", "--out", "~/o"]).out == f"{tmp_path}/o"
+    args = build_parser().parse_args(["separate", "~/m.wav", "--run", "~/r", "--out", "~/sep"])
+    assert (args.mix, args.run, args.out) == (f"{tmp_path}/m.wav", f"{tmp_path}/r", f"{tmp_path}/sep")
+
+
+def test_every_path_argument_expands_tilde_and_refuses_empty_values() -> None:
+    """One rule for every file or folder argument of every command: it goes through ``path_arg``."""
+    import argparse
+
+    from rlsv.cli.options import path_arg
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    path_like = {"run", "mix", "out", "output", "dataset", "runs_root", "figures_root", "cache_dir", "data_run",
+                 "results_dir", "analysis", "synthesis", "docs", "root"}
+    seen = 0
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.dest in path_like and action.choices is None:
+                assert action.type is path_arg, f"rlsv {command} {action.dest}"
+                seen += 1
+    assert seen >= 25
 
 
 @pytest.mark.slow
