@@ -171,6 +171,11 @@ class TrainConfig:
         if self.hop is not None and not 1 <= self.hop <= self.model.segment_length:
             raise ConfigError(f"hop must be in [1, segment_length={self.model.segment_length}], got {self.hop}.")
         parse_conv_plan(self.conv_plan)  # a ConfigError names the option
+        beyond = [epoch for epoch in self.keep_epochs or () if epoch >= self.epochs]
+        if beyond:
+            raise ConfigError(f"keep_epochs (--keep-epochs) {beyond} are not before the last epoch ({self.epochs}): "
+                              f"a run keeps checkpoints of epochs 1 to {self.epochs - 1} (its last epoch is model.pt "
+                              "itself).")
         for declared in fields(self):  # every declared set of allowed values (``setting(choices=...)``)
             allowed, value = declared.metadata.get("choices"), getattr(self, declared.name)
             if allowed is not None and value is not None and value not in allowed:
