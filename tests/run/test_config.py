@@ -107,7 +107,7 @@ def test_bad_values_are_refused_naming_the_setting() -> None:
         RunParameters(train={"noise_std": float("nan")})
     with pytest.raises(ValueError, match="keep_epochs must be an integer >= 1, got 0"):
         tc.TrainConfig(keep_epochs=(2, 0))
-    with pytest.raises(ValueError, match=r"keep_epochs \(--keep-epochs\) \[3, 99\] are not before the last epoch \(3\)"):
+    with pytest.raises(ValueError, match=r"keep_epochs \(--keep-epochs\) \[3, 99\] are not before the last"):
         tc.TrainConfig(epochs=3, keep_epochs=(1, 3, 99))  # nothing would be kept, and nothing said
     assert tc.TrainConfig(epochs=3, keep_epochs=(1, 2)).keep_epochs == (1, 2)
     with pytest.raises(ValueError, match=r"tv_form must be one of \('published', 'paper'\), got 'pape'"):
