@@ -243,7 +243,8 @@ def test_a_folder_of_ones_own_is_a_run_that_status_lists_and_extend_keeps_honest
     # a refused command (other settings into a finished run) leaves the run and its state as they were
     before = (folder / "status.json").read_bytes()
     assert main(_train(folder, tiny_corpus, "--epochs", "3")) == 2
-    assert "different configuration" in capsys.readouterr().err
+    refusal = capsys.readouterr().err
+    assert "different configuration" in refusal and "(rlsv train --extend)" in refusal  # only epochs differ
     assert (folder / "status.json").read_bytes() == before and (folder / "segments.csv").is_file()
     # extended in place: it becomes the 2-epoch run, and its 1-epoch evaluation does not stay beside it
     assert main(_train(folder, tiny_corpus, "--epochs", "2", "--extend")) == 0

@@ -132,7 +132,8 @@ def _load_checkpoint(path: Path, config: TrainConfig, device: torch.device, exte
         if problem is None:
             return ckpt
         raise ConfigError(f"{path.parent} cannot be extended to this run: {problem}.")
-    hint = " To train it for more epochs, pass extend=True (rlsv train --extend)." if changed == ["epochs"] else ""
+    hint = (" To train it on to more epochs, pass extend=True (rlsv train --extend)."
+            if _extension_problem(ckpt, config) is None else "")
     raise ConfigError(f"{path.parent} holds a run with a different configuration (differs in {changed}). "
                       f"Use another output folder, or delete that folder to start over.{hint}")
 
