@@ -239,7 +239,7 @@ def test_a_folder_of_ones_own_is_a_run_that_status_lists_and_extend_keeps_honest
     assert read_status(folder)["state"] == "done"  # trained and evaluated: status tells the truth
     assert main(["status", "--runs-root", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
-    assert config["run_id"] in out and "invalid" not in out and "pending" not in out
+    assert f"mine ({config['run_id']})" in out and "invalid" not in out and "pending" not in out
     # a refused command (other settings into a finished run) leaves the run and its state as they were
     before = (folder / "status.json").read_bytes()
     assert main(_train(folder, tiny_corpus, "--epochs", "3")) == 2

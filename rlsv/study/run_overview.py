@@ -65,8 +65,8 @@ def _summary_means(run_dir: Path) -> dict[str, float]:
 
 
 def run_overview(root: str | Path = "papermill_runs", profile: str | None = None) -> pd.DataFrame:
-    """``rlsv status``: one row per run folder under ``root`` (of ``profile``, when given): ``run_id,
-    state, epochs`` (trained / asked for), the mean ``additivity, si_sdr_mask, si_sdr`` of its evaluation
+    """``rlsv status``: one row per run folder under ``root`` (of ``profile``, when given): ``run_id`` (a
+    folder not named by its run id: ``folder (run id)``), ``state, epochs`` (trained / asked for), the mean ``additivity, si_sdr_mask, si_sdr`` of its evaluation
     and its ``error``; folders that break ``docs/run_layout.md`` are listed as ``invalid`` with the reason, and
     runs whose owner died as ``interrupted`` (``rlsv.run.status.shown_state``)."""
     from rlsv.run.status import shown_state
@@ -82,8 +82,9 @@ def run_overview(root: str | Path = "papermill_runs", profile: str | None = None
         trained, asked = _last_epoch(run.path), run.config.get("epochs")
         epochs = "" if asked is None else f"{trained or 0}/{asked}"
         state, error = shown_state(run.path, run.state, run.status.get("error"))
-        rows.append({"run_id": run.run_id, "state": state, "epochs": epochs, **_summary_means(run.path),
-                     "error": error})
+        # a run of one's own (rlsv train) lives in a folder of any name, and several may share a run id
+        name = run.run_id if run.path.name == run.run_id else f"{run.path.name} ({run.run_id})"
+        rows.append({"run_id": name, "state": state, "epochs": epochs, **_summary_means(run.path), "error": error})
     columns = ["run_id", "state", "epochs", *METRICS, "error"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.round({"si_sdr": 2, "si_sdr_mask": 2, "additivity": 3})
