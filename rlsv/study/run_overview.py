@@ -67,8 +67,9 @@ def _summary_means(run_dir: Path) -> dict[str, float]:
 def run_overview(root: str | Path = "papermill_runs", profile: str | None = None) -> pd.DataFrame:
     """``rlsv status``: one row per run folder under ``root`` (of ``profile``, when given): ``run_id`` (a
     folder not named by its run id: ``folder (run id)``), ``state, epochs`` (trained / asked for), the mean
-    ``additivity, si_sdr_mask, si_sdr`` of its evaluation and its ``error``; folders that break ``docs/run_layout.md`` are listed as ``invalid`` with the reason, and
-    runs whose owner died as ``interrupted`` (``rlsv.run.status.shown_state``)."""
+    ``additivity, si_sdr_mask, si_sdr`` of its evaluation and its ``error``; folders that break
+    ``docs/run_layout.md`` are listed as ``invalid`` with the reason, and runs whose owner died as
+    ``interrupted`` (``rlsv.run.status.shown_state``)."""
     from rlsv.run.status import shown_state
 
     rows = []
