@@ -66,6 +66,21 @@ def test_claims_are_judged_by_their_rules() -> None:
     assert claims.paper_claims(missing, table2)[0].verdict == claims.MISSING
 
 
+def test_overlapping_intervals_with_a_difference_beyond_the_noise_are_said_so() -> None:
+    from rlsv.study.trends import TrendTest
+
+    table2 = _numbers(TABLE2, {("sinkhorn", w, 1.5): (0.8 + 0.02 * i, 0.79 + 0.02 * i, 0.81 + 0.02 * i)
+                               for i, w in enumerate((1.0, 1.5, 2.0, 4.0))}, "additivity")
+    table1 = _table1(0.70, 0.90, 0.02)
+    beyond = TrendTest("masking", "L_B λ=0.5", "L_B λ=2", 2.5, 0.4, 4.6, 2)
+    inside = TrendTest("masking", "L_B λ=0.5", "L_B λ=2", 2.5, -0.4, 4.6, 2)
+    collapse = claims.paper_claims(table1, table2, {"masking": beyond})[1]
+    assert collapse.verdict == f"{claims.BEYOND_NOISE} (L_B λ=0.5 − L_B λ=2: +2.500 [+0.400, +4.600])"
+    assert claims.paper_claims(table1, table2, {"masking": inside})[1].verdict == claims.MEANS_ONLY
+    # the stricter verdict stands where the intervals are apart
+    assert claims.paper_claims(table1, table2, {"additivity": beyond})[0].verdict == claims.HOLDS
+
+
 def test_provenance_is_listed_as_dotted_keys_and_absence_is_said() -> None:
     data = {"short": "rlsv 0.1.0 at abc123 on host, 2 threads", "versions": {"torch": "2.13.0", "numpy": "2.1"},
             "seeds": [218, 219], "runs": [f"run-{i}" for i in range(10)], "machine": {"cpu": {"cores": 2}},

@@ -21,6 +21,7 @@ from rlsv.study.report.pages import FIGURE_CAPTIONS, PAPER_ARXIV, Page, copy_doc
 from rlsv.study.report.provenance import provenance_files
 from rlsv.study.report.sources import RESULTS_SNIPPET, TABLE_NAMES, ReportSources, relative_to_cwd
 from rlsv.study.results import RunSet, load_run_set
+from rlsv.study.trends import trend_tests
 
 __all__ = ["Assembled", "Chapter", "assemble_book"]
 
@@ -127,7 +128,7 @@ def assemble_book(sources: ReportSources, book: Path, excerpts: int = 3, seconds
 
     render_page("index", book / "index.md", profile=profile, runs_root=runs_root, arxiv=PAPER_ARXIV,
                 provenance=provenance, label=label, built=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                claims=paper_claims(numbers["table1"], numbers["table2"]),
+                claims=paper_claims(numbers["table1"], numbers["table2"], trend_tests(run_set.segments)),
                 contents=[(c.page, c.what) for c in chapters])
     render_page("tables", book / "tables.md", tables_path=relative_to_cwd(sources.tables),
                 tables=[(name.replace("table", "Table "), demote_headings(sources.table_markdown(name), 2))
