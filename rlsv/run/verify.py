@@ -208,6 +208,7 @@ def _check_run(run_dir: Path) -> tuple[dict, TrainConfig]:
     if not (run_dir / MODEL).is_file():
         raise RunFolderError(f"{run_dir} is not a finished run (no {MODEL}); finish it first (rerun its training), "
                              "then verify it.")
+    read_torch_file(run_dir / MODEL)  # a damaged or unsafe model.pt is named now, not after re-deriving the run
     return stored, TrainConfig.from_json(stored)
 
 

@@ -94,6 +94,9 @@ def test_a_missing_kept_epoch_and_an_unfinished_run_are_explained(finished: Path
     with pytest.raises(ValueError, match=r"kept no checkpoint of epoch 2 \(--from-epoch\); it kept \[1\]"):
         verify_run(finished, from_epoch=2, progress=False)
     run = _copy(finished, tmp_path)
+    (run / MODEL).write_bytes(b"not a torch file")  # named at once, before any re-training
+    with pytest.raises(ValueError, match="model.pt is not a readable torch file"):
+        verify_run(run, progress=False)
     (run / MODEL).unlink()
     with pytest.raises(ValueError, match="is not a finished run"):
         verify_run(run, progress=False)
