@@ -90,9 +90,10 @@ def load_run_model(run_dir: str | Path, model_file: str = "model.pt",
     config = read_json_object(config_path, "the run's configuration")
     stamp = payload.get("run") if isinstance(payload, dict) else None
     if stamp is not None and "objective" in config and stamp != training_stamp(config):
-        raise RunFolderError(f"{path} was not trained by the run in {run_dir} (its training configuration differs from "
-                         f"{config_path}): a model copied from another run? Delete it; rerunning the run restores "
-                         "its own model from its checkpoint.")
+        raise RunFolderError(f"{path} and {config_path} do not belong together: the model was trained with another "
+                             "configuration than config.json records. If config.json was edited, restore it; if the "
+                             "model was copied from another run, delete it (rerunning the run restores its own model "
+                             "from its checkpoint).")
     recorded = config.get("model")
     if isinstance(recorded, Mapping) and model.config.to_dict() != dict(recorded):
         differing = sorted(k for k in recorded if model.config.to_dict().get(k) != recorded[k])

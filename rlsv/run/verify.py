@@ -254,6 +254,7 @@ def _start(run_dir: Path, work: Path, from_epoch: int, config: TrainConfig) -> N
         raise ConfigError(f"{run_dir} kept no checkpoint of epoch {from_epoch} (--from-epoch); it kept "
                           f"{available or 'none'} (rlsv train --keep-epochs chooses them); verify from scratch "
                           "by leaving out --from-epoch.")
+    read_checkpoint(kept)  # a damaged or unsafe kept checkpoint is named where it lies, not as the work copy
     work.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(kept, work / CHECKPOINT)
 

@@ -173,7 +173,8 @@ def test_a_config_edited_to_other_sizes_is_refused_by_every_separation_command(t
     (edited / "config.json").write_text(json.dumps(config))
     from rlsv.run.evaluate import evaluate_run
 
-    with pytest.raises(RunFolderError, match=r"model\.pt was not trained by the run") as refused:
+    edited_message = r"model\.pt and .*config\.json do not belong together.*If config\.json was edited, restore it"
+    with pytest.raises(RunFolderError, match=edited_message) as refused:
         evaluate_run(edited, device="cpu", progress=False)
     with pytest.raises(RunFolderError) as training:
         train_separator(edited, replace(CONFIG, seed=300), progress=False)
