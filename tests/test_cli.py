@@ -71,7 +71,10 @@ def test_console_script_runs() -> None:
 
 
 @pytest.mark.parametrize("argv", [["sweep", "tabel1"], ["sweep"], ["tables", "--bogus"], ["reproduce", "--jobs", "x"],
-                                  ["sweep", "table1", "--profile", "huge"]])
+                                  ["sweep", "table1", "--profile", "huge"],
+                                  ["separate", "m.wav", "--run", "r", "--seed", "-1"],
+                                  ["train-separator", "r", "--seed", "-1"], ["train-separator", "r", "--lr", "nan"],
+                                  ["separation", "--profile", "huge"]])
 def test_usage_errors_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

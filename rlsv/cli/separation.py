@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rlsv.cli.options import path_arg
+from rlsv.cli.options import non_negative_int, path_arg, positive_float
 from rlsv.cli.options import positive_int as _positive_int
 from rlsv.run.profiles import PROFILES
 
@@ -156,9 +156,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "run's own (stft for an STFT run folder, else learned)")
     p.add_argument("--epochs", type=_positive_int, default=20,
                    help="passes over the run's training tracks (default 20)")
-    p.add_argument("--seed", type=int, default=218,
+    p.add_argument("--seed", type=non_negative_int, default=218,
                    help="estimator seed: initial weights and batch order (default 218)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--budget", type=_positive_int, default=DEFAULT_BUDGET,
                    help=f"parameter budget of the estimator, the same for every front end (default {DEFAULT_BUDGET:,})")
     p.add_argument("--lstm-layers", type=_positive_int, default=1, help="stacked BLSTM layers (default 1)")
@@ -184,7 +184,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, type=path_arg,
                    help="run folder whose separator to use (trained by rlsv train-separator)")
     p.add_argument("--out", default=None, type=path_arg, help="output folder (default separated/<name of MIX>)")
-    p.add_argument("--seed", type=int, default=218, help="which estimator seed of the run (default 218)")
+    p.add_argument("--seed", type=non_negative_int, default=218, help="which estimator seed of the run (default 218)")
     p.add_argument("--front-end", choices=FRONT_END_NAMES, default=None,
                    help="which of the run's separators (default: the run's own front end)")
     p.add_argument("--batch-size", type=_positive_int, default=16, help="segments processed together (default 16)")
