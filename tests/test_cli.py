@@ -199,6 +199,13 @@ def test_empty_paths_are_refused_naming_the_option(argv: list[str], capsys: pyte
     assert exit_info.value.code == 2 and "expected a path, got an empty value" in capsys.readouterr().err
 
 
+def test_training_into_a_file_is_refused_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    assert main(["train", str(song), "--profile", "smoke", "--quiet"]) == 2
+    assert f"{song} is a file, not a folder" in capsys.readouterr().err and song.read_bytes() == b"RIFF"
+
+
 def test_tilde_is_expanded_in_every_path_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     args = build_parser().parse_args(["train", "~/runs/t", "--dataset", "~/data", "--cache-dir", "~/cache"])

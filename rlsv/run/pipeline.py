@@ -167,6 +167,9 @@ def train_folder(params: RunParameters, run_dir: str | os.PathLike, device: str 
     from rlsv.run.lock import RunBusyError, run_lock
 
     run_dir = Path(run_dir).expanduser().resolve()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a folder: rlsv train writes a run into a folder. Give a "
+                          "folder's path (it is created when missing).")
     if extend and _made_by_a_sweep(run_dir):
         raise ConfigError(f"{run_dir} is a sweep's run (its folder is named by its run id): extending it in place "
                           f"would make it another run. Train the longer run into a new folder (rlsv train NEW "
