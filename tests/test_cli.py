@@ -92,6 +92,10 @@ def test_fixable_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "does not exist" in capsys.readouterr().err
     assert main(["tables", "--runs-root", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["tables", "--runs-root", str(tmp_path / "empty"), "--profile", "smoke"]) == 2
+    assert "No finished runs of profile 'smoke'" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "tables").exists()
     assert main(["figures", "--runs-root", str(tmp_path / "none")]) == 2
 
 

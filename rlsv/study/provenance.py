@@ -73,9 +73,15 @@ def short_provenance(manifest: dict[str, Any]) -> str:
 def run_set_provenance(run_set: Any) -> dict[str, Any]:
     """The manifest of a run set's runs (module docstring): ``short``, ``code``, ``torch``, ``machine``,
     ``threads``, ``conv_plan``, ``data``, ``data_records``, ``seeds``, ``runs``, and ``missing`` (runs that
-    recorded no provenance: made by an older rlsv, or not trained, like the STFT row)."""
-    runs, missing = [], []
+    recorded no provenance: made by an older rlsv, or not trained, like the STFT row). Only the runs whose results
+    are in the run set's segments count (a run still training, or killed, is in no table); they are listed as
+    ``unfinished``."""
+    runs, missing, unfinished = [], [], []
+    finished = set(run_set.segments["run_id"]) if "run_id" in run_set.segments else set()
     for run in sorted(run_set.runs, key=lambda r: r.run_id):
+        if run.run_id not in finished:
+            unfinished.append(run.run_id)
+            continue
         record = read_provenance(run.path)
         if not record or not record.get("sessions"):
             missing.append(run.run_id)
@@ -99,6 +105,7 @@ def run_set_provenance(run_set: Any) -> dict[str, Any]:
         "seeds": sorted({int(r["seed"]) for r in runs if r["seed"] is not None}),
         "runs": [{k: r[k] for k in ("run_id", "seed", "threads", "conv_plan", "sessions")} for r in runs],
         "missing": missing,
+        "unfinished": unfinished,
     }
     manifest["short"] = short_provenance(manifest)
     return manifest

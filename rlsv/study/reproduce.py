@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rlsv.atomic import write_json
+from rlsv.errors import RunFolderError
 from rlsv.run.files import MODEL
 from rlsv.run.profiles import DEFAULT_PROFILE
 from rlsv.run.spec import RunSpec, run_id
@@ -100,6 +101,9 @@ def make_tables(root: str | os.PathLike = "papermill_runs", profile: str = DEFAU
     from rlsv.study.tables import write_paper_tables
 
     run_set = load_run_set(root, profile, variant)
+    if run_set.segments.empty:  # every row would read "missing": say so instead of writing such tables
+        raise RunFolderError(f"No finished runs of profile {profile!r} in {root}: nothing to put in Tables 1-2. "
+                             f"`rlsv status --runs-root {root}` lists its runs; `rlsv sweep` makes them.")
     out = Path(out_dir) if out_dir is not None else tables_dir(root, profile)
     label = run_set.label()
     provenance = write_provenance(run_set, out)

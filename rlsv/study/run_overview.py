@@ -24,14 +24,19 @@ STATUS_COLUMNS: tuple[str, ...] = ("run_id", "profile", "state", "error", "updat
 
 
 def status_frame(runs: Iterable[Run | InvalidRun]) -> pd.DataFrame:
-    """:func:`run_status` on runs already read (:func:`scan_runs`)."""
+    """:func:`run_status` on runs already read (:func:`scan_runs`); a run whose owner died is ``interrupted``
+    (``rlsv.run.status.shown_state``), as ``rlsv status`` shows it."""
+    from rlsv.run.status import shown_state
+
     rows = []
     for run in runs:
         if isinstance(run, InvalidRun):
             rows.append({"run_id": run.path.name, "profile": None, "state": "invalid",
                          "error": str(run.error), "updated": None})
         else:
-            rows.append({"run_id": run.run_id, "profile": run.config["profile"], **run.status})
+            state, error = shown_state(run.path, run.state, run.status.get("error"))
+            rows.append({"run_id": run.run_id, "profile": run.config["profile"],
+                         **run.status, "state": state, "error": error or None})
     return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
 
 
