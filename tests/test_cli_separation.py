@@ -143,10 +143,12 @@ def test_separate_trains_a_missing_separator_on_request_and_says_what_to_expect(
     assert (tmp_path / "stems" / "vocals.wav").is_file()
     monkeypatch.setattr("sys.stdin", _Terminal())
     monkeypatch.setattr("builtins.input", lambda question: "y")
-    assert _separate(tmp_path, imported_run, "--seed", "219") == 0  # a terminal: asked, and yes
+    assert _separate(tmp_path, imported_run, "--seed", "219") == 2  # the stems are there: not replaced unasked
+    assert "already exist: separating would replace them. Pass --overwrite" in capsys.readouterr().err
+    assert _separate(tmp_path, imported_run, "--seed", "219", "--overwrite") == 0  # a terminal: asked, and yes
     out = capsys.readouterr().out
     assert "rlsv: training a separator for" in out and (imported_run / "separator-s219" / SEPARATOR_MODEL).is_file()
-    assert _separate(tmp_path, imported_run) == 0  # trained: nothing asked, nothing trained again
+    assert _separate(tmp_path, imported_run, "--overwrite") == 0  # trained: nothing asked, nothing trained again
     out = capsys.readouterr().out
     assert "training" not in out and "no separation scores were measured" in out
 

@@ -95,14 +95,15 @@ def _cmd_separate(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"No run folder at {run}.")
     if not Path(args.mix).is_file():
         raise FileNotFoundError(f"No audio file at {args.mix}.")
-    stem_paths(args.mix, args.out)  # an output over the input is refused before any work
+    stem_paths(args.mix, args.out, args.overwrite)  # an output over the input or a file is refused before any work
     front_end = resolve_front_end(run, args.front_end)
     folder = separator_dir(run, front_end, args.seed)
     if not (folder / SEPARATOR_MODEL).is_file():
         _train_missing_separator(args, run, front_end, folder)
     print(expected_quality(folder))
     output = separate_file(args.mix, run, out_dir=args.out, seed=args.seed, front_end=front_end,
-                           device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+                           device=args.device, batch_size=args.batch_size, progress=not args.quiet,
+                           overwrite=args.overwrite)
     print(f"rlsv: {output.seconds:.1f} s at {output.sample_rate} Hz, {output.channels} channel(s) -> "
           + ", ".join(str(p) for p in output.paths.values()))
     return 0
@@ -189,6 +190,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="which of the run's separators (default: the run's own front end)")
     p.add_argument("--batch-size", type=_positive_int, default=16, help="segments processed together (default 16)")
     p.add_argument("--device", default="auto", help="auto (the GPU when present, else the CPU), cpu, cuda, cuda:N")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace vocals.wav and accompaniment.wav already in the output folder (never the input)")
     p.add_argument("--train-separator", action="store_true",
                    help="when the run has no separator yet, train one first (as rlsv train-separator RUN does); "
                         "without it, a terminal asks, and elsewhere the command stops and says how")

@@ -9,6 +9,6 @@
 * ``evaluation`` -- blind and oracle estimates of whole tracks, scored by SI-SDR and BSSEval v4
 * ``streaming`` -- a signal of any length through a separator by windowed overlap-add, block by block
 * ``recording`` -- ``rlsv separate``: a user's recording into ``vocals.wav`` and ``accompaniment.wav`` in
-  bounded memory, never over the input
+  bounded memory, never over the input (nor over existing stems unless asked)
 * ``quality`` -- the quality to expect from a separator: the scores measured for it, or that there are none
 """

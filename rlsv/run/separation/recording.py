@@ -23,7 +23,8 @@ The stems are the same, bit for bit, as those of the whole file separated in one
 only where the work is cut, not what is computed (``tests/run/separation/test_recording.py``). Memory
 holds a few blocks and the segments in flight (``rlsv.run.separation.streaming.CHUNK_SEGMENTS``). An output
 path that is the input file itself is refused before anything is read: separating never overwrites the
-recording.
+recording; a stem file that already exists in the output folder is replaced only when asked (``overwrite``,
+``--overwrite``), so a file of the user's that happens to be called ``vocals.wav`` is never lost either.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ def default_output_dir(mix: str | os.PathLike) -> Path:
     return Path("separated") / stem
 
 
-def stem_paths(mix: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+def stem_paths(mix: str | os.PathLike, out_dir: str | os.PathLike | None = None, overwrite: bool = False
+               ) -> dict[str, Path]:
     """``{"vocals": OUT/vocals.wav, "accompaniment": OUT/accompaniment.wav}`` (``out_dir`` None:
-    :func:`default_output_dir`); refuses a path that is the input file ``mix`` itself.
+    :func:`default_output_dir`); refuses a path that is the input file ``mix`` itself, and one that exists
+    unless ``overwrite``.
 
     Raises:
-        rlsv.errors.ConfigError: a stem would be written over ``mix`` (the recording would be lost).
+        rlsv.errors.ConfigError: a stem would be written over ``mix`` (the recording would be lost), or over an
+            existing file without ``overwrite``.
     """
     out = Path(out_dir) if out_dir is not None else default_output_dir(mix)
     paths = {stem: out / f"{stem}.wav" for stem in STEMS}
@@ -91,6 +95,12 @@ def stem_paths(mix: str | os.PathLike, out_dir: str | os.PathLike | None = None)
         if same:
             raise ConfigError(f"The output {path} is the input file {mix}: separating would overwrite the recording. "
                               "Choose another output folder (--out).")
+    existing = [str(path) for path in paths.values() if path.exists()]
+    if existing and not overwrite:
+        one = len(existing) == 1
+        raise ConfigError(f"{', '.join(existing)} already exist{'s' if one else ''}: separating would replace "
+                          f"{'it' if one else 'them'}. Pass --overwrite to replace the stems there, or choose another "
+                          "output folder (--out).")
     return paths
 
 
@@ -126,7 +136,7 @@ def _stems(mixture: np.ndarray, vocals: np.ndarray) -> tuple[np.ndarray, np.ndar
 def separate_file(mix: str | os.PathLike, run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                   seed: int = 218, front_end: str | None = None, device: str = "auto", batch_size: int = 16,
                   progress: bool = True, log: Callable[[str], None] | None = print, block_frames: int = BLOCK_FRAMES,
-                  chunk: int = CHUNK_SEGMENTS) -> SeparationOutput:
+                  chunk: int = CHUNK_SEGMENTS, overwrite: bool = False) -> SeparationOutput:
     """Separate the recording ``mix`` with the separator of ``run_dir`` and write its two stems (module docstring).
 
     Args:
@@ -140,17 +150,18 @@ def separate_file(mix: str | os.PathLike, run_dir: str | os.PathLike, out_dir: s
         log: where the one-line messages go (None: nowhere; they are also returned).
         block_frames: frames read at a time; chunk: segments separated at a time (what memory holds; the
             stems do not depend on them).
+        overwrite: replace stems already in ``out_dir`` (else refused, naming them).
 
     Raises:
         FileNotFoundError: no run folder, no trained separator (``rlsv train-separator RUN`` trains one), no file.
-        rlsv.errors.ConfigError: an output path is the input file.
+        rlsv.errors.ConfigError: an output path is the input file, or exists without ``overwrite``.
         rlsv.errors.AudioFileError: the file cannot be decoded, is empty, or holds NaN or infinite samples.
         rlsv.errors.FileWriteError: a stem cannot be written (a full disk...); neither stem is left behind.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"No run folder at {run_dir}.")
-    paths = stem_paths(mix, out_dir)
+    paths = stem_paths(mix, out_dir, overwrite)
     separator = load_separator(separator_dir(run_dir, front_end, seed), resolve_device(device))
     rate, name = separator.sample_rate, Path(mix).name
     with open_audio(mix) as reader:

@@ -164,6 +164,20 @@ def test_an_input_is_never_overwritten(run_with_separator: Path, tmp_path: Path)
     assert (song / "vocals.wav").read_bytes() == before
 
 
+def test_a_file_already_in_the_output_folder_is_replaced_only_when_asked(run_with_separator: Path,
+                                                                         tmp_path: Path) -> None:
+    # second pass, a lost file: `separate song.wav --out mine` replaced the user's own mine/vocals.wav
+    sf.write(tmp_path / "song.wav", _music(44100, 0.5, 1), 44100, subtype="FLOAT")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "vocals.wav").write_bytes(b"the user's own take")
+    with pytest.raises(ConfigError, match=r"mine/vocals\.wav already exists: .*--overwrite"):
+        separate_file(tmp_path / "song.wav", run_with_separator, mine, progress=False, log=None)
+    assert (mine / "vocals.wav").read_bytes() == b"the user's own take" and not (mine / "accompaniment.wav").exists()
+    separate_file(tmp_path / "song.wav", run_with_separator, mine, progress=False, log=None, overwrite=True)
+    assert sf.info(mine / "vocals.wav").frames == 22050
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A folder on a 1 MB tmpfs (as root, where mount works); elsewhere a folder whose wav writes fail as a full
