@@ -175,7 +175,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("separate", help="separate a recording into vocals.wav and accompaniment.wav",
                        description="Separate an audio file of any length, rate and channels with a run's trained "
                        "separator, block by block (memory does not grow with the file): overlap-add over segments "
-                       "of the model's N (Hann window, 50 %% overlap); the mask is estimated on the mono down-mix "
+                       "of the model's N (Hann window, 50 % overlap); the mask is estimated on the mono down-mix "
                        "and applied to each channel; accompaniment = mixture - vocals. Both stems at the input's "
                        "rate and length; an output over the input file is refused. A run without a separator "
                        "trains one with --train-separator (or after a yes on a terminal). Prints the quality "

@@ -8,7 +8,7 @@ names only: reading them needs no torch.
 from __future__ import annotations
 
 __all__ = ["CONFIG", "STATUS", "LOCK", "CHECKPOINT", "MODEL", "LOSSES", "SEGMENTS", "SUMMARY", "PROVENANCE", "EPOCHS",
-           "KEPT_CHECKPOINTS", "kept_checkpoint"]
+           "KEPT_CHECKPOINTS", "kept_checkpoint", "load_error_text"]
 
 CONFIG = "config.json"  # the run's configuration (TrainConfig, or the STFT row's description)
 STATUS = "status.json"  # pending / running / done / failed, with the error
@@ -26,3 +26,13 @@ KEPT_CHECKPOINTS = "checkpoints"  # epoch checkpoints kept for `rlsv verify --fr
 def kept_checkpoint(epoch: int) -> str:
     """The path, relative to a run folder, of the checkpoint kept after ``epoch``."""
     return f"{KEPT_CHECKPOINTS}/epoch-{epoch:03d}.pt"
+
+
+def load_error_text(error: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in a few words. A file holding other objects
+    than tensors and plain values (which rlsv never writes, and whose loading could run code) is said to be
+    so, without torch's advice to load it unsafely."""
+    text = str(error)
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return "it holds objects other than tensors and plain values, which rlsv never writes and never loads"
+    return f"{type(error).__name__}: {(text.splitlines() or [''])[0][:160]}"

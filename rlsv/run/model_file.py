@@ -18,7 +18,7 @@ import torch
 from rlsv.atomic import save_torch
 from rlsv.core.model import DenoisingAutoencoder, model_from_payload, model_payload
 from rlsv.errors import RunFolderError
-from rlsv.run.files import CONFIG
+from rlsv.run.files import CONFIG, load_error_text
 from rlsv.run.folder import read_json_object
 from rlsv.run.spec import variant_id
 from rlsv.run.train_config import TRAINING_FIELDS
@@ -41,9 +41,9 @@ def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu", 
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
-        raise RunFolderError(f"{path} is not a readable torch file ({type(error).__name__}: {str(error)[:200]}); "
-                         "it may be truncated or damaged. Delete it (or move it away) and rerun: a run is "
-                         "trained again from its last good checkpoint, or from the start.") from None
+        raise RunFolderError(f"{path} is not a readable torch file ({load_error_text(error)}); it may be truncated, "
+                             "damaged or not rlsv's. Delete it (or move it away) and rerun: a run is trained again "
+                             "from its last good checkpoint, or from the start.") from None
 
 
 def save_model(model: DenoisingAutoencoder, path: str | Path, stamp: str | None = None) -> None:

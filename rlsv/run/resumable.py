@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from rlsv.atomic import atomic_path, save_torch, write_text
 from rlsv.errors import RunFolderError
-from rlsv.run.files import EPOCHS, kept_checkpoint
+from rlsv.run.files import EPOCHS, kept_checkpoint, load_error_text
 
 __all__ = ["CHECKPOINT_FORMAT", "EPOCH_COLUMNS", "TrainingState", "Loop", "state_digests", "save_checkpoint",
            "read_checkpoint", "restore_state", "read_epochs", "run_epochs", "history_frame"]
@@ -154,10 +154,9 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, AttributeError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
-        raise RunFolderError(f"{path} is not a readable torch file of plain values ({type(error).__name__}: "
-                             f"{(str(error).splitlines() or [''])[0][:160]}): it may be truncated or damaged, made by "
-                             "an older rlsv, or hold objects a checkpoint never holds. Delete it (or move it away) and "
-                             "rerun: training starts again.") from None
+        raise RunFolderError(f"{path} is not a readable torch file of plain values ({load_error_text(error)}): it "
+                             "may be truncated or damaged, made by an older rlsv, or not rlsv's. Delete it (or move "
+                             "it away) and rerun: training starts again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise RunFolderError(f"{path} is not an rlsv training checkpoint of format {CHECKPOINT_FORMAT!r} "
                              "(made by an older rlsv, or not a checkpoint); move it away or choose another output "
