@@ -260,6 +260,12 @@ def test_a_folder_of_ones_own_is_a_run_that_status_lists_and_extend_keeps_honest
     refusal = capsys.readouterr().err
     assert "different configuration" in refusal and "(rlsv train --extend)" in refusal  # only epochs differ
     assert (folder / "status.json").read_bytes() == before and (folder / "segments.csv").is_file()
+    # a damaged config.json is named, not trained past and left damaged
+    good = (folder / "config.json").read_text()
+    (folder / "config.json").write_text('{"model": {"chan')
+    assert main(_train(folder, tiny_corpus)) == 2
+    assert f"{folder / 'config.json'} is not valid JSON" in capsys.readouterr().err
+    (folder / "config.json").write_text(good)
     # extended in place: it becomes the 2-epoch run, and its 1-epoch evaluation does not stay beside it
     assert main(_train(folder, tiny_corpus, "--epochs", "2", "--extend")) == 0
     extended = RunFolder(folder).config

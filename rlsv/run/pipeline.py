@@ -32,6 +32,7 @@ from rlsv.run.evaluate import (
     write_evaluation,
 )
 from rlsv.run.files import CHECKPOINT, CONFIG, SEGMENTS, SUMMARY
+from rlsv.run.folder import read_json_object
 from rlsv.run.runtime import Runtime, runtime
 from rlsv.run.status import read_status, record_failure, restore_status, write_status
 
@@ -170,6 +171,8 @@ def train_folder(params: RunParameters, run_dir: str | os.PathLike, device: str 
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a folder: rlsv train writes a run into a folder. Give a "
                           "folder's path (it is created when missing).")
+    if (run_dir / CONFIG).is_file():  # a damaged config.json is named, not trained past and left damaged
+        read_json_object(run_dir / CONFIG, "the run's configuration")
     if extend and _made_by_a_sweep(run_dir):
         raise ConfigError(f"{run_dir} is a sweep's run (its folder is named by its run id): extending it in place "
                           f"would make it another run. Train the longer run into a new folder (rlsv train NEW "
