@@ -17,6 +17,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _script(name: str) -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:  # the scripts import each other, as `python benchmarks/x.py` lets them
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -64,3 +66,24 @@ def test_determinism_digest_sees_one_changed_weight(tmp_path: Path) -> None:
     assert determinism.weights_digest(tmp_path) != first
     with pytest.raises(FileNotFoundError):
         determinism.weights_digest(tmp_path / "missing")
+
+
+def _reproduce_root(root: Path, weight: float) -> Path:
+    tables = root / "tables" / "small"
+    tables.mkdir(parents=True)
+    (tables / "table1.csv").write_text("row,A\nL_A,0.67\n")
+    run = root / "small-tv-w1-s218-abc123"
+    run.mkdir()
+    torch.save({"state_dict": {"w": torch.tensor([weight, 2.0])}, "run": str(root)}, run / "model.pt")
+    (run / "segments.csv").write_text("track,additivity\nt,0.7\n")
+    return root
+
+
+def test_same_numbers_compares_tables_weights_and_evaluations_bit_for_bit(tmp_path: Path) -> None:
+    same_numbers = _script("same_numbers")
+    a, b = _reproduce_root(tmp_path / "a", 1.0), _reproduce_root(tmp_path / "b", 1.0)
+    text = same_numbers.report(a, b, "small")  # model.pt files differ in their data path, not in their weights
+    assert "| runs' weights (`model.pt`, tensor by tensor) | 1 of 1 |" in text and "**Bit-identical.**" in text
+    c = _reproduce_root(tmp_path / "c", float(np.nextafter(np.float32(1.0), np.float32(2.0))))
+    text = same_numbers.report(a, c, "small")
+    assert "| 0 of 1 |" in text and "**NOT identical.**" in text and "small-tv-w1-s218-abc123" in text

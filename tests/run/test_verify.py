@@ -100,6 +100,11 @@ def test_a_missing_kept_epoch_and_an_unfinished_run_are_explained(finished: Path
     (run / MODEL).unlink()
     with pytest.raises(ValueError, match="is not a finished run"):
         verify_run(run, progress=False)
+    # a damaged kept checkpoint is named where it lies (it was named as verify's temporary copy)
+    run = _copy(finished, tmp_path / "kept")
+    (run / kept_checkpoint(1)).write_bytes(b"damaged")
+    with pytest.raises(ValueError, match=f"{run / kept_checkpoint(1)} is not a readable torch file"):
+        verify_run(run, from_epoch=1, progress=False)
 
 
 def test_compare_tensors_reports_the_first_difference_in_order() -> None:
