@@ -295,18 +295,30 @@ def wrap_title(text: str, fig: Figure, fontsize_pt: float = 10.0) -> str:
     return "\n".join(line if "$" in line else textwrap.fill(line, width) for line in text.split("\n"))
 
 
-def add_provenance_footer(fig: Figure, text: str, fontsize_pt: float = 6.5) -> None:
+def add_provenance_footer(fig: Figure, text: str, fontsize_pt: float = 6.5, note_pt: float = 8.0) -> None:
     """Write ``Made by: <text>`` (``rlsv.study.provenance.short_provenance``) in small grey type under the figure,
-    wrapped to its width, with room kept for it by the constrained layout."""
+    wrapped to its width, with room kept for it by the constrained layout. A note the figure carries as its
+    ``supxlabel`` (Figures 2 and 4) moves just above the footer, so that the two never overlap."""
     import textwrap
 
-    width = max(60, int(fig.get_figwidth() * 72 / (0.5 * fontsize_pt)))
-    wrapped = textwrap.fill(f"Made by: {text}", width)
-    height = (wrapped.count("\n") + 1.6) * fontsize_pt / 72 / fig.get_figheight()
+    def lines(content: str, size_pt: float) -> str:
+        return textwrap.fill(content, max(60, int(fig.get_figwidth() * 72 / (0.6 * size_pt))))
+
+    def height(block: str, size_pt: float) -> float:  # in figure fractions, with the line spacing and a margin
+        return (block.count("\n") + 1.5) * 1.2 * size_pt / 72 / fig.get_figheight()
+
+    footer = lines(f"Made by: {text}", fontsize_pt)
+    bottom = height(footer, fontsize_pt)
+    note = fig.get_supxlabel()
+    if note:
+        fig.supxlabel("")
+        block = lines(note, note_pt)
+        fig.text(0.5, bottom, block, fontsize=note_pt, color="0.3", ha="center", va="bottom")
+        bottom += height(block, note_pt)
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, "set"):
-        engine.set(rect=(0, height, 1, 1 - height))
-    fig.text(0.01, 0.003, wrapped, fontsize=fontsize_pt, color="0.35", ha="left", va="bottom")
+        engine.set(rect=(0, bottom, 1, 1 - bottom))
+    fig.text(0.01, 0.003, footer, fontsize=fontsize_pt, color="0.35", ha="left", va="bottom")
 
 
 def _figure_title(name: str, label: str | None) -> str:

@@ -221,3 +221,24 @@ def test_error_plots_need_some_runs(segments: pd.DataFrame) -> None:
     assert list(ax.lines[0].get_xdata()) == [0, 2, 3, 4]
     omega_2 = only_tv.loc[only_tv["omega"] == 2.0, "si_sdr"].mean()
     assert ax.lines[0].get_ydata()[2] == pytest.approx(omega_2)  # the other runs stay at their own ω
+
+
+def test_the_provenance_footer_fits_the_width_and_never_covers_the_figures_note() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from rlsv.study.plots import add_provenance_footer
+
+    fig = Figure(figsize=(11, 3.5), layout="constrained")
+    fig.add_subplot().plot([0, 1])
+    fig.supxlabel("Channels sorted by their decoder carrier; the dashed line bounds the carriers below 20 Hz.")
+    add_provenance_footer(fig, "rlsv 0.1.0 @ abc; torch 2.13.0+cpu; AMD EPYC (2 cores, cpu); " + "data x " * 40)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    note, footer = (next(t for t in fig.texts if t.get_text().startswith(start)) for start in ("Channels", "Made by"))
+    note_box, footer_box = note.get_window_extent(renderer), footer.get_window_extent(renderer)
+    width = fig.get_figwidth() * fig.dpi
+    assert footer_box.x1 <= width and note_box.x1 <= width  # nothing cut at the right edge
+    assert not note_box.overlaps(footer_box) and footer_box.y1 <= note_box.y0
+    assert "\n" in footer.get_text()  # wrapped, not clipped
