@@ -210,6 +210,15 @@ def test_training_into_a_file_is_refused_naming_it(tmp_path: Path, capsys: pytes
     assert f"{song} is a file, not a folder" in capsys.readouterr().err and song.read_bytes() == b"RIFF"
 
 
+def test_a_file_where_a_folder_is_needed_is_said_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "song.wav"
+    blocker.write_bytes(b"RIFF")
+    assert main(["synth", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker}: a file stands where a folder is needed; give a folder's path" in err
+    assert err.count("Not a directory") == 1 and blocker.read_bytes() == b"RIFF"
+
+
 def test_tilde_is_expanded_in_every_path_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     args = build_parser().parse_args(["train", "~/runs/t", "--dataset", "~/data", "--cache-dir", "~/cache"])

@@ -405,7 +405,11 @@ def _describe_os_error(error: OSError) -> str:
     if error.filename is None:
         return str(error)
     what = {PermissionError: "is not writable (or readable) for you; check its permissions or choose another folder",
-            FileNotFoundError: "does not exist"}.get(type(error), error.strerror or "cannot be used")
+            FileNotFoundError: "does not exist",
+            NotADirectoryError: "a file stands where a folder is needed; give a folder's path",
+            FileExistsError: "a file stands where a folder is needed; give a folder's path"}.get(type(error))
+    if what is None:
+        return f"{error.filename}: {error.strerror or 'cannot be used'}."
     return f"{error.filename}: {what} ({error.strerror})."
 
 
