@@ -25,8 +25,9 @@ def _training_line(result, config) -> str:
     """What a separator's training made: where, its size, time and last epoch's training SI-SDR."""
     last = result.history.groupby("epoch")["loss"].mean()
     score = f"last epoch: training SI-SDR {-last.iloc[-1]:.2f} dB; " if len(last) else ""
+    start = f"resumed from epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else "trained from scratch"
     return (f"rlsv: separator ({config.front_end}, {result.parameters:,} parameters, seed {config.seed}) in "
-            f"{result.output_dir}, {result.seconds:.1f} s ({score}resumed from epoch {result.resumed_from_epoch})")
+            f"{result.output_dir}, {result.seconds:.1f} s ({score}{start})")
 
 
 def _cmd_train_separator(args: argparse.Namespace) -> int:
