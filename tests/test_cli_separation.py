@@ -128,6 +128,11 @@ def test_separate_without_a_separator_says_which_command_or_flag_trains_one(
     assert "Train one now (learned front end, 2 epochs, up to " in questions[0] and questions[0].endswith("[y/N] ")
     assert "(you answered no)" in capsys.readouterr().err
     assert not (imported_run / "separator-s218").exists() and not (tmp_path / "stems").exists()
+    (tmp_path / "noise.wav").write_bytes(b"not audio at all")  # named before any separator is trained for it
+    assert main(["separate", str(tmp_path / "noise.wav"), "--run", str(imported_run), "--train-separator",
+                 "--quiet"]) == 2
+    assert "Cannot read the audio file" in capsys.readouterr().err
+    assert not (imported_run / "separator-s218").exists()
 
 
 @pytest.mark.slow

@@ -86,6 +86,7 @@ def _train_missing_separator(args: argparse.Namespace, run: Path, front_end: str
 
 
 def _cmd_separate(args: argparse.Namespace) -> int:
+    from rlsv.audio.files import open_audio
     from rlsv.run.separation.files import SEPARATOR_MODEL, separator_dir
     from rlsv.run.separation.quality import expected_quality
     from rlsv.run.separation.recording import separate_file, stem_paths
@@ -97,6 +98,8 @@ def _cmd_separate(args: argparse.Namespace) -> int:
     if not Path(args.mix).is_file():
         raise FileNotFoundError(f"No audio file at {args.mix}.")
     stem_paths(args.mix, args.out, args.overwrite)  # an output over the input or a file is refused before any work
+    with open_audio(args.mix):  # a file that cannot be decoded is named before a separator is trained for it
+        pass
     front_end = resolve_front_end(run, args.front_end)
     folder = separator_dir(run, front_end, args.seed)
     if not (folder / SEPARATOR_MODEL).is_file():
