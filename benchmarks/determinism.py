@@ -15,7 +15,6 @@ are printed as context.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import torch
 
 from rlsv.atomic import write_text
+from rlsv.run.resumable import tensors_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ["--profile", "small", "--epochs", "1", "--objective", "sinkhorn", "--lam", "1.5", "--quiet"]
@@ -34,13 +34,7 @@ COMMAND = ["--profile", "small", "--epochs", "1", "--objective", "sinkhorn", "--
 
 def weights_digest(run: Path) -> str:
     """SHA-256 of the weights in ``run/model.pt``, tensor by tensor in order (names, dtypes, shapes, bytes)."""
-    payload = torch.load(run / "model.pt", weights_only=True)
-    digest = hashlib.sha256()
-    for name, tensor in payload["state_dict"].items():
-        tensor = tensor.contiguous()
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    return tensors_digest(torch.load(run / "model.pt", weights_only=True)["state_dict"])
 
 
 def train(run: Path) -> tuple[str, str, float, float]:

@@ -38,8 +38,8 @@ from rlsv.atomic import atomic_path, save_torch, write_text
 from rlsv.errors import RunFolderError
 from rlsv.run.files import EPOCHS, kept_checkpoint, load_error_text
 
-__all__ = ["CHECKPOINT_FORMAT", "EPOCH_COLUMNS", "TrainingState", "Loop", "state_digests", "save_checkpoint",
-           "read_checkpoint", "restore_state", "read_epochs", "run_epochs", "history_frame"]
+__all__ = ["CHECKPOINT_FORMAT", "EPOCH_COLUMNS", "TrainingState", "Loop", "tensors_digest", "state_digests",
+           "save_checkpoint", "read_checkpoint", "restore_state", "read_epochs", "run_epochs", "history_frame"]
 
 CHECKPOINT_FORMAT = "rlsv-checkpoint/2"
 EPOCH_COLUMNS: tuple[str, ...] = ("epoch", "steps", "weights_sha256", "state_sha256")
@@ -103,6 +103,15 @@ def _hash_tensor(digest: Any, name: str, tensor: Tensor) -> None:
     tensor = tensor.detach().cpu().contiguous()
     digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
     digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+
+
+def tensors_digest(tensors: Mapping[str, Tensor]) -> str:
+    """SHA-256 hex digest of named tensors in their order (each name, dtype, shape and bytes): equal digests mean
+    bit-identical tensors, e.g. the ``state_dict`` of two ``model.pt`` files."""
+    digest = hashlib.sha256()
+    for name, tensor in tensors.items():
+        _hash_tensor(digest, name, tensor)
+    return digest.hexdigest()
 
 
 def _hash_value(digest: Any, prefix: str, value: Any) -> None:
