@@ -9,7 +9,7 @@ training: the longer run starts from the shorter run's checkpoint, which gives t
 training from scratch.
 
 :func:`trend_verdicts` then asks, per budget, the two questions of the findings issue with intervals
-over seeds and test segments (``rlsv.study.intervals.difference_interval``):
+over seeds and test segments (``rlsv.study.trends.compare``, the test of the results snippet):
 
 * (a) additivity of L_B at λ ∈ {1.5, 2} (ω = 1) at least ``0.03`` above every L_A row;
 * (b) oracle binary-mask SI-SDR of L_B at λ ∈ {1.5, 2} at least ``2 dB`` below λ = 0.5;
@@ -20,21 +20,22 @@ much the reconstruction SI-SDR of the rows spreads.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from rlsv.run.config import RunParameters
 from rlsv.run.runtime import seeded
 from rlsv.run.spec import RunSpec, sinkhorn, tv
-from rlsv.study.intervals import difference_interval, interval_by_seed
+from rlsv.study.intervals import interval_by_seed
 from rlsv.study.results import load_runs, select_specs
 from rlsv.study.sweeps import SweepReport, run_sweep, sweep_seeds
+from rlsv.study.trends import compare
 
 __all__ = [
     "SCALE_PROFILE",
@@ -206,8 +207,11 @@ def scale_summary(segments: pd.DataFrame, specs: Sequence[RunSpec] = SCALE_SPECS
     return _in_budget_order(pd.DataFrame(rows))
 
 
-def _by_seed(rows: pd.DataFrame, metric: str) -> list[np.ndarray]:
-    return [group.to_numpy() for _, group in rows.groupby("seed")[metric]]
+def _difference(segments: pd.DataFrame, metric: str, higher: RunSpec, lower: RunSpec) -> tuple[float, float, float]:
+    """``metric`` of ``higher`` minus ``lower`` with its 95 % interval (``rlsv.study.trends.compare``, the test of
+    the results snippet); NaN where a run has no values."""
+    test = compare(segments, metric, higher, lower)
+    return (math.nan, math.nan, math.nan) if test is None else (test.difference, test.low, test.high)
 
 
 def trend_verdicts(segments: pd.DataFrame, a_gap: float = A_GAP, bm_drop: float = BM_DROP) -> pd.DataFrame:
@@ -229,15 +233,14 @@ def trend_verdicts(segments: pd.DataFrame, a_gap: float = A_GAP, bm_drop: float 
                                "epochs": of_budget["epochs"].iloc[0],
                                "learning_rate": of_budget["learning_rate"].iloc[0],
                                "n_seeds": int(of_budget["seed"].nunique())}
-        best_tv = max((runs[tv(1.0)], runs[tv(4.0)]), key=lambda frame: frame["additivity"].mean())
+        best_tv = max((tv(1.0), tv(4.0)), key=lambda spec: runs[spec]["additivity"].mean())
         a_ok = bm_ok = True
         for lam in _LAMBDAS_HIGH:
-            high = runs[sinkhorn(1.0, lam)]
-            gap, low, up = difference_interval(_by_seed(best_tv, "additivity"), _by_seed(high, "additivity"))
+            high = sinkhorn(1.0, lam)
+            gap, low, up = _difference(of_budget, "additivity", high, best_tv)
             row |= {f"a_gap_l{lam:g}": gap, f"a_gap_l{lam:g}_low": low, f"a_gap_l{lam:g}_high": up}
             a_ok &= gap >= a_gap and low > 0
-            drop, low, up = difference_interval(_by_seed(high, "si_sdr_mask"), _by_seed(runs[sinkhorn(1.0, 0.5)],
-                                                                                        "si_sdr_mask"))
+            drop, low, up = _difference(of_budget, "si_sdr_mask", sinkhorn(1.0, 0.5), high)
             row |= {f"bm_drop_l{lam:g}": drop, f"bm_drop_l{lam:g}_low": low, f"bm_drop_l{lam:g}_high": up}
             bm_ok &= drop >= bm_drop and low > 0
         si = [frame["si_sdr"].mean() for frame in runs.values()]
